@@ -1,0 +1,68 @@
+//! Diagnostics: every config problem found while loading, with lighttpd's
+//! phrasing (`message`) and a location for rustc-style rendering by
+//! `lighttpd check`.
+
+use super::source::{SourceMap, Span};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// One problem in a configuration.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// lighttpd's own message text (what `-t`/`-tt` print).
+    pub message: String,
+    /// Where it is, when known.
+    pub span: Option<Span>,
+    /// A suggestion ("did you mean ...?").
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(message: impl Into<String>, span: Option<Span>) -> Diagnostic {
+        Diagnostic { severity: Severity::Error, message: message.into(), span, help: None }
+    }
+
+    pub fn warning(message: impl Into<String>, span: Option<Span>) -> Diagnostic {
+        Diagnostic { severity: Severity::Warning, message: message.into(), span, help: None }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// Compiler-style rendering: `error: msg`, ` --> file:line:col`, the
+    /// source line and a caret, then `help:`.
+    pub fn render(&self, sources: &SourceMap) -> String {
+        let kind = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut out = format!("{kind}: {}\n", self.message);
+        if let Some(span) = self.span {
+            if let Some(src) = sources.get(span.file) {
+                let (line, col) = src.line_col(span.start);
+                let text = String::from_utf8_lossy(src.line_text(line));
+                let gutter = line.to_string().len();
+                let pad = " ".repeat(gutter);
+                let width = span.end.saturating_sub(span.start).clamp(1, text.len().max(1));
+                out += &format!("{pad}--> {}:{line}:{col}\n", src.name());
+                out += &format!("{pad} |\n{line} | {text}\n");
+                out += &format!("{pad} | {}{}\n", " ".repeat(col - 1), "^".repeat(width));
+            }
+        }
+        if let Some(help) = &self.help {
+            out += &format!("  = help: {help}\n");
+        }
+        out
+    }
+}

@@ -1,0 +1,8 @@
+//! Configuration: `lighttpd.conf` text → AST → [`tree::ConfigTree`] → checked,
+//! typed configuration for the core and every module.
+
+pub mod cond;
+pub mod diagnostic;
+pub mod source;
+pub mod tree;
+pub mod value;
