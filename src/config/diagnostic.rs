@@ -24,11 +24,21 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(message: impl Into<String>, span: Option<Span>) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, message: message.into(), span, help: None }
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            span,
+            help: None,
+        }
     }
 
     pub fn warning(message: impl Into<String>, span: Option<Span>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, message: message.into(), span, help: None }
+        Diagnostic {
+            severity: Severity::Warning,
+            message: message.into(),
+            span,
+            help: None,
+        }
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
@@ -54,7 +64,10 @@ impl Diagnostic {
                 let text = String::from_utf8_lossy(src.line_text(line));
                 let gutter = line.to_string().len();
                 let pad = " ".repeat(gutter);
-                let width = span.end.saturating_sub(span.start).clamp(1, text.len().max(1));
+                let width = span
+                    .end
+                    .saturating_sub(span.start)
+                    .clamp(1, text.len().max(1));
                 out += &format!("{pad}--> {}:{line}:{col}\n", src.name());
                 out += &format!("{pad} |\n{line} | {text}\n");
                 out += &format!("{pad} | {}{}\n", " ".repeat(col - 1), "^".repeat(width));

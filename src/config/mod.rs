@@ -2,6 +2,7 @@
 //! typed configuration for the core and every module.
 
 pub mod cond;
+pub mod core;
 pub mod diagnostic;
 pub mod source;
 pub mod tree;

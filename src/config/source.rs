@@ -48,7 +48,11 @@ impl Source {
             }
             i += 1;
         }
-        Source { origin, text, line_starts }
+        Source {
+            origin,
+            text,
+            line_starts,
+        }
     }
 
     /// The name used in messages: the path as opened, the command, or `-`.
@@ -74,7 +78,11 @@ impl Source {
         let Some(&start) = self.line_starts.get(line.wrapping_sub(1)) else {
             return &[];
         };
-        let end = self.line_starts.get(line).copied().unwrap_or(self.text.len());
+        let end = self
+            .line_starts
+            .get(line)
+            .copied()
+            .unwrap_or(self.text.len());
         let mut s = &self.text[start..end];
         while let [rest @ .., b'\n' | b'\r'] = s {
             s = rest;

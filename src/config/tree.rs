@@ -46,7 +46,9 @@ pub struct Context {
 impl Context {
     /// A directive of this context by key, ASCII case-insensitively.
     pub fn get(&self, key: &str) -> Option<&Directive> {
-        self.directives.iter().find(|d| d.key.eq_ignore_ascii_case(key))
+        self.directives
+            .iter()
+            .find(|d| d.key.eq_ignore_ascii_case(key))
     }
 }
 
