@@ -4,6 +4,7 @@
 pub mod cond;
 pub mod core;
 pub mod diagnostic;
+pub mod directive;
 pub mod source;
 pub mod tree;
 pub mod value;
