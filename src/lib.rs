@@ -12,5 +12,9 @@
 //!
 //! `sys` holds the only `unsafe` code: a few syscalls without safe wrappers.
 
+pub mod chunk;
 pub mod cli;
 pub mod config;
+pub mod log;
+pub mod signals;
+pub mod sys;

@@ -1,0 +1,488 @@
+//! `ChunkQueue`: an ordered queue of memory and file chunks — a response on
+//! its way to the socket, or a request body on its way to a handler
+//! (lighttpd's `chunkqueue`).
+//!
+//! Memory chunks go out with one `writev(2)` (a small file's head and body in
+//! one call), file chunks with `sendfile(2)`. Request bodies past a memory
+//! threshold spill into unlinked temp files in `server.upload-dirs`
+//! ([`ChunkQueue::append_spilling`]). The queue itself has no limit; callers
+//! check [`ChunkQueue::len`] against theirs.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, IoSlice, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::PathBuf;
+use std::rc::Rc;
+
+/// Most slices handed to one `writev` call.
+const MAX_IOVECS: usize = 32;
+/// Largest single `sendfile` call.
+const SENDFILE_MAX: usize = 1 << 30;
+/// A memory chunk smaller than this is extended in place by appends.
+const MEM_COALESCE: usize = 16 * 1024;
+
+/// One piece of queued data.
+#[derive(Debug)]
+pub enum Chunk {
+    /// Bytes `data[off..]` still to go.
+    Mem { data: Vec<u8>, off: usize },
+    /// `len` bytes of `file` starting at `off` still to go. `temp` marks a
+    /// spilled request-body file that appends may extend.
+    File {
+        file: Rc<File>,
+        off: u64,
+        len: u64,
+        temp: bool,
+    },
+}
+
+impl Chunk {
+    fn remaining(&self) -> u64 {
+        match self {
+            Chunk::Mem { data, off } => (data.len() - off) as u64,
+            Chunk::File { len, .. } => *len,
+        }
+    }
+}
+
+/// Where request bodies go when they outgrow memory.
+#[derive(Debug, Clone)]
+pub struct SpillConf {
+    /// `server.upload-dirs` (tried in order).
+    pub dirs: Vec<PathBuf>,
+    /// Bytes kept in memory before spilling (lighttpd: 64 KiB).
+    pub mem_limit: u64,
+    /// Bytes per temp file (`server.upload-temp-file-size`).
+    pub file_limit: u64,
+}
+
+impl Default for SpillConf {
+    fn default() -> SpillConf {
+        let tmp = std::env::var_os("TMPDIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/var/tmp"));
+        SpillConf {
+            dirs: vec![tmp],
+            mem_limit: 64 * 1024,
+            file_limit: 1 << 20,
+        }
+    }
+}
+
+/// Outcome of [`ChunkQueue::write_to`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub bytes: u64,
+    /// The socket would block: wait for writability.
+    pub blocked: bool,
+}
+
+/// An ordered queue of chunks.
+#[derive(Debug, Default)]
+pub struct ChunkQueue {
+    chunks: VecDeque<Chunk>,
+    /// Bytes queued and not yet written/consumed.
+    len: u64,
+    /// Bytes ever appended (since the last reset).
+    bytes_in: u64,
+    /// Bytes ever written/consumed (since the last reset).
+    bytes_out: u64,
+    /// Bytes held in memory chunks.
+    mem_bytes: u64,
+}
+
+impl ChunkQueue {
+    pub fn new() -> ChunkQueue {
+        ChunkQueue::default()
+    }
+
+    /// Bytes still queued.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn bytes_in(&self) -> u64 {
+        self.bytes_in
+    }
+
+    pub fn bytes_out(&self) -> u64 {
+        self.bytes_out
+    }
+
+    /// Drop everything; keeps the deque's allocation.
+    pub fn reset(&mut self) {
+        self.chunks.clear();
+        self.len = 0;
+        self.bytes_in = 0;
+        self.bytes_out = 0;
+        self.mem_bytes = 0;
+    }
+
+    fn account_in(&mut self, n: u64, mem: bool) {
+        self.len += n;
+        self.bytes_in += n;
+        if mem {
+            self.mem_bytes += n;
+        }
+    }
+
+    /// Append a copy of `data`, extending the last memory chunk when small.
+    pub fn append_mem(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        if let Some(Chunk::Mem { data: last, off }) = self.chunks.back_mut() {
+            if last.len() - *off < MEM_COALESCE {
+                last.extend_from_slice(data);
+                self.account_in(data.len() as u64, true);
+                return;
+            }
+        }
+        self.append_vec(data.to_vec());
+    }
+
+    /// Append an owned buffer without copying.
+    pub fn append_vec(&mut self, data: Vec<u8>) {
+        if data.is_empty() {
+            return;
+        }
+        self.account_in(data.len() as u64, true);
+        self.chunks.push_back(Chunk::Mem { data, off: 0 });
+    }
+
+    /// Append `len` bytes of `file` from `off`.
+    pub fn append_file(&mut self, file: Rc<File>, off: u64, len: u64) {
+        if len == 0 {
+            return;
+        }
+        self.account_in(len, false);
+        self.chunks.push_back(Chunk::File {
+            file,
+            off,
+            len,
+            temp: false,
+        });
+    }
+
+    /// Append request-body bytes: in memory up to `conf.mem_limit`, then into
+    /// unlinked temp files of at most `conf.file_limit` bytes each.
+    pub fn append_spilling(&mut self, data: &[u8], conf: &SpillConf) -> io::Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let spilled = self.chunks.iter().any(|c| matches!(c, Chunk::File { .. }));
+        if !spilled && self.mem_bytes + data.len() as u64 <= conf.mem_limit {
+            self.append_mem(data);
+            return Ok(());
+        }
+        let mut rest = data;
+        while !rest.is_empty() {
+            let room = self.temp_room(conf.file_limit);
+            if room == 0 {
+                let file = create_temp_file(&conf.dirs)?;
+                self.chunks.push_back(Chunk::File {
+                    file: Rc::new(file),
+                    off: 0,
+                    len: 0,
+                    temp: true,
+                });
+                continue;
+            }
+            let n = rest.len().min(room as usize);
+            self.write_temp_tail(&rest[..n])?;
+            rest = &rest[n..];
+        }
+        Ok(())
+    }
+
+    /// Free bytes in the last chunk if it is a temp file.
+    fn temp_room(&self, file_limit: u64) -> u64 {
+        match self.chunks.back() {
+            Some(Chunk::File {
+                temp: true,
+                off,
+                len,
+                ..
+            }) => file_limit.max(1).saturating_sub(off + len),
+            _ => 0,
+        }
+    }
+
+    fn write_temp_tail(&mut self, data: &[u8]) -> io::Result<()> {
+        let Some(Chunk::File { file, off, len, .. }) = self.chunks.back_mut() else {
+            return Err(io::Error::other("no temp file chunk"));
+        };
+        file.write_all_at(data, *off + *len)?;
+        *len += data.len() as u64;
+        self.account_in(data.len() as u64, false);
+        Ok(())
+    }
+
+    /// Mark `n` bytes from the front as consumed.
+    pub fn consume(&mut self, mut n: u64) {
+        n = n.min(self.len);
+        self.len -= n;
+        self.bytes_out += n;
+        while n > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                break;
+            };
+            let rem = front.remaining();
+            let step = n.min(rem);
+            match front {
+                Chunk::Mem { off, .. } => {
+                    *off += step as usize;
+                    self.mem_bytes -= step;
+                }
+                Chunk::File { off, len, .. } => {
+                    *off += step;
+                    *len -= step;
+                }
+            }
+            n -= step;
+            if step == rem {
+                self.chunks.pop_front();
+            }
+        }
+        while self.chunks.front().is_some_and(|c| c.remaining() == 0) {
+            self.chunks.pop_front();
+        }
+    }
+
+    /// Copy up to `max` bytes from the front into `out` and consume them
+    /// (reading file chunks). Used to hand bodies to handlers.
+    pub fn read_into(&mut self, out: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        let start = out.len();
+        while out.len() - start < max {
+            let want = max - (out.len() - start);
+            let Some(front) = self.chunks.front() else {
+                break;
+            };
+            let n = match front {
+                Chunk::Mem { data, off } => {
+                    let take = want.min(data.len() - off);
+                    out.extend_from_slice(&data[*off..*off + take]);
+                    take
+                }
+                Chunk::File { file, off, len, .. } => {
+                    let take = want.min(*len as usize);
+                    let at = out.len();
+                    out.resize(at + take, 0);
+                    file.read_exact_at(&mut out[at..], *off)?;
+                    take
+                }
+            };
+            self.consume(n as u64);
+        }
+        Ok(out.len() - start)
+    }
+
+    /// Write as much as the socket takes: consecutive memory chunks with one
+    /// `writev`, file chunks with `sendfile`.
+    pub fn write_to<S: AsFd>(&mut self, sock: &S) -> io::Result<Written> {
+        let mut total = 0u64;
+        loop {
+            let step = match self.chunks.front() {
+                None => {
+                    return Ok(Written {
+                        bytes: total,
+                        blocked: false,
+                    })
+                }
+                Some(Chunk::Mem { .. }) => self.writev_front(sock),
+                Some(Chunk::File { file, off, len, .. }) => sendfile_chunk(sock, file, *off, *len),
+            };
+            match step {
+                Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "write returned 0")),
+                Ok(n) => {
+                    total += n;
+                    self.consume(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Ok(Written {
+                        bytes: total,
+                        blocked: true,
+                    })
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn writev_front<S: AsFd>(&self, sock: &S) -> io::Result<u64> {
+        let mut slices: [IoSlice<'_>; MAX_IOVECS] = [IoSlice::new(&[]); MAX_IOVECS];
+        let mut count = 0;
+        for chunk in self.chunks.iter().take(MAX_IOVECS) {
+            match chunk {
+                Chunk::Mem { data, off } => {
+                    slices[count] = IoSlice::new(&data[*off..]);
+                    count += 1;
+                }
+                Chunk::File { .. } => break,
+            }
+        }
+        let n = nix::sys::uio::writev(sock.as_fd(), &slices[..count]).map_err(io::Error::from)?;
+        Ok(n as u64)
+    }
+
+    /// Copy the whole queue into a writer (blocking; for `-1` mode on a pipe
+    /// and tests).
+    pub fn copy_to<W: Write>(&mut self, w: &mut W) -> io::Result<()> {
+        let mut buf = Vec::with_capacity(8192);
+        while !self.is_empty() {
+            buf.clear();
+            self.read_into(&mut buf, 64 * 1024)?;
+            w.write_all(&buf)?;
+        }
+        Ok(())
+    }
+}
+
+fn sendfile_chunk<S: AsFd>(sock: &S, file: &File, off: u64, len: u64) -> io::Result<u64> {
+    let mut offset = off as libc::off64_t;
+    let count = len.min(SENDFILE_MAX as u64) as usize;
+    let n = nix::sys::sendfile::sendfile64(sock.as_fd(), file.as_fd(), Some(&mut offset), count)
+        .map_err(io::Error::from)?;
+    if n == 0 {
+        // The file shrank under us: the promised length cannot be sent.
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "file truncated while sending",
+        ));
+    }
+    Ok(n as u64)
+}
+
+/// Create an unlinked temp file in the first usable directory.
+fn create_temp_file(dirs: &[PathBuf]) -> io::Result<File> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let mut last_err = io::Error::new(io::ErrorKind::NotFound, "no server.upload-dirs usable");
+    for dir in dirs {
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!("lighttpd-upload-{}-{seq}", std::process::id()));
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path);
+        match opened {
+            Ok(file) => {
+                let _ = std::fs::remove_file(&path);
+                return Ok(file);
+            }
+            Err(e) => last_err = e,
+        }
+    }
+    Err(last_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::os::unix::net::UnixStream;
+
+    fn temp_file_with(content: &[u8]) -> File {
+        let f = create_temp_file(&[std::env::temp_dir()]).unwrap();
+        f.write_all_at(content, 0).unwrap();
+        f
+    }
+
+    #[test]
+    fn memory_chunks_coalesce_and_consume() {
+        let mut q = ChunkQueue::new();
+        q.append_mem(b"abc");
+        q.append_mem(b"def");
+        assert_eq!(q.len(), 6);
+        q.consume(4);
+        let mut out = Vec::new();
+        q.read_into(&mut out, 100).unwrap();
+        assert_eq!(out, b"ef");
+        assert!(q.is_empty());
+        assert_eq!(q.bytes_out(), 6);
+    }
+
+    #[test]
+    fn write_to_sends_memory_and_file_in_order() {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let mut q = ChunkQueue::new();
+        q.append_mem(b"head\r\n\r\n");
+        q.append_file(Rc::new(temp_file_with(b"0123456789")), 2, 5);
+        q.append_mem(b"tail");
+        let w = q.write_to(&a).unwrap();
+        assert_eq!(
+            w,
+            Written {
+                bytes: 17,
+                blocked: false
+            }
+        );
+        drop(a);
+        let mut got = Vec::new();
+        b.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"head\r\n\r\n23456tail");
+    }
+
+    #[test]
+    fn write_to_reports_blocking() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let mut q = ChunkQueue::new();
+        q.append_vec(vec![7u8; 8 << 20]);
+        let w = q.write_to(&a).unwrap();
+        assert!(w.blocked);
+        assert!(w.bytes < 8 << 20);
+        assert_eq!(q.len(), (8 << 20) - w.bytes);
+    }
+
+    #[test]
+    fn truncated_file_is_an_error() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        let mut q = ChunkQueue::new();
+        q.append_file(Rc::new(temp_file_with(b"abc")), 0, 10);
+        assert!(q.write_to(&a).is_err());
+    }
+
+    #[test]
+    fn bodies_spill_to_temp_files_in_order() {
+        let conf = SpillConf {
+            dirs: vec![PathBuf::from("/nonexistent-dir"), std::env::temp_dir()],
+            mem_limit: 4,
+            file_limit: 5,
+        };
+        let mut q = ChunkQueue::new();
+        q.append_spilling(b"ab", &conf).unwrap();
+        q.append_spilling(b"cdefghijklm", &conf).unwrap();
+        assert_eq!(q.len(), 13);
+        assert!(
+            q.chunks
+                .iter()
+                .filter(|c| matches!(c, Chunk::File { .. }))
+                .count()
+                >= 2
+        );
+        let mut out = Vec::new();
+        q.read_into(&mut out, 1000).unwrap();
+        assert_eq!(out, b"abcdefghijklm");
+    }
+
+    #[test]
+    fn spilling_without_usable_dir_fails() {
+        let conf = SpillConf {
+            dirs: vec![PathBuf::from("/nonexistent-dir")],
+            mem_limit: 1,
+            file_limit: 5,
+        };
+        let mut q = ChunkQueue::new();
+        assert!(q.append_spilling(b"abc", &conf).is_err());
+    }
+}

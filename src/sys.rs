@@ -1,0 +1,154 @@
+//! The only `unsafe` code of lighttpd-rs: the few system calls that nix and
+//! libc leave unsafe — the signal handler and its installation, `fork`,
+//! adopting inherited file descriptors (systemd socket activation) and
+//! `localtime_r` for log and listing timestamps.
+//!
+//! Every block names why it is sound in a `// SAFETY:` comment.
+
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+
+/// Write end of the self-pipe the signal handler pokes (-1 = none).
+static SIGNAL_PIPE_FD: AtomicI32 = AtomicI32::new(-1);
+/// Bit `n` set = signal number `n` arrived and was not yet taken.
+static PENDING_SIGNALS: AtomicU32 = AtomicU32::new(0);
+
+/// The handler: remember the signal, wake the event loop. Only
+/// async-signal-safe operations (atomics and `write(2)`).
+extern "C" fn on_signal(sig: libc::c_int) {
+    if (0..32).contains(&sig) {
+        PENDING_SIGNALS.fetch_or(1 << sig, Ordering::SeqCst);
+    }
+    let fd = SIGNAL_PIPE_FD.load(Ordering::SeqCst);
+    if fd >= 0 {
+        let byte = 1u8;
+        // SAFETY: write(2) is async-signal-safe; `byte` outlives the call and
+        // the length matches the buffer. A full pipe (EAGAIN) is harmless:
+        // the loop is already awake and the bit is recorded.
+        unsafe {
+            libc::write(fd, (&byte as *const u8).cast(), 1);
+        }
+    }
+}
+
+/// Route `signals` to the self-pipe whose (non-blocking) write end is
+/// `pipe_write_fd`; the fd must stay open for the life of the process.
+pub fn install_signal_handlers(pipe_write_fd: RawFd, signals: &[Signal]) -> nix::Result<()> {
+    SIGNAL_PIPE_FD.store(pipe_write_fd, Ordering::SeqCst);
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for &sig in signals {
+        // SAFETY: the handler only touches atomics and calls write(2),
+        // both async-signal-safe.
+        unsafe { sigaction(sig, &action)? };
+    }
+    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    // SAFETY: ignoring SIGPIPE installs no code; failed writes return EPIPE.
+    unsafe { sigaction(Signal::SIGPIPE, &ignore)? };
+    Ok(())
+}
+
+/// Restore the default disposition of `signals` (in a forked child that
+/// execs or must not share the parent's pipe).
+pub fn reset_signal_handlers(signals: &[Signal]) {
+    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for &sig in signals {
+        // SAFETY: restoring the default disposition installs no code.
+        let _ = unsafe { sigaction(sig, &dfl) };
+    }
+}
+
+/// Take (and clear) the set of signals received since the last call:
+/// bit `n` = signal number `n`.
+pub fn take_pending_signals() -> u32 {
+    PENDING_SIGNALS.swap(0, Ordering::SeqCst)
+}
+
+/// Mark a signal as pending without a real signal (tests, internal restarts).
+pub fn raise_pending(sig: Signal) {
+    PENDING_SIGNALS.fetch_or(1 << (sig as i32), Ordering::SeqCst);
+}
+
+/// `fork(2)`. Callers fork only while the process is single-threaded
+/// (startup: daemonizing and spawning workers).
+pub fn fork() -> nix::Result<nix::unistd::ForkResult> {
+    // SAFETY: lighttpd-rs runs one thread; the child continues with a
+    // consistent copy of the only thread's memory.
+    unsafe { nix::unistd::fork() }
+}
+
+/// Take ownership of a descriptor inherited from the parent process
+/// (systemd socket activation: fds 3..3+LISTEN_FDS).
+///
+/// The caller must have checked with `fcntl(F_GETFD)` that `fd` is open and
+/// must call this at most once per fd.
+pub fn adopt_inherited_fd(fd: RawFd) -> Option<OwnedFd> {
+    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).ok()?;
+    // SAFETY: the fd is open (checked above), was handed to us by the
+    // activator, and nothing else in the process owns it.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Broken-down local time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LocalTime {
+    pub year: i32,
+    /// 1..=12
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+}
+
+/// `localtime_r(3)` of a Unix time (seconds).
+pub fn localtime(secs: i64) -> LocalTime {
+    let t: libc::time_t = secs as libc::time_t;
+    // SAFETY: `tm` is plain old data; zeroed is a valid value.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call; localtime_r is the
+    // reentrant variant and writes only into `tm`.
+    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
+    if !ok {
+        return LocalTime::default();
+    }
+    LocalTime {
+        year: tm.tm_year + 1900,
+        month: (tm.tm_mon + 1) as u32,
+        day: tm.tm_mday as u32,
+        hour: tm.tm_hour as u32,
+        minute: tm.tm_min as u32,
+        second: tm.tm_sec as u32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn localtime_is_plausible() {
+        let t = localtime(86_400 * 365 * 30);
+        assert!((1999..=2001).contains(&t.year));
+        assert!((1..=12).contains(&t.month));
+        assert!(t.hour < 24 && t.minute < 60);
+    }
+
+    #[test]
+    fn pending_signals_are_taken_once() {
+        raise_pending(Signal::SIGUSR2);
+        let bits = take_pending_signals();
+        assert_ne!(bits & (1 << Signal::SIGUSR2 as i32), 0);
+        assert_eq!(take_pending_signals() & (1 << Signal::SIGUSR2 as i32), 0);
+    }
+
+    #[test]
+    fn adopting_a_closed_fd_fails() {
+        assert!(adopt_inherited_fd(987_654).is_none());
+    }
+}
