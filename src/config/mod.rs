@@ -7,4 +7,5 @@ pub mod diagnostic;
 pub mod directive;
 pub mod source;
 pub mod tree;
+pub mod validate;
 pub mod value;
