@@ -15,6 +15,8 @@
 pub mod chunk;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod log;
 pub mod signals;
+pub mod sockets;
 pub mod sys;

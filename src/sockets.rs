@@ -1,0 +1,596 @@
+//! Listening sockets (lighttpd src/network.c): the `server.bind` /
+//! `server.port` listener, one per `$SERVER["socket"] == "..."` block,
+//! `[IPv6]:port` and unix-domain paths, `server.use-ipv6`,
+//! `server.set-v6only` / `server.v4mapped`, `server.listen-backlog`,
+//! `server.socket-perms`, and systemd socket activation
+//! (`LISTEN_PID` / `LISTEN_FDS`, including `parent:PID`).
+//!
+//! Also [`Stream`], an accepted connection (TCP or unix).
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::PathBuf;
+
+use mio::event::Source;
+use mio::{Interest, Registry, Token};
+use nix::sys::socket::{
+    self as nsock, sockopt, AddressFamily, Backlog, SockFlag, SockType, SockaddrIn, SockaddrIn6,
+    SockaddrLike, SockaddrStorage, UnixAddr,
+};
+
+use crate::config::cond::{CondField, CondOp};
+use crate::config::tree::{ConfigTree, Context, CtxId};
+use crate::config::value::Value;
+
+/// One listener to create, with its socket-scope settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenSpec {
+    /// The address as written (`server.bind` + port, or the
+    /// `$SERVER["socket"]` value).
+    pub addr: String,
+    /// The `$SERVER["socket"]` block defining it (None = `server.bind`).
+    pub ctx: Option<CtxId>,
+    /// `server.port` (for addresses without a port).
+    pub default_port: u16,
+    pub use_ipv6: bool,
+    pub set_v6only: bool,
+    pub v4mapped: Option<bool>,
+    pub backlog: i32,
+    /// `server.socket-perms` as an octal mode.
+    pub socket_perms: Option<u32>,
+    /// `ssl.engine` for this socket.
+    pub ssl: bool,
+}
+
+/// A resolved listen address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAddr {
+    Inet(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl ListenAddr {
+    /// The normalised token `$SERVER["socket"]` compares against:
+    /// `a.b.c.d:port`, `[v6]:port` or the unix path.
+    pub fn token(&self) -> String {
+        match self {
+            ListenAddr::Inet(SocketAddr::V4(a)) => format!("{}:{}", a.ip(), a.port()),
+            ListenAddr::Inet(SocketAddr::V6(a)) => format!("[{}]:{}", a.ip(), a.port()),
+            ListenAddr::Unix(p) => p.display().to_string(),
+        }
+    }
+}
+
+fn value_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(i) => Some(*i as i64),
+        Value::Str(s) => s.trim().parse().ok(),
+        Value::Array(_) => None,
+    }
+}
+
+/// A setting from `ctx`, else from the global context.
+fn scoped<'a>(tree: &'a ConfigTree, ctx: Option<&'a Context>, key: &str) -> Option<&'a Value> {
+    ctx.and_then(|c| c.get(key))
+        .or_else(|| tree.global().get(key))
+        .map(|d| &d.value)
+}
+
+fn scoped_bool(tree: &ConfigTree, ctx: Option<&Context>, key: &str, default: bool) -> bool {
+    scoped(tree, ctx, key)
+        .and_then(Value::as_bool)
+        .unwrap_or(default)
+}
+
+/// Socket-scope settings for one listener.
+fn spec_for(tree: &ConfigTree, ctx: Option<CtxId>, addr: String, port: u16) -> ListenSpec {
+    let c = ctx.and_then(|i| tree.contexts.get(i));
+    let backlog = scoped(tree, c, "server.listen-backlog")
+        .and_then(value_int)
+        .unwrap_or(1024) as i32;
+    let perms = scoped(tree, c, "server.socket-perms")
+        .and_then(Value::as_str)
+        .and_then(|s| u32::from_str_radix(s, 8).ok());
+    ListenSpec {
+        addr,
+        ctx,
+        default_port: port,
+        use_ipv6: scoped_bool(tree, c, "server.use-ipv6", false),
+        set_v6only: scoped_bool(tree, c, "server.set-v6only", true),
+        v4mapped: scoped(tree, c, "server.v4mapped").and_then(Value::as_bool),
+        backlog,
+        socket_perms: perms,
+        ssl: scoped_bool(tree, c, "ssl.engine", false),
+    }
+}
+
+/// Whether `server.bind` is set to something (not unset, not `""`).
+pub fn bind_is_set(tree: &ConfigTree) -> bool {
+    tree.global()
+        .get("server.bind")
+        .and_then(|d| d.value.as_str())
+        .is_some_and(|s| !s.is_empty())
+}
+
+/// Every listener the configuration asks for, `$SERVER["socket"]` blocks
+/// first (in block order), then `server.bind:server.port`.
+pub fn listen_specs(tree: &ConfigTree) -> Vec<ListenSpec> {
+    let g = tree.global();
+    let ssl_global = scoped_bool(tree, None, "ssl.engine", false);
+    let port = match g.get("server.port").and_then(|d| value_int(&d.value)) {
+        Some(p) if p > 0 => p as u16,
+        _ if ssl_global => 443,
+        _ => 80,
+    };
+    let mut specs = Vec::new();
+    for (i, c) in tree.contexts.iter().enumerate() {
+        let Some(cond) = &c.cond else { continue };
+        if cond.field == CondField::ServerSocket && cond.op == CondOp::Eq && !c.is_else {
+            specs.push(spec_for(tree, Some(i), cond.value.clone(), port));
+        }
+    }
+    let bind = g
+        .get("server.bind")
+        .and_then(|d| d.value.as_str())
+        .unwrap_or("");
+    let main = if bind.starts_with('/') || bind.starts_with('\\') {
+        bind.to_string()
+    } else if bind.contains(':') && !bind.starts_with('[') {
+        format!("[{bind}]:{port}")
+    } else {
+        format!("{bind}:{port}")
+    };
+    specs.push(spec_for(tree, None, main, port));
+    specs
+}
+
+/// Parse and resolve a listen address (lighttpd's rules, §12.2).
+pub fn resolve(addr: &str, default_port: u16, use_ipv6: bool) -> Result<ListenAddr, String> {
+    if addr.is_empty() {
+        return Err("value of $SERVER[\"socket\"] must not be empty".into());
+    }
+    if addr.starts_with('/') {
+        return Ok(ListenAddr::Unix(PathBuf::from(addr)));
+    }
+    if let Some(rest) = addr.strip_prefix('[') {
+        let Some((host, tail)) = rest.split_once(']') else {
+            return Err(format!("invalid IP addr: {addr}"));
+        };
+        let port = parse_port(tail.strip_prefix(':'), default_port, addr)?;
+        let ip: Ipv6Addr = if host.is_empty() {
+            Ipv6Addr::UNSPECIFIED
+        } else {
+            host.parse()
+                .map_err(|_| format!("invalid IPv6 addr: {addr}"))?
+        };
+        return Ok(ListenAddr::Inet(SocketAddr::new(IpAddr::V6(ip), port)));
+    }
+    let (host, port) = match addr.rsplit_once(':') {
+        Some((h, p)) => (h, parse_port(Some(p), default_port, addr)?),
+        None => (addr, default_port),
+    };
+    if host.is_empty() || host == "*" {
+        let any = if use_ipv6 && host.is_empty() {
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        };
+        return Ok(ListenAddr::Inet(SocketAddr::new(any, port)));
+    }
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        if ip.is_ipv6() && !use_ipv6 {
+            return Err(format!(
+                "getaddrinfo failed: Address family for hostname not supported '{host}'"
+            ));
+        }
+        return Ok(ListenAddr::Inet(SocketAddr::new(ip, port)));
+    }
+    let found = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("getaddrinfo failed: {e} '{host}'"))?;
+    let all: Vec<SocketAddr> = found.collect();
+    all.iter()
+        .find(|a| a.is_ipv6() == use_ipv6)
+        .or_else(|| all.iter().find(|a| a.is_ipv4()))
+        .map(|a| ListenAddr::Inet(*a))
+        .ok_or_else(|| format!("getaddrinfo failed: no address for '{host}'"))
+}
+
+fn parse_port(p: Option<&str>, default_port: u16, addr: &str) -> Result<u16, String> {
+    match p {
+        None | Some("") => Ok(default_port),
+        Some(p) => match p.parse::<u32>() {
+            Ok(n) if (1..=65535).contains(&n) => Ok(n as u16),
+            _ => Err(format!("port not set or out of range: {addr}")),
+        },
+    }
+}
+
+/// A listening socket.
+#[derive(Debug)]
+pub enum ListenSock {
+    Tcp(mio::net::TcpListener),
+    Unix(mio::net::UnixListener),
+}
+
+/// A bound listener and what it serves.
+#[derive(Debug)]
+pub struct Listener {
+    pub sock: ListenSock,
+    pub addr: ListenAddr,
+    /// The `$SERVER["socket"]` token of connections accepted here.
+    pub name: String,
+    pub spec: ListenSpec,
+}
+
+impl Listener {
+    /// Accept one connection (non-blocking); `None` when none is waiting.
+    pub fn accept(&self) -> io::Result<Option<(Stream, String)>> {
+        let accepted = match &self.sock {
+            ListenSock::Tcp(l) => l
+                .accept()
+                .map(|(s, peer)| (Stream::Tcp(s), peer_ip_text(peer))),
+            ListenSock::Unix(l) => l
+                .accept()
+                .map(|(s, _)| (Stream::Unix(s), String::from("0.0.0.0"))),
+        };
+        match accepted {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn source(&mut self) -> &mut dyn Source {
+        match &mut self.sock {
+            ListenSock::Tcp(l) => l,
+            ListenSock::Unix(l) => l,
+        }
+    }
+}
+
+fn peer_ip_text(peer: SocketAddr) -> String {
+    match peer.ip() {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => v6.to_string(),
+        },
+        ip => ip.to_string(),
+    }
+}
+
+/// Create every listener: reuse one from `previous` (graceful restart) or
+/// an `inherited` socket (socket activation) with the same address, else
+/// bind a new one. A duplicate address is created once (first wins).
+pub fn bind_all(
+    specs: &[ListenSpec],
+    previous: &mut Vec<Listener>,
+    inherited: &mut Vec<(ListenAddr, OwnedFd)>,
+    skip_main: bool,
+) -> Result<Vec<Listener>, String> {
+    let mut out: Vec<Listener> = Vec::new();
+    for spec in specs {
+        if spec.ctx.is_none() && skip_main {
+            continue;
+        }
+        let addr = resolve(&spec.addr, spec.default_port, spec.use_ipv6)?;
+        if out.iter().any(|l| l.addr == addr) {
+            continue;
+        }
+        let sock = if let Some(i) = previous.iter().position(|l| l.addr == addr) {
+            previous.swap_remove(i).sock
+        } else if let Some(i) = inherited.iter().position(|(a, _)| *a == addr) {
+            adopt(inherited.swap_remove(i).1, &addr)?
+        } else {
+            bind_new(&addr, spec)?
+        };
+        out.push(Listener {
+            name: addr.token(),
+            sock,
+            addr,
+            spec: spec.clone(),
+        });
+    }
+    // Inherited sockets nobody configured are still served, global settings.
+    for (addr, fd) in inherited.drain(..) {
+        let sock = adopt(fd, &addr)?;
+        let spec = ListenSpec {
+            addr: addr.token(),
+            ctx: None,
+            ..specs.last().cloned().unwrap_or_else(default_spec)
+        };
+        out.push(Listener {
+            name: addr.token(),
+            sock,
+            addr,
+            spec,
+        });
+    }
+    if out.is_empty() {
+        return Err("no sockets configured".into());
+    }
+    Ok(out)
+}
+
+fn default_spec() -> ListenSpec {
+    ListenSpec {
+        addr: String::new(),
+        ctx: None,
+        default_port: 80,
+        use_ipv6: false,
+        set_v6only: true,
+        v4mapped: None,
+        backlog: 1024,
+        socket_perms: None,
+        ssl: false,
+    }
+}
+
+fn adopt(fd: OwnedFd, addr: &ListenAddr) -> Result<ListenSock, String> {
+    set_nonblocking(&fd)?;
+    Ok(match addr {
+        ListenAddr::Unix(_) => ListenSock::Unix(mio::net::UnixListener::from_std(
+            std::os::unix::net::UnixListener::from(fd),
+        )),
+        ListenAddr::Inet(_) => ListenSock::Tcp(mio::net::TcpListener::from_std(
+            std::net::TcpListener::from(fd),
+        )),
+    })
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> Result<(), String> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let flags = fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL).map_err(|e| e.to_string())?;
+    let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
+    fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(flags)).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn bind_new(addr: &ListenAddr, spec: &ListenSpec) -> Result<ListenSock, String> {
+    let backlog = Backlog::new(spec.backlog.max(1)).unwrap_or(Backlog::MAXCONN);
+    let flags = SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC;
+    let fail = |what: &str, e: nix::Error| format!("{what} failed for {}: {e}", addr.token());
+    match addr {
+        ListenAddr::Unix(path) => {
+            clear_stale_unix_socket(path)?;
+            let fd = nsock::socket(AddressFamily::Unix, SockType::Stream, flags, None)
+                .map_err(|e| fail("socket", e))?;
+            let ua = UnixAddr::new(path).map_err(|e| fail("socket path", e))?;
+            nsock::bind(fd.as_raw_fd(), &ua).map_err(|e| fail("bind", e))?;
+            if let Some(mode) = spec.socket_perms {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                    .map_err(|e| format!("chmod failed for {}: {e}", path.display()))?;
+            }
+            nsock::listen(&fd, backlog).map_err(|e| fail("listen", e))?;
+            adopt(fd, addr)
+        }
+        ListenAddr::Inet(sa) => {
+            let family = if sa.is_ipv6() {
+                AddressFamily::Inet6
+            } else {
+                AddressFamily::Inet
+            };
+            let fd = nsock::socket(family, SockType::Stream, flags, None)
+                .map_err(|e| fail("socket", e))?;
+            nsock::setsockopt(&fd, sockopt::ReuseAddr, &true).map_err(|e| fail("setsockopt", e))?;
+            if let SocketAddr::V6(v6) = sa {
+                let v6only = match spec.v4mapped {
+                    Some(mapped) => !mapped,
+                    // An empty host (`:port` with use-ipv6) keeps the kernel default.
+                    None => spec.set_v6only && !spec.addr.starts_with(':'),
+                };
+                nsock::setsockopt(&fd, sockopt::Ipv6V6Only, &v6only)
+                    .map_err(|e| fail("setsockopt", e))?;
+                nsock::bind(fd.as_raw_fd(), &SockaddrIn6::from(*v6))
+                    .map_err(|e| fail("bind", e))?;
+            } else if let SocketAddr::V4(v4) = sa {
+                nsock::bind(fd.as_raw_fd(), &SockaddrIn::from(*v4)).map_err(|e| fail("bind", e))?;
+            }
+            nsock::listen(&fd, backlog).map_err(|e| fail("listen", e))?;
+            adopt(fd, addr)
+        }
+    }
+}
+
+/// Remove a unix socket file nobody listens on; refuse a live one.
+fn clear_stale_unix_socket(path: &std::path::Path) -> Result<(), String> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    if !meta.file_type().is_socket() {
+        return Ok(());
+    }
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        return Err(format!("server socket is still in use: {}", path.display()));
+    }
+    let _ = std::fs::remove_file(path);
+    Ok(())
+}
+
+/// Sockets handed over by systemd (or a previous lighttpd): fds 3.. when
+/// `LISTEN_PID` is our pid (or `parent:<our parent's pid>`) and
+/// `0 < LISTEN_FDS < 5000`. The variables are always removed afterwards.
+pub fn inherited_from_env() -> Vec<(ListenAddr, OwnedFd)> {
+    let pid = std::env::var("LISTEN_PID").unwrap_or_default();
+    let fds = std::env::var("LISTEN_FDS").unwrap_or_default();
+    for k in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
+        std::env::remove_var(k);
+    }
+    let ours = match pid.strip_prefix("parent:") {
+        Some(ppid) => ppid.parse::<u32>().ok() == Some(std::os::unix::process::parent_id()),
+        None => pid.parse::<u32>().ok() == Some(std::process::id()),
+    };
+    let count: i32 = fds.parse().unwrap_or(0);
+    if !ours || !(1..5000).contains(&count) {
+        return Vec::new();
+    }
+    (3..3 + count)
+        .filter_map(crate::sys::adopt_inherited_fd)
+        .filter_map(|fd| local_addr(&fd).map(|a| (a, fd)))
+        .collect()
+}
+
+/// getsockname() of a socket as a [`ListenAddr`].
+pub fn local_addr(fd: &OwnedFd) -> Option<ListenAddr> {
+    let ss: SockaddrStorage = nsock::getsockname(fd.as_raw_fd()).ok()?;
+    if let Some(v4) = ss.as_sockaddr_in() {
+        return Some(ListenAddr::Inet(SocketAddr::from((v4.ip(), v4.port()))));
+    }
+    if let Some(v6) = ss.as_sockaddr_in6() {
+        return Some(ListenAddr::Inet(SocketAddr::from((v6.ip(), v6.port()))));
+    }
+    if ss.family() == Some(AddressFamily::Unix) {
+        let path = ss.as_unix_addr()?.path()?.to_path_buf();
+        return Some(ListenAddr::Unix(path));
+    }
+    None
+}
+
+/// An accepted client connection.
+#[derive(Debug)]
+pub enum Stream {
+    Tcp(mio::net::TcpStream),
+    Unix(mio::net::UnixStream),
+}
+
+impl Stream {
+    /// shutdown(SHUT_WR): the response is complete.
+    pub fn shutdown_write(&self) {
+        let _ = match self {
+            Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
+            Stream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
+        };
+    }
+
+    /// Disable Nagle (responses are written whole).
+    pub fn set_nodelay(&self) {
+        if let Stream::Tcp(s) = self {
+            let _ = s.set_nodelay(true);
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsFd for Stream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Stream::Tcp(s) => s.as_fd(),
+            Stream::Unix(s) => s.as_fd(),
+        }
+    }
+}
+
+impl Source for Stream {
+    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.register(r, t, i),
+            Stream::Unix(s) => s.register(r, t, i),
+        }
+    }
+
+    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.reregister(r, t, i),
+            Stream::Unix(s) => s.reregister(r, t, i),
+        }
+    }
+
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.deregister(r),
+            Stream::Unix(s) => s.deregister(r),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inet(s: &str) -> ListenAddr {
+        ListenAddr::Inet(s.parse().unwrap())
+    }
+
+    #[test]
+    fn addresses_resolve_like_lighttpd() {
+        assert_eq!(resolve("127.0.0.1:81", 80, false), Ok(inet("127.0.0.1:81")));
+        assert_eq!(
+            resolve("127.0.0.1", 8080, false),
+            Ok(inet("127.0.0.1:8080"))
+        );
+        assert_eq!(resolve(":81", 80, false), Ok(inet("0.0.0.0:81")));
+        assert_eq!(resolve("*:81", 80, true), Ok(inet("0.0.0.0:81")));
+        assert_eq!(resolve(":81", 80, true), Ok(inet("[::]:81")));
+        assert_eq!(resolve("[::1]:82", 80, false), Ok(inet("[::1]:82")));
+        assert_eq!(resolve("[]:82", 80, false), Ok(inet("[::]:82")));
+        assert_eq!(resolve("[::1]", 83, false), Ok(inet("[::1]:83")));
+        assert!(resolve("::1:8080", 80, false).is_err());
+        assert_eq!(resolve("::1:8080", 80, true), Ok(inet("[::1]:8080")));
+        assert_eq!(
+            resolve("/tmp/x.sock", 80, false),
+            Ok(ListenAddr::Unix("/tmp/x.sock".into()))
+        );
+        assert!(resolve("1.2.3.4:0", 80, false).is_err());
+        assert!(resolve("1.2.3.4:70000", 80, false).is_err());
+        assert!(resolve("", 80, false).is_err());
+        assert_eq!(resolve("localhost:84", 80, false), Ok(inet("127.0.0.1:84")));
+    }
+
+    #[test]
+    fn tokens_are_normalised() {
+        assert_eq!(inet("[::1]:82").token(), "[::1]:82");
+        assert_eq!(inet("127.0.0.1:8").token(), "127.0.0.1:8");
+    }
+
+    #[test]
+    fn binds_tcp_and_unix_and_dedups() {
+        let dir = std::env::temp_dir().join(format!("lrs-sock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.sock");
+        let mut specs = vec![default_spec(), default_spec(), default_spec()];
+        specs[0].addr = "127.0.0.1:0".into();
+        specs[0].ctx = Some(1);
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = free.local_addr().unwrap().port();
+        drop(free);
+        specs[0].addr = format!("127.0.0.1:{port}");
+        specs[1].addr = format!("127.0.0.1:{port}");
+        specs[2].addr = path.display().to_string();
+        specs[2].socket_perms = Some(0o660);
+        let ls = bind_all(&specs, &mut Vec::new(), &mut Vec::new(), false).unwrap();
+        assert_eq!(ls.len(), 2);
+        assert_eq!(ls[0].name, format!("127.0.0.1:{port}"));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o660);
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        // A live unix socket refuses a second bind.
+        assert!(bind_all(&specs[2..], &mut Vec::new(), &mut Vec::new(), false).is_err());
+        drop(ls);
+        // A stale one is replaced.
+        assert!(bind_all(&specs[2..], &mut Vec::new(), &mut Vec::new(), false).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
