@@ -5,6 +5,7 @@ pub mod cond;
 pub mod core;
 pub mod diagnostic;
 pub mod directive;
+pub mod scoped;
 pub mod source;
 pub mod tree;
 pub mod validate;
