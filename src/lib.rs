@@ -16,6 +16,7 @@ pub mod chunk;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod http;
 pub mod log;
 pub mod signals;
 pub mod sockets;

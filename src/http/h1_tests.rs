@@ -1,0 +1,321 @@
+//! Table tests for the head parser; expected statuses were checked against
+//! lighttpd 1.4.69 where marked in modules.md / ecosystem.md §4.5.
+
+use super::*;
+
+fn parse(s: &str) -> Result<Option<(RequestHead, usize)>, HeadError> {
+    parse_head(s.as_bytes(), &ParseOpts::default(), 8192)
+}
+
+fn ok(s: &str) -> RequestHead {
+    match parse(s) {
+        Ok(Some((h, n))) => {
+            assert_eq!(n, s.len(), "head length for {s:?}");
+            h
+        }
+        other => panic!("{s:?} → {other:?}"),
+    }
+}
+
+fn status(s: &str) -> u16 {
+    match parse(s) {
+        Err(e) => e.status,
+        other => panic!("{s:?} should fail, got {other:?}"),
+    }
+}
+
+#[test]
+fn simple_get() {
+    let h = ok("GET /a%41/../b?x=%7e HTTP/1.1\r\nHost: Example.COM\r\nUser-Agent: t\r\n\r\n");
+    assert_eq!(h.method, Method::Get);
+    assert_eq!(h.target, "/a%41/../b?x=%7e");
+    assert_eq!(h.path_raw, "/a%41/../b");
+    assert_eq!(h.norm_target, "/b?x=~");
+    assert_eq!(h.uri_path, "/b");
+    assert_eq!(h.query.as_deref(), Some("x=~"));
+    assert_eq!(h.host.as_deref(), Some("example.com"));
+    assert_eq!(h.headers.get("host"), Some("example.com"));
+    assert_eq!(h.headers.get("user-agent"), Some("t"));
+    assert!(h.keep_alive && !h.chunked && h.content_length.is_none() && !h.expect_100);
+    assert_eq!(h.version, Version::Http11);
+}
+
+#[test]
+fn incomplete_and_framing() {
+    assert_eq!(parse("GET / HTTP/1.1\r\nHost: x\r\n"), Ok(None));
+    assert_eq!(parse(""), Ok(None));
+    let buf = b"GET / HTTP/1.0\r\n\r\nGET /next";
+    let (h, n) = parse_head(buf, &ParseOpts::default(), 8192)
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 18);
+    assert_eq!(h.version, Version::Http10);
+    assert!(!h.keep_alive);
+}
+
+#[test]
+fn oversized_heads_get_431() {
+    let big = format!("GET / HTTP/1.1\r\nX: {}\r\n", "a".repeat(9000));
+    assert_eq!(status(&big), 431);
+    let big = format!("{big}\r\n");
+    assert_eq!(status(&big), 431);
+    let small = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_eq!(
+        parse_head(small.as_bytes(), &ParseOpts::default(), 10)
+            .unwrap_err()
+            .status,
+        431
+    );
+    let many = format!("GET / HTTP/1.1\r\n{}", "X: y\r\n".repeat(8200));
+    assert_eq!(
+        parse_head(many.as_bytes(), &ParseOpts::default(), 1 << 20)
+            .unwrap_err()
+            .status,
+        431
+    );
+}
+
+#[test]
+fn request_line_statuses() {
+    for (req, code) in [
+        ("GET /\r\n\r\n", 400),                         // HTTP/0.9
+        ("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 400), // leading blank line
+        ("GET / HTTP/1.2\r\nHost: x\r\n\r\n", 505),
+        ("GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+        ("GET / HTTP/1.1 \r\nHost: x\r\n\r\n", 400),
+        ("GET / http/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET / FOO/1.1\r\nHost: x\r\n\r\n", 400),
+        ("get / HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+        ("FOO / HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+        ("PRI * HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+        ("GET HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET  HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET x HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET ../x HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET /a\x01b HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET /%ff HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET / HTTP/1.1\nHost: x\n\n", 400),      // bare LF
+        ("GET http://host HTTP/1.1\r\n\r\n", 400), // no path
+        ("GET http:/// HTTP/1.1\r\n\r\n", 400),    // empty authority
+    ] {
+        assert_eq!(status(req), code, "{req:?}");
+    }
+    assert_eq!(status("\x16\x03\x01"), 400); // TLS on a clear port, incomplete
+    let raw = b"GET /\xff HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_eq!(
+        parse_head(raw, &ParseOpts::default(), 8192)
+            .unwrap_err()
+            .status,
+        400
+    );
+    let e = parse("GET / HTTP/1.2\r\nHost: x\r\n\r\n").unwrap_err();
+    assert_eq!(e.version, Version::Http10);
+    let e = parse("HEAD / HTTP/1.1\r\n\r\n").unwrap_err();
+    assert_eq!(
+        (e.status, e.version, e.method),
+        (400, Version::Http11, Some(Method::Head))
+    );
+}
+
+#[test]
+fn odd_but_accepted_request_lines() {
+    let h = ok("GET /a b HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(h.norm_target, "/a%20b");
+    assert_eq!(h.uri_path, "/a b");
+    let h = ok("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!((h.target.as_str(), h.uri_path.as_str()), ("*", "*"));
+    let h = ok("CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(h.target, "127.0.0.1:443");
+    let h = ok("GET HTTP://Other.Example/p?q HTTP/1.1\r\nHost: other.example\r\n\r\n");
+    assert_eq!(h.target, "/p?q");
+    assert_eq!(h.host.as_deref(), Some("other.example"));
+    let h = ok("GET http://a.b/p HTTP/1.1\r\nHost: A.B\r\n\r\n");
+    assert_eq!(h.host.as_deref(), Some("a.b"));
+    assert_eq!(
+        status("GET http://a.b/p HTTP/1.1\r\nHost: c.d\r\n\r\n"),
+        400
+    );
+    let h = ok("GET /x HTTP/1.0\r\n\r\n");
+    assert!(h.host.is_none());
+}
+
+#[test]
+fn lax_request_lines_without_header_strict() {
+    let o = ParseOpts {
+        header_strict: false,
+        ..ParseOpts::default()
+    };
+    let p = |s: &str| parse_head(s.as_bytes(), &o, 8192);
+    let (h, _) = p("GET / HTTP/1.1\nHost: x\n\n").unwrap().unwrap();
+    assert_eq!(h.host.as_deref(), Some("x"));
+    let (h, _) = p("GET / HTTP/1.1 \r\nHost: x\r\n\r\n").unwrap().unwrap();
+    assert_eq!(h.target, "/");
+    let (h, _) = p("GET /x HTTP/1.1\r\nHost : y\r\n\r\n").unwrap().unwrap();
+    assert_eq!(h.host.as_deref(), Some("y"));
+    assert_eq!(
+        p("GET x HTTP/1.1\r\nHost: x\r\n\r\n").unwrap_err().status,
+        400
+    );
+}
+
+#[test]
+fn header_field_statuses() {
+    for (req, code) in [
+        ("GET / HTTP/1.1\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost:\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: a_b\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x:abc\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\n: v\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nX(y): v\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nX\x01: v\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nX: a\x00b\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nX: a\x7fb\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\n X: a\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nX: a\n\r\n", 400),
+        ("GET / HTTP/1.0\r\nUpgrade: h2c\r\n\r\n", 400),
+        ("GET / HTTP/1.0\r\nHTTP2-Settings: x\r\n\r\n", 400),
+        (
+            "GET / HTTP/1.1\r\nHost: x\r\nContent-Type: a\r\nContent-Type: b\r\n\r\n",
+            400,
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: a\r\nIf-Modified-Since: b\r\n\r\n",
+            400,
+        ),
+    ] {
+        assert_eq!(status(req), code, "{req:?}");
+    }
+}
+
+#[test]
+fn header_values_and_duplicates() {
+    let h = ok("GET / HTTP/1.1\r\nHost: x\r\nHost: X\r\nX-A: \t1 \t\r\nx-a: 2\r\nCookie: a=1\r\nCookie: b=2\r\nEmpty:   \r\nIf-None-Match: \"a\"\r\nIf-None-Match: \"b\"\r\nContent-Type: t\r\nContent-Type: T\r\n\r\n");
+    assert_eq!(h.headers.get("x-a"), Some("1, 2"));
+    assert_eq!(h.headers.get("cookie"), Some("a=1; b=2"));
+    assert_eq!(h.headers.get("empty"), None);
+    assert_eq!(h.headers.get("if-none-match"), Some("\"a\""));
+    assert_eq!(h.headers.get("content-type"), Some("t"));
+    assert_eq!(h.headers.get_all_joined("host").as_deref(), Some("x"));
+}
+
+#[test]
+fn obs_fold_is_joined() {
+    let h = ok("GET / HTTP/1.1\r\nHost: x\r\nX-F: a\r\n b\r\n\tc\r\nY: z\r\n\r\n");
+    assert_eq!(h.headers.get("x-f"), Some("a   b  \tc"));
+    assert_eq!(h.headers.get("y"), Some("z"));
+}
+
+#[test]
+fn keep_alive_rules() {
+    assert!(!ok("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").keep_alive);
+    assert!(!ok("GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, Close\r\n\r\n").keep_alive);
+    assert!(ok("GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n").keep_alive);
+    assert!(ok("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").keep_alive);
+    assert!(!ok("GET / HTTP/1.0\r\n\r\n").keep_alive);
+    assert!(!ok("GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n").keep_alive);
+}
+
+#[test]
+fn body_framing_rules() {
+    for (req, code) in [
+        ("POST / HTTP/1.1\r\nHost: x\r\n\r\n", 411),
+        ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\n", 411),
+        (
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\n",
+            400,
+        ),
+        (
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1 2\r\n\r\n",
+            400,
+        ),
+        (
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n",
+            400,
+        ),
+        (
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+            400,
+        ),
+        (
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            400,
+        ),
+        (
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            400,
+        ),
+        (
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
+            501,
+        ),
+        (
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n",
+            501,
+        ),
+        ("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        (
+            "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n",
+            400,
+        ),
+        (
+            "HEAD / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+            400,
+        ),
+    ] {
+        assert_eq!(status(req), code, "{req:?}");
+    }
+    let h = ok("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(h.content_length, Some(0));
+    let h = ok("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(h.content_length, Some(0));
+    let h = ok(
+        "PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\nExpect: 100-Continue\r\n\r\n",
+    );
+    assert!(h.chunked && h.expect_100 && h.content_length.is_none());
+    assert!(h.headers.get("transfer-encoding").is_none());
+    let h = ok("DELETE / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(h.content_length, None);
+    let o = ParseOpts {
+        method_get_body: true,
+        ..ParseOpts::default()
+    };
+    let req = b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n";
+    let (h, _) = parse_head(req, &o, 8192).unwrap().unwrap();
+    assert_eq!(h.content_length, Some(5));
+    let o = ParseOpts {
+        header_strict: false,
+        ..ParseOpts::default()
+    };
+    let req =
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let (h, _) = parse_head(req, &o, 8192).unwrap().unwrap();
+    assert!(h.chunked && h.content_length.is_none() && !h.headers.contains("content-length"));
+}
+
+#[test]
+fn host_port_follows_scheme() {
+    let req = b"GET / HTTP/1.1\r\nHost: x:443\r\n\r\n";
+    let (h, _) = parse_head_with_port(req, &ParseOpts::default(), 8192, 443)
+        .unwrap()
+        .unwrap();
+    assert_eq!(h.host.as_deref(), Some("x"));
+    let (h, _) = parse_head(req, &ParseOpts::default(), 8192)
+        .unwrap()
+        .unwrap();
+    assert_eq!(h.host.as_deref(), Some("x:443"));
+    assert_eq!(status("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n"), 400);
+}
+
+#[test]
+fn blank_prefix_for_keepalive() {
+    assert_eq!(keepalive_blank_prefix(b"GET"), BlankPrefix::None);
+    assert_eq!(keepalive_blank_prefix(b"\r\n"), BlankPrefix::NeedMore);
+    assert_eq!(keepalive_blank_prefix(b"\r\nGET"), BlankPrefix::Skip(2));
+    assert_eq!(keepalive_blank_prefix(b"\nG"), BlankPrefix::Skip(1));
+    assert_eq!(keepalive_blank_prefix(b"\r\n\r\n"), BlankPrefix::None);
+}

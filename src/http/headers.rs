@@ -1,0 +1,197 @@
+//! An ordered list of header fields with lighttpd's lookup rules: names are
+//! compared case-insensitively, and repeated request headers are combined the
+//! way lighttpd does when it stores them (lighttpd src/http_header.c
+//! `http_header_request_append`: values joined with ", ", or "; " for Cookie).
+
+/// Header fields in arrival (or insertion) order.
+///
+/// Values are UTF-8 `String`s; bytes that are not valid UTF-8 were replaced
+/// (U+FFFD) when the head was parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    entries: Vec<(String, String)>,
+}
+
+impl Headers {
+    pub fn new() -> Headers {
+        Headers::default()
+    }
+
+    /// Adds a separate field (e.g. repeated `Set-Cookie` response headers).
+    pub fn append(&mut self, name: &str, value: &str) {
+        self.entries.push((name.to_string(), value.to_string()));
+    }
+
+    /// Adds a value the way lighttpd stores request headers: an empty value is
+    /// dropped; a repeated name extends the first field's value with ", "
+    /// ("; " for Cookie) and keeps the first field's spelling and position.
+    pub fn add_joined(&mut self, name: &str, value: &str) {
+        if value.is_empty() {
+            return;
+        }
+        match self.position(name) {
+            Some(i) => {
+                let sep = joiner(name);
+                let v = &mut self.entries[i].1;
+                if !v.is_empty() {
+                    v.push_str(sep);
+                }
+                v.push_str(value);
+            }
+            None => self.append(name, value),
+        }
+    }
+
+    /// Replaces every field of that name with one field (or appends it).
+    pub fn set(&mut self, name: &str, value: &str) {
+        match self.position(name) {
+            Some(i) => {
+                self.entries[i].1 = value.to_string();
+                let mut seen = 0;
+                self.entries.retain(|(n, _)| {
+                    let same = n.eq_ignore_ascii_case(name);
+                    seen += usize::from(same);
+                    !same || seen == 1
+                });
+            }
+            None => self.append(name, value),
+        }
+    }
+
+    /// Removes every field of that name.
+    pub fn remove(&mut self, name: &str) {
+        self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+
+    /// The first field's value.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.position(name).map(|i| self.entries[i].1.as_str())
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.position(name).is_some()
+    }
+
+    /// All values of that name joined with ", " ("; " for Cookie), as lighttpd
+    /// presents a header to `$REQUEST_HEADER[...]` conditions and backends.
+    pub fn get_all_joined(&self, name: &str) -> Option<String> {
+        let mut values = self
+            .entries
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .peekable();
+        values.peek()?;
+        Some(values.collect::<Vec<_>>().join(joiner(name)))
+    }
+
+    /// Fields in order, as (name, value).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(name))
+    }
+}
+
+fn joiner(name: &str) -> &'static str {
+    if name.eq_ignore_ascii_case("cookie") {
+        "; "
+    } else {
+        ", "
+    }
+}
+
+/// lighttpd `http_header_str_contains_token`: is `token` one of the
+/// comma-separated items of `value` (case-insensitive, no quoted strings;
+/// an item may carry `;params`)?
+pub fn contains_token(value: &str, token: &str) -> bool {
+    value.split(',').any(|item| {
+        let item = item.trim_start_matches([' ', '\t']);
+        item.len() >= token.len()
+            && item.as_bytes()[..token.len()].eq_ignore_ascii_case(token.as_bytes())
+            && matches!(
+                item.as_bytes().get(token.len()),
+                None | Some(b' ' | b'\t' | b';')
+            )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_is_case_insensitive() {
+        let mut h = Headers::new();
+        h.append("Content-Type", "text/plain");
+        assert_eq!(h.get("content-type"), Some("text/plain"));
+        assert_eq!(h.get("CONTENT-TYPE"), Some("text/plain"));
+        assert_eq!(h.get("content-length"), None);
+    }
+
+    #[test]
+    fn add_joined_combines_like_lighttpd() {
+        let mut h = Headers::new();
+        h.add_joined("Accept", "a");
+        h.add_joined("X", "1");
+        h.add_joined("accept", "b");
+        h.add_joined("Cookie", "x=1");
+        h.add_joined("cookie", "y=2");
+        h.add_joined("Empty", "");
+        let v: Vec<_> = h.iter().collect();
+        assert_eq!(
+            v,
+            vec![("Accept", "a, b"), ("X", "1"), ("Cookie", "x=1; y=2")]
+        );
+    }
+
+    #[test]
+    fn get_all_joined_over_separate_fields() {
+        let mut h = Headers::new();
+        h.append("Set-Cookie", "a");
+        h.append("Other", "z");
+        h.append("set-cookie", "b");
+        h.append("Cookie", "c=1");
+        h.append("Cookie", "d=2");
+        assert_eq!(h.get_all_joined("SET-COOKIE").as_deref(), Some("a, b"));
+        assert_eq!(h.get_all_joined("cookie").as_deref(), Some("c=1; d=2"));
+        assert_eq!(h.get_all_joined("none"), None);
+        assert_eq!(h.len(), 5);
+    }
+
+    #[test]
+    fn set_and_remove() {
+        let mut h = Headers::new();
+        h.append("A", "1");
+        h.append("B", "2");
+        h.append("a", "3");
+        h.set("A", "9");
+        assert_eq!(h.iter().collect::<Vec<_>>(), vec![("A", "9"), ("B", "2")]);
+        h.remove("b");
+        assert_eq!(h.len(), 1);
+        h.set("C", "x");
+        assert_eq!(h.get("c"), Some("x"));
+    }
+
+    #[test]
+    fn tokens() {
+        assert!(contains_token("close", "close"));
+        assert!(contains_token("Keep-Alive, Upgrade", "upgrade"));
+        assert!(contains_token(" foo;q=1", "foo"));
+        assert!(!contains_token("closed", "close"));
+        assert!(!contains_token("x-close", "close"));
+        assert!(!contains_token("", "close"));
+    }
+}

@@ -1,0 +1,13 @@
+//! HTTP protocol pieces with no socket and no config-tree knowledge: plain
+//! functions over bytes and strings, table-tested, mirroring lighttpd 1.4.69.
+//!
+//! - [`h1`]: request head framing and lighttpd's strictness checks
+//! - [`headers`], [`method`]: header list and request methods
+//! - [`host`]: Host validation/normalisation (`host-strict`, `host-normalize`)
+//! - [`uri`]: URL normalisation (`server.http-parseopts`, burl.c)
+
+pub mod h1;
+pub mod headers;
+pub mod host;
+pub mod method;
+pub mod uri;
