@@ -5,9 +5,11 @@
 //! - [`headers`], [`method`]: header list and request methods
 //! - [`host`]: Host validation/normalisation (`host-strict`, `host-normalize`)
 //! - [`uri`]: URL normalisation (`server.http-parseopts`, burl.c)
+//! - [`status`]: reason phrases and the default error page
 
 pub mod h1;
 pub mod headers;
 pub mod host;
 pub mod method;
+pub mod status;
 pub mod uri;
