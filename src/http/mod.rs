@@ -5,8 +5,10 @@
 //! - [`headers`], [`method`]: header list and request methods
 //! - [`host`]: Host validation/normalisation (`host-strict`, `host-normalize`)
 //! - [`uri`]: URL normalisation (`server.http-parseopts`, burl.c)
+//! - [`date`]: HTTP dates (format, cache, parse)
 //! - [`status`]: reason phrases and the default error page
 
+pub mod date;
 pub mod h1;
 pub mod headers;
 pub mod host;
