@@ -6,6 +6,7 @@
 //! - [`host`]: Host validation/normalisation (`host-strict`, `host-normalize`)
 //! - [`uri`]: URL normalisation (`server.http-parseopts`, burl.c)
 //! - [`date`]: HTTP dates (format, cache, parse)
+//! - [`mime`]: Content-Type from `mimetype.assign`
 //! - [`status`]: reason phrases and the default error page
 
 pub mod date;
@@ -13,5 +14,6 @@ pub mod h1;
 pub mod headers;
 pub mod host;
 pub mod method;
+pub mod mime;
 pub mod status;
 pub mod uri;
