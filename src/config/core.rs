@@ -6,7 +6,52 @@
 //! Mirrors lighttpd 1.4.69 `configfile.c` (`config_insert_srvconf`,
 //! `config_insert`, `config_http_parseopts`).
 
+use std::rc::Rc;
+
+use super::diagnostic::Diagnostic;
+use super::scoped::{CondTree, Scoped};
+use super::tree::ConfigTree;
 use super::value::Array;
+
+mod conn;
+mod server;
+
+pub use conn::{compile_core, CoreConf, CoreItem, DebugFlags, DirListingConf, DEFAULT_SERVER_TAG};
+pub use server::{compile_server, Listener, ServerConf, SocketConf};
+
+/// A configuration compiled for serving.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub server: ServerConf,
+    /// Connection-scope core settings, resolved per request.
+    pub core: Scoped<CoreConf>,
+    /// The final module order (also in `server.modules`).
+    pub modules: Vec<String>,
+    /// The condition blocks, for each request's `CondCache`.
+    pub conds: Rc<CondTree>,
+}
+
+/// Compile the core configuration of a tree. Diagnostics (warnings, and
+/// checks that do not affect the typed values) come from
+/// `validate::syntax_check` / `validate::preflight`, which callers run first.
+pub fn compile(tree: &ConfigTree) -> Result<Compiled, Vec<Diagnostic>> {
+    let modules = super::validate::module_list(tree);
+    let server = compile_server(tree, modules.clone());
+    let core = compile_core(tree);
+    match (server, core) {
+        (Ok(server), Ok(core)) => Ok(Compiled {
+            server,
+            core,
+            modules,
+            conds: Rc::new(CondTree::new(tree)),
+        }),
+        (server, core) => {
+            let mut errors = server.err().unwrap_or_default();
+            errors.extend(core.err().unwrap_or_default());
+            Err(errors)
+        }
+    }
+}
 
 /// `server.http-parseopts`: the effective HTTP parsing / URL normalisation
 /// flags (lighttpd's `HTTP_PARSEOPT_*` bits), one bool per option.
@@ -351,5 +396,35 @@ mod tests {
         assert!(!o.header_strict, "legacy key wins");
         let (o, _) = with(&[("method-get-body", "enable")]);
         assert!(o.method_get_body);
+    }
+
+    #[test]
+    fn compile_builds_server_core_and_modules() {
+        use crate::config::cond::{CondField, CondOp};
+        use crate::config::scoped::{CondCache, RequestFacts};
+        use crate::config::validate::testing::{cond, list, s, TreeBuilder};
+        let mut b = TreeBuilder::new();
+        b.set(0, "server.document-root", s("/srv"))
+            .set(0, "server.modules", list(&["mod_access"]))
+            .set(0, "server.port", Value::Int(8080));
+        let h = b.block(0, cond(CondField::Host, CondOp::Eq, "a"));
+        b.set(h, "server.document-root", s("/a"));
+        let c = compile(&b.build()).expect("valid");
+        assert_eq!(c.modules, ["mod_access", "mod_staticfile"]);
+        assert_eq!(c.server.modules, c.modules);
+        assert_eq!(c.server.port, 8080);
+        let mut cache = CondCache::new(Rc::clone(&c.conds));
+        let facts = RequestFacts {
+            fields: vec![(CondField::Host, "a".into())],
+            headers: None,
+        };
+        assert_eq!(
+            c.core.resolve(&mut cache, &facts).document_root.as_deref(),
+            Some("/a")
+        );
+        let mut b = TreeBuilder::new();
+        b.set(0, "server.port", s("x"))
+            .set(0, "server.tag", Value::Int(1));
+        assert_eq!(compile(&b.build()).expect_err("invalid").len(), 2);
     }
 }

@@ -674,7 +674,7 @@ fn check_unknown_keys(tree: &ConfigTree, modules: &[String], out: &mut Vec<Diagn
     }
 }
 
-mod listen;
+pub mod listen;
 
 #[cfg(test)]
 pub(crate) mod testing;
