@@ -7,9 +7,12 @@
 //! - [`uri`]: URL normalisation (`server.http-parseopts`, burl.c)
 //! - [`date`]: HTTP dates (format, cache, parse)
 //! - [`mime`]: Content-Type from `mimetype.assign`
+//! - [`etag`], [`conditional`]: ETags and 304/412 decisions
 //! - [`status`]: reason phrases and the default error page
 
+pub mod conditional;
 pub mod date;
+pub mod etag;
 pub mod h1;
 pub mod headers;
 pub mod host;
