@@ -80,9 +80,10 @@ fn every_directive_is_described_with_its_type_and_scope() {
         );
         match entries.iter().find(|(name, _)| name == info.name) {
             None => problems.push(format!("{}: missing", info.name)),
-            Some((_, line)) if !line.starts_with(&expected) => {
-                problems.push(format!("{}: page says {line:?}, want {expected:?}", info.name))
-            }
+            Some((_, line)) if !line.starts_with(&expected) => problems.push(format!(
+                "{}: page says {line:?}, want {expected:?}",
+                info.name
+            )),
             Some(_) => {}
         }
     }
@@ -113,7 +114,10 @@ fn every_http_parseopt_is_described() {
     let page = plain(&read_page("lighttpd.conf.5"));
     for key in PARSEOPT_KEYS {
         let tag = format!(".BR {key} \"");
-        assert!(page.contains(&tag), "lighttpd.conf.5 lacks parse option {key}");
+        assert!(
+            page.contains(&tag),
+            "lighttpd.conf.5 lacks parse option {key}"
+        );
     }
 }
 
@@ -129,7 +133,11 @@ fn option_tags(page: &str) -> BTreeSet<String> {
                 .strip_prefix(".BI ")
                 .or_else(|| tag.strip_prefix(".BR "))
                 .or_else(|| tag.strip_prefix(".B "))?;
-            let word = rest.split_whitespace().next()?.trim_matches('"').to_string();
+            let word = rest
+                .split_whitespace()
+                .next()?
+                .trim_matches('"')
+                .to_string();
             word.starts_with('-').then_some(word)
         })
         .collect()
@@ -143,7 +151,10 @@ fn every_command_line_option_is_described() {
         .chain(CHECK_OPTIONS)
         .filter(|flag| !tags.contains(**flag))
         .collect();
-    assert!(missing.is_empty(), "lighttpd.8 lacks {missing:?}; has {tags:?}");
+    assert!(
+        missing.is_empty(),
+        "lighttpd.8 lacks {missing:?}; has {tags:?}"
+    );
 }
 
 #[test]
@@ -167,7 +178,10 @@ fn lighttpd_page_covers_signals_and_exit_status() {
 fn enable_mod_page_gives_the_exit_codes() {
     let page = plain(&read_page("lighty-enable-mod.8"));
     for code in [".B 0", ".B 1", ".B 2"] {
-        assert!(page.contains(code), "lighty-enable-mod.8 lacks exit code {code}");
+        assert!(
+            page.contains(code),
+            "lighty-enable-mod.8 lacks exit code {code}"
+        );
     }
 }
 
@@ -220,7 +234,10 @@ fn pages_render_without_warnings() {
                 continue;
             };
             assert!(ok, "{tool} failed on {name}: {stderr}");
-            assert!(stderr.trim().is_empty(), "{tool} warns on {name}:\n{stderr}");
+            assert!(
+                stderr.trim().is_empty(),
+                "{tool} warns on {name}:\n{stderr}"
+            );
             checked += 1;
         }
     }
