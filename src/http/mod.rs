@@ -8,6 +8,7 @@
 //! - [`date`]: HTTP dates (format, cache, parse)
 //! - [`mime`]: Content-Type from `mimetype.assign`
 //! - [`etag`], [`conditional`]: ETags and 304/412 decisions
+//! - [`range`]: Range / If-Range / multipart byteranges
 //! - [`status`]: reason phrases and the default error page
 
 pub mod conditional;
@@ -18,5 +19,6 @@ pub mod headers;
 pub mod host;
 pub mod method;
 pub mod mime;
+pub mod range;
 pub mod status;
 pub mod uri;
