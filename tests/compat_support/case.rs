@@ -1,0 +1,187 @@
+//! Parsing of one case file (`compat-tests/cases/<name>.case`; format in
+//! compat-tests/README.md): header fields, an optional config snippet, and the raw
+//! requests grouped by connection.
+
+use std::path::Path;
+
+/// One differential case.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub name: String,
+    pub description: String,
+    /// `Some(reason)` when the case is known not to pass yet.
+    pub xfail: Option<String>,
+    pub normalize: Vec<Normalize>,
+    /// Compare header order too (default: header lines are compared as a sorted set).
+    pub strict_header_order: bool,
+    /// Fixture directory copied as the document root, relative to compat-tests/.
+    pub docroot: String,
+    /// Lines appended to compat-tests/base.conf.
+    pub config: String,
+    /// Connections in order; each holds its sends (escaped text, placeholders unexpanded).
+    pub connections: Vec<Vec<String>>,
+}
+
+/// A declared normalisation, applied to recorded and observed answers alike.
+#[derive(Debug, Clone)]
+pub enum Normalize {
+    /// `ETag` header values become `<etag>`.
+    Etag,
+    /// The named header's value becomes `<ignored>`.
+    Header(String),
+    /// A regex replacement over the rendered (escaped) text of every response.
+    Replace(regex::Regex, String),
+}
+
+impl Case {
+    pub fn load(path: &Path) -> Result<Case, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .ok_or("bad case file name")?
+            .to_string();
+        parse(&name, &text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+enum Section {
+    Header,
+    Config,
+    Send,
+}
+
+/// Parses a case file's text.
+pub fn parse(name: &str, text: &str) -> Result<Case, String> {
+    let mut case = Case {
+        name: name.to_string(),
+        description: String::new(),
+        xfail: None,
+        normalize: Vec::new(),
+        strict_header_order: false,
+        docroot: "docroot".to_string(),
+        config: String::new(),
+        connections: Vec::new(),
+    };
+    let mut section = Section::Header;
+    let mut new_connection = true;
+    for (index, line) in text.lines().enumerate() {
+        let at = |e: String| format!("line {}: {e}", index + 1);
+        if let Some(marker) = line.strip_prefix("== ") {
+            section = start_section(&mut case, marker.trim(), &mut new_connection).map_err(at)?;
+            continue;
+        }
+        match section {
+            Section::Header => header_line(&mut case, line).map_err(at)?,
+            Section::Config => {
+                case.config.push_str(line);
+                case.config.push('\n');
+            }
+            Section::Send => {
+                if !line.is_empty() {
+                    let sends = case
+                        .connections
+                        .last_mut()
+                        .ok_or("send outside connection")?;
+                    let send = sends.last_mut().ok_or("send outside send block")?;
+                    send.push_str(line);
+                    send.push('\n');
+                }
+            }
+        }
+    }
+    if case.connections.is_empty() {
+        return Err("no `== send` block".into());
+    }
+    Ok(case)
+}
+
+fn start_section(
+    case: &mut Case,
+    marker: &str,
+    new_connection: &mut bool,
+) -> Result<Section, String> {
+    match marker {
+        "config" => Ok(Section::Config),
+        "connection" => {
+            *new_connection = true;
+            Ok(Section::Header)
+        }
+        "send" => {
+            if *new_connection {
+                case.connections.push(Vec::new());
+                *new_connection = false;
+            }
+            if let Some(sends) = case.connections.last_mut() {
+                sends.push(String::new());
+            }
+            Ok(Section::Send)
+        }
+        other => Err(format!("unknown section `== {other}`")),
+    }
+}
+
+fn header_line(case: &mut Case, line: &str) -> Result<(), String> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return Ok(());
+    }
+    let (key, value) = line
+        .split_once(':')
+        .ok_or_else(|| format!("expected `key: value`, got `{line}`"))?;
+    let value = value.trim();
+    match key.trim() {
+        "description" => case.description = value.to_string(),
+        "xfail" => case.xfail = Some(value.to_string()),
+        "docroot" => case.docroot = value.to_string(),
+        "compare" if value == "header-order" => case.strict_header_order = true,
+        "normalize" => case.normalize.push(parse_normalize(value)?),
+        other => return Err(format!("unknown field `{other}`")),
+    }
+    Ok(())
+}
+
+fn parse_normalize(value: &str) -> Result<Normalize, String> {
+    let (kind, rest) = value.split_once(' ').unwrap_or((value, ""));
+    match kind {
+        "etag" => Ok(Normalize::Etag),
+        "header" if !rest.trim().is_empty() => Ok(Normalize::Header(rest.trim().to_string())),
+        "replace" => {
+            let (pattern, replacement) = rest
+                .split_once(" => ")
+                .ok_or("expected `normalize: replace REGEX => REPLACEMENT`")?;
+            let regex = regex::Regex::new(pattern.trim()).map_err(|e| e.to_string())?;
+            Ok(Normalize::Replace(regex, replacement.trim().to_string()))
+        }
+        _ => Err(format!("unknown normalisation `{value}`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "description: two connections\n\
+        xfail: not yet\nnormalize: etag\nnormalize: replace \\d+ => N\n\
+        == config\nserver.tag = \"x\"\n\
+        == send\nGET / HTTP/1.1\\r\\n\n\n\\r\\n\n\
+        == send\nGET /b HTTP/1.0\\r\\n\\r\\n\n\
+        == connection\n== send\nX\n";
+
+    #[test]
+    fn parses_sections() {
+        let case = parse("t", SAMPLE).unwrap();
+        assert_eq!(case.xfail.as_deref(), Some("not yet"));
+        assert_eq!(case.normalize.len(), 2);
+        assert_eq!(case.config, "server.tag = \"x\"\n");
+        assert_eq!(case.connections.len(), 2);
+        assert_eq!(case.connections[0].len(), 2);
+        assert_eq!(case.connections[0][0], "GET / HTTP/1.1\\r\\n\n\\r\\n\n");
+    }
+
+    #[test]
+    fn rejects_unknown_fields() {
+        assert!(parse("t", "bogus: 1\n== send\nx\n").is_err());
+        assert!(parse("t", "description: no sends\n").is_err());
+    }
+}

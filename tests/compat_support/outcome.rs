@@ -1,0 +1,305 @@
+//! A case's observed result, its text form (the recorded `compat-tests/expected/*.txt`
+//! files), reading that form back, normalisation and comparison.
+
+use super::case::Normalize;
+use super::client::{Expect, SendOutcome};
+use super::escape::{escape_lines, unescape};
+use super::framing::Response;
+
+/// Everything observed for one case.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The server exited or never accepted connections (detail is not compared).
+    NoServer(String),
+    /// One entry per connection, each with one entry per send actually made.
+    Ran(Vec<Vec<SendOutcome>>),
+}
+
+/// Width at which recorded bodies are wrapped (line breaks carry no bytes).
+const WRAP: usize = 100;
+
+impl Outcome {
+    /// Renders the outcome; `wrap` 0 gives the canonical one-line-per-`\n` form.
+    pub fn render(&self, wrap: usize) -> String {
+        let mut out = String::new();
+        match self {
+            Outcome::NoServer(_) => out.push_str("== server did not start\n"),
+            Outcome::Ran(connections) => {
+                for (c, sends) in connections.iter().enumerate() {
+                    out.push_str(&format!("== connection {}\n", c + 1));
+                    render_sends(&mut out, sends, wrap);
+                }
+            }
+        }
+        out
+    }
+
+    /// The text stored in compat-tests/expected/.
+    /// The `Date` value is masked (it is never compared) so re-recording gives no churn.
+    pub fn to_file(&self, case: &str, server: &str) -> String {
+        let mut outcome = self.clone();
+        for response in outcome.responses_mut() {
+            response.head = mask_dates(&response.head);
+        }
+        format!(
+            "# case {case}: answers recorded from {server} by compat-tests/record\n{}",
+            outcome.render(WRAP)
+        )
+    }
+
+    fn responses_mut(&mut self) -> impl Iterator<Item = &mut Response> {
+        let connections: &mut [Vec<SendOutcome>] = match self {
+            Outcome::Ran(connections) => connections,
+            Outcome::NoServer(_) => &mut [],
+        };
+        connections
+            .iter_mut()
+            .flatten()
+            .flat_map(|s| s.responses.iter_mut())
+    }
+
+    /// What replaying must wait for, per connection and send.
+    pub fn expectations(&self) -> Option<Vec<Vec<Expect>>> {
+        let Outcome::Ran(connections) = self else {
+            return None;
+        };
+        let per_send = |s: &SendOutcome| Expect {
+            responses: s.responses.len(),
+            leftover: !s.leftover.is_empty(),
+            closed: s.closed,
+        };
+        Some(
+            connections
+                .iter()
+                .map(|sends| sends.iter().map(per_send).collect())
+                .collect(),
+        )
+    }
+}
+
+fn render_sends(out: &mut String, sends: &[SendOutcome], wrap: usize) {
+    for (s, send) in sends.iter().enumerate() {
+        out.push_str(&format!("== send {}\n", s + 1));
+        for response in &send.responses {
+            out.push_str("== response\n");
+            for line in escape_lines(&response.head, 0) {
+                out.push_str(&line);
+                out.push('\n');
+            }
+            push_lines(out, &response.body, wrap);
+        }
+        if !send.leftover.is_empty() {
+            out.push_str("== incomplete\n");
+            push_lines(out, &send.leftover, wrap);
+        }
+        if send.closed {
+            out.push_str("== closed\n");
+        }
+    }
+    if sends.last().is_some_and(|s| !s.closed) {
+        out.push_str("== open\n");
+    }
+}
+
+fn push_lines(out: &mut String, bytes: &[u8], wrap: usize) {
+    for line in escape_lines(bytes, wrap) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+}
+
+/// Reads a recorded file back into an outcome.
+pub fn parse_file(text: &str) -> Result<Outcome, String> {
+    let mut connections: Vec<Vec<SendOutcome>> = Vec::new();
+    let mut block: Option<(&str, String)> = None;
+    let mut no_server = false;
+    for line in text.lines() {
+        let Some(marker) = line.strip_prefix("== ") else {
+            match block.as_mut() {
+                Some((_, text)) => {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+                None if line.starts_with('#') || line.is_empty() => {}
+                None => return Err(format!("text outside a block: {line}")),
+            }
+            continue;
+        };
+        finish_block(&mut connections, block.take())?;
+        match marker.split(' ').next().unwrap_or("") {
+            "server" => no_server = true,
+            "connection" => connections.push(Vec::new()),
+            "send" => connections
+                .last_mut()
+                .ok_or("send before connection")?
+                .push(SendOutcome::default()),
+            "response" => block = Some(("response", String::new())),
+            "incomplete" => block = Some(("incomplete", String::new())),
+            "closed" => last_send(&mut connections)?.closed = true,
+            "open" => {}
+            other => return Err(format!("unknown marker `== {other}`")),
+        }
+    }
+    finish_block(&mut connections, block)?;
+    Ok(if no_server {
+        Outcome::NoServer(String::new())
+    } else {
+        Outcome::Ran(connections)
+    })
+}
+
+fn finish_block(
+    connections: &mut [Vec<SendOutcome>],
+    block: Option<(&str, String)>,
+) -> Result<(), String> {
+    let Some((kind, text)) = block else {
+        return Ok(());
+    };
+    let bytes = unescape(&text)?;
+    let send = last_send(connections)?;
+    if kind == "incomplete" {
+        send.leftover = bytes;
+        return Ok(());
+    }
+    let split = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(bytes.len(), |i| i + 4);
+    send.responses.push(Response {
+        head: bytes[..split].to_vec(),
+        body: bytes[split..].to_vec(),
+    });
+    Ok(())
+}
+
+fn last_send(connections: &mut [Vec<SendOutcome>]) -> Result<&mut SendOutcome, String> {
+    connections
+        .last_mut()
+        .and_then(|c| c.last_mut())
+        .ok_or_else(|| "marker or text before `== send`".to_string())
+}
+
+/// The canonical, normalised text of an outcome, as compared.
+pub fn normalised(outcome: &Outcome, rules: &[Normalize], strict_order: bool) -> String {
+    let mut outcome = outcome.clone();
+    for response in outcome.responses_mut() {
+        response.head = normalise_head(&response.head, rules, strict_order);
+    }
+    let mut text = outcome.render(0);
+    for rule in rules {
+        if let Normalize::Replace(regex, replacement) = rule {
+            text = regex.replace_all(&text, replacement.as_str()).into_owned();
+        }
+    }
+    text
+}
+
+fn mask_dates(head: &[u8]) -> Vec<u8> {
+    normalise_head(head, &[], true)
+}
+
+fn normalise_head(head: &[u8], rules: &[Normalize], strict_order: bool) -> Vec<u8> {
+    let text = String::from_utf8_lossy(head);
+    let mut lines: Vec<String> = text.split_inclusive("\r\n").map(str::to_string).collect();
+    let end = if lines.last().is_some_and(|l| l == "\r\n") {
+        lines.len() - 1
+    } else {
+        lines.len()
+    };
+    for line in lines.iter_mut().take(end).skip(1) {
+        let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
+        let masked = if name == "date" {
+            Some("<date>")
+        } else if name == "etag" && rules.iter().any(|r| matches!(r, Normalize::Etag)) {
+            Some("<etag>")
+        } else if rules
+            .iter()
+            .any(|r| matches!(r, Normalize::Header(h) if h.eq_ignore_ascii_case(&name)))
+        {
+            Some("<ignored>")
+        } else {
+            None
+        };
+        if let (Some(mask), Some((original, _))) = (masked, line.split_once(':')) {
+            *line = format!("{original}: {mask}\r\n");
+        }
+    }
+    if !strict_order && end > 1 {
+        lines[1..end].sort_by_key(|l| l.split(':').next().unwrap_or("").to_ascii_lowercase());
+    }
+    lines.concat().into_bytes()
+}
+
+/// The first difference between two normalised texts, with a little context.
+pub fn first_difference(expected: &str, actual: &str) -> Option<String> {
+    let exp: Vec<&str> = expected.lines().collect();
+    let act: Vec<&str> = actual.lines().collect();
+    let index = (0..exp.len().max(act.len())).find(|&i| exp.get(i) != act.get(i))?;
+    let section = exp[..index.min(exp.len())]
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("== connection") || l.starts_with("== send"))
+        .copied()
+        .unwrap_or("");
+    let show = |l: Option<&&str>| l.map_or("<nothing>".to_string(), |s| shorten(s));
+    Some(format!(
+        "at line {} ({section}): expected `{}`, got `{}`",
+        index + 1,
+        show(exp.get(index)),
+        show(act.get(index))
+    ))
+}
+
+fn shorten(line: &str) -> String {
+    if line.len() <= 160 {
+        return line.to_string();
+    }
+    let cut = (0..=160)
+        .rev()
+        .find(|&i| line.is_char_boundary(i))
+        .unwrap_or(0);
+    format!("{}…", &line[..cut])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Outcome {
+        let response = Response {
+            head: b"HTTP/1.1 200 OK\r\nServer: x\r\nETag: \"1\"\r\nDate: Mon\r\n\r\n".to_vec(),
+            body: b"=line\nno newline at end ".to_vec(),
+        };
+        let send = SendOutcome {
+            responses: vec![response],
+            leftover: b"HTTP/1.1 4".to_vec(),
+            closed: true,
+        };
+        Outcome::Ran(vec![vec![send], vec![SendOutcome::default()]])
+    }
+
+    #[test]
+    fn file_round_trip() {
+        let outcome = sample();
+        let parsed = parse_file(&outcome.to_file("t", "test")).unwrap();
+        assert_eq!(
+            parsed.render(0),
+            outcome.render(0).replace("Date: Mon", "Date: <date>")
+        );
+        let expect = parsed.expectations().unwrap();
+        assert_eq!(expect[0][0].responses, 1);
+        assert!(expect[0][0].closed && expect[0][0].leftover);
+        assert!(!expect[1][0].closed);
+    }
+
+    #[test]
+    fn normalises_and_finds_differences() {
+        let text = normalised(&sample(), &[Normalize::Etag], false);
+        assert!(text.contains("Date: <date>\\r\\n\nETag: <etag>\\r\\n\nServer: x"));
+        let strict = normalised(&sample(), &[], true);
+        assert!(strict.contains("ETag: \"1\"\\r\\n\nDate: <date>"));
+        assert!(first_difference(&text, &text).is_none());
+        let diff = first_difference(&text, &strict).unwrap();
+        assert!(diff.contains("== send 1"), "{diff}");
+    }
+}

@@ -1,0 +1,170 @@
+//! Running one case: fixture, server, request expansion, connections; then comparing with
+//! (or writing) the recorded answers.
+
+use super::case::Case;
+use super::client::{fetch_header, run_connection, Timing};
+use super::escape::unescape;
+use super::outcome::{first_difference, normalised, parse_file, Outcome};
+use super::server::{Fixture, Server};
+use std::path::Path;
+use std::time::Duration;
+
+/// How a case ended.
+#[derive(Debug)]
+pub enum Verdict {
+    Match,
+    /// The answers differ; the text names the first difference.
+    Differ(String),
+    /// The case itself is broken (bad file, not recorded, fixture trouble).
+    Broken(String),
+    /// Recording mode: the answers were written.
+    Recorded,
+}
+
+/// Settings shared by all cases of a run.
+pub struct Settings<'a> {
+    pub compat_dir: &'a Path,
+    pub exe: &'a Path,
+    pub record: bool,
+    pub timing: Timing,
+}
+
+pub fn run_case(case: &Case, settings: &Settings) -> Verdict {
+    let expected_path = settings
+        .compat_dir
+        .join("expected")
+        .join(format!("{}.txt", case.name));
+    let expected = if settings.record {
+        None
+    } else {
+        let text = match std::fs::read_to_string(&expected_path) {
+            Ok(text) => text,
+            Err(_) => return Verdict::Broken("not recorded yet (run compat-tests/record)".into()),
+        };
+        match parse_file(&text) {
+            Ok(outcome) => Some(outcome),
+            Err(e) => return Verdict::Broken(format!("{}: {e}", expected_path.display())),
+        }
+    };
+    let actual = match observe(case, settings, expected.as_ref()) {
+        Ok(outcome) => outcome,
+        Err(e) => return Verdict::Broken(e),
+    };
+    let Some(expected) = expected else {
+        let text = actual.to_file(&case.name, &server_label(settings.exe));
+        return match std::fs::write(&expected_path, text) {
+            Ok(()) => Verdict::Recorded,
+            Err(e) => Verdict::Broken(format!("{}: {e}", expected_path.display())),
+        };
+    };
+    let want = normalised(&expected, &case.normalize, case.strict_header_order);
+    let got = normalised(&actual, &case.normalize, case.strict_header_order);
+    match first_difference(&want, &got) {
+        None => Verdict::Match,
+        Some(diff) => match actual {
+            Outcome::NoServer(why) => Verdict::Differ(format!("server did not start: {why}")),
+            Outcome::Ran(_) => Verdict::Differ(diff),
+        },
+    }
+}
+
+fn server_label(exe: &Path) -> String {
+    let output = std::process::Command::new(exe).arg("-v").output();
+    let version = output
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    version.split(" - ").next().unwrap_or("").to_string()
+}
+
+/// Starts the server for `case` and runs its connections.
+fn observe(
+    case: &Case,
+    settings: &Settings,
+    expected: Option<&Outcome>,
+) -> Result<Outcome, String> {
+    let fixture = Fixture::new(&case.name, &settings.compat_dir.join(&case.docroot))?;
+    let base = std::fs::read_to_string(settings.compat_dir.join("base.conf"))
+        .map_err(|e| format!("base.conf: {e}"))?;
+    let config = fixture.fill(&format!("{base}\n# case {}\n{}", case.name, case.config));
+    let mut server = match Server::start(settings.exe, &fixture, &config) {
+        Ok(server) => server,
+        Err(why) => return Ok(Outcome::NoServer(why)),
+    };
+    let plan = expected.and_then(Outcome::expectations);
+    let mut connections = Vec::new();
+    for (index, sends) in case.connections.iter().enumerate() {
+        let bytes = sends
+            .iter()
+            .map(|s| expand(s, &fixture).and_then(|t| unescape(&t)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let expect = match &plan {
+            Some(plan) => Some(plan.get(index).map(Vec::as_slice).unwrap_or(&[])),
+            None => None,
+        };
+        match run_connection(fixture.port, &bytes, expect, settings.timing) {
+            Ok(outcome) => connections.push(outcome),
+            Err(e) if server.alive() => return Err(e),
+            Err(e) => return Ok(Outcome::NoServer(format!("server died: {e}"))),
+        }
+    }
+    Ok(Outcome::Ran(connections))
+}
+
+/// Fills the request placeholders: `@PORT@`, `@PORT2@`, `@ETAG:/path@`,
+/// `@LASTMOD:/path@` (fetched from the server under test) and `@REPEAT:N:text@`.
+/// An `@` that does not start a known placeholder is kept as is.
+pub fn expand(text: &str, fixture: &Fixture) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('@') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        match after
+            .find('@')
+            .and_then(|end| Some((placeholder(&after[..end], fixture).transpose()?, end)))
+        {
+            Some((value, end)) => {
+                out.push_str(&value?);
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push('@');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn placeholder(token: &str, fixture: &Fixture) -> Result<Option<String>, String> {
+    let (kind, arg) = token.split_once(':').unwrap_or((token, ""));
+    Ok(Some(match kind {
+        "PORT" => fixture.port.to_string(),
+        "PORT2" => fixture.port2.to_string(),
+        "ETAG" => fetch_header(fixture.port, arg, "ETag")?,
+        "LASTMOD" => fetch_header(fixture.port, arg, "Last-Modified")?,
+        "REPEAT" => {
+            let (count, unit) = arg.split_once(':').ok_or("use @REPEAT:N:text@")?;
+            let count: usize = count
+                .parse()
+                .map_err(|_| format!("bad repeat count {count}"))?;
+            unit.repeat(count.min(1 << 20))
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// Default waits; `COMPAT_IDLE_MS` overrides the recording idle time.
+pub fn default_timing() -> Timing {
+    let idle = std::env::var("COMPAT_IDLE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    Timing {
+        idle: Duration::from_millis(idle),
+        patience: Duration::from_secs(5),
+        close_wait: Duration::from_secs(3),
+        quiet: Duration::from_millis(300),
+    }
+}
