@@ -221,6 +221,31 @@ pub trait Patch: Clone {
 
 /// A typed config: the global value plus, per condition block, the items
 /// it sets (lighttpd's cvlist + patch_config).
+///
+/// A module defines its `Conf` and one `Item` per key:
+///
+/// ```
+/// use lighttpd::config::scoped::{Patch, Scoped};
+/// use lighttpd::config::validate::get_bool;
+///
+/// #[derive(Clone, Default)]
+/// struct Conf { activate: bool }
+/// #[derive(Clone, Debug)]
+/// enum Item { Activate(bool) }
+/// impl Patch for Conf {
+///     type Item = Item;
+///     fn apply(&mut self, item: &Item) {
+///         match item { Item::Activate(b) => self.activate = *b }
+///     }
+/// }
+/// fn compile(tree: &lighttpd::config::tree::ConfigTree)
+///     -> Result<Scoped<Conf>, Vec<lighttpd::config::diagnostic::Diagnostic>> {
+///     Scoped::build(tree, Conf::default(), &["webdav.activate"], |key, d| {
+///         get_bool(key, &d.value).map(Item::Activate)
+///     })
+/// }
+/// ```
+/// Per request: `scoped.resolve(&mut request.cond_cache, &request)`.
 #[derive(Debug, Clone)]
 pub struct Scoped<C: Patch> {
     /// Built-in defaults patched by the global block.
@@ -252,6 +277,18 @@ impl<C: Patch> Scoped<C> {
         keys: &[&str],
         mut item: impl FnMut(&str, &Directive) -> Result<C::Item, String>,
     ) -> Result<Scoped<C>, Vec<Diagnostic>> {
+        Scoped::build_with_ctx(tree, defaults, keys, |key, _, d| item(key, d))
+    }
+
+    /// [`Scoped::build`], also telling `item` the context a directive is
+    /// in (mod_rewrite/mod_redirect keep it to find the `%N` captures of
+    /// their block with [`CondCache::captures`]).
+    pub fn build_with_ctx(
+        tree: &ConfigTree,
+        defaults: C,
+        keys: &[&str],
+        mut item: impl FnMut(&str, CtxId, &Directive) -> Result<C::Item, String>,
+    ) -> Result<Scoped<C>, Vec<Diagnostic>> {
         let mut scoped = Scoped {
             defaults,
             blocks: Vec::new(),
@@ -264,7 +301,7 @@ impl<C: Patch> Scoped<C> {
                 if id != 0 && lookup(key).is_some_and(|i| i.scope != Scope::Connection) {
                     continue;
                 }
-                match item(key, d) {
+                match item(key, id, d) {
                     Ok(it) => items.push(it),
                     Err(msg) => errors.push(Diagnostic::error(msg, Some(d.span))),
                 }

@@ -207,3 +207,19 @@ fn request_facts_join_headers_like_lighttpd() {
         .value(&CondField::RequestHeader("X".into()))
         .is_none());
 }
+
+#[test]
+fn build_with_ctx_tells_the_block_of_each_directive() {
+    let mut b = TreeBuilder::new();
+    b.set(0, "server.tag", s("g"));
+    let h = b.block(0, cond(CondField::Host, CondOp::Eq, "a"));
+    b.set(h, "server.tag", s("h"));
+    let tree = b.build();
+    let mut seen = Vec::new();
+    let built = Scoped::build_with_ctx(&tree, Conf::default(), &["server.tag"], |_, ctx, d| {
+        seen.push(ctx);
+        get_str("server.tag", &d.value).map(|t| Item::Tag(t.into()))
+    });
+    assert!(built.is_ok());
+    assert_eq!(seen, [0, h]);
+}
