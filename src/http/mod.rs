@@ -9,8 +9,10 @@
 //! - [`mime`]: Content-Type from `mimetype.assign`
 //! - [`etag`], [`conditional`]: ETags and 304/412 decisions
 //! - [`range`]: Range / If-Range / multipart byteranges
+//! - [`chunked`]: incremental chunked request-body decoder
 //! - [`status`]: reason phrases and the default error page
 
+pub mod chunked;
 pub mod conditional;
 pub mod date;
 pub mod etag;

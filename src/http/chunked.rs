@@ -1,0 +1,282 @@
+//! Incremental decoder for `Transfer-Encoding: chunked` request bodies, with
+//! lighttpd's limits and statuses (lighttpd src/connections.c
+//! `connection_handle_read_post_chunked`): hex size (both cases, at most
+//! 2^59), optional blanks then `\r` or `;ext` up to LF, size line under 1024
+//! bytes, CRLF after each chunk's data, trailers read up to the blank line and
+//! discarded. Every error is 400, except a body over the size limit (413).
+
+/// Longest chunk-size line lighttpd accepts (including its LF).
+const MAX_SIZE_LINE: usize = 1024;
+/// lighttpd refuses sizes above 2^59 - 3 before the next hex digit.
+const MAX_CHUNK: u64 = (1 << 59) - 3;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    /// Reading a chunk-size line.
+    Size(Vec<u8>),
+    /// Copying chunk data.
+    Data(u64),
+    /// Expecting the CRLF after chunk data; true once the CR was seen.
+    DataEnd(bool),
+    /// After the last chunk: the size line's last two bytes plus trailers,
+    /// until `\r\n\r\n`.
+    Trailers(Vec<u8>),
+    Done,
+}
+
+/// Decodes one chunked body; feed it bytes as they arrive.
+#[derive(Debug, Clone)]
+pub struct ChunkedDecoder {
+    state: State,
+    /// 0 = unlimited (`server.max-request-size` in bytes).
+    max_body: u64,
+    /// Size line of the last chunk plus trailers (`server.max-request-field-size`).
+    max_trailers: usize,
+    last_line_len: usize,
+    decoded: u64,
+    trailers_cut: bool,
+}
+
+impl Default for ChunkedDecoder {
+    fn default() -> Self {
+        ChunkedDecoder::new()
+    }
+}
+
+impl ChunkedDecoder {
+    /// No body limit; trailers limited to 8192 bytes as by default in lighttpd.
+    pub fn new() -> ChunkedDecoder {
+        ChunkedDecoder::with_limits(0, 8192)
+    }
+
+    /// `max_body`: 413 once the decoded body would exceed it (0 = no limit).
+    /// `max_trailers`: beyond this the trailers are dropped, the body ends and
+    /// the connection must not be kept alive ([`Self::trailers_cut`]).
+    pub fn with_limits(max_body: u64, max_trailers: usize) -> ChunkedDecoder {
+        ChunkedDecoder {
+            state: State::Size(Vec::new()),
+            max_body,
+            max_trailers,
+            last_line_len: 0,
+            decoded: 0,
+            trailers_cut: false,
+        }
+    }
+
+    /// Decodes from `input` into `out`; returns how many input bytes were
+    /// used. After [`Self::is_done`] the unused rest belongs to the next request.
+    pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, u16> {
+        let mut used = 0;
+        while used < input.len() && self.state != State::Done {
+            used += self.step(&input[used..], out)?;
+        }
+        Ok(used)
+    }
+
+    /// The terminating chunk and the trailers have been read.
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Decoded body bytes so far.
+    pub fn decoded_len(&self) -> u64 {
+        self.decoded
+    }
+
+    /// Trailers were too long and cut off (lighttpd then disables keep-alive).
+    pub fn trailers_cut(&self) -> bool {
+        self.trailers_cut
+    }
+
+    fn step(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, u16> {
+        match &mut self.state {
+            State::Size(line) => {
+                let (n, complete) = match input.iter().position(|&c| c == b'\n') {
+                    Some(i) => (i + 1, true),
+                    None => (input.len(), false),
+                };
+                line.extend_from_slice(&input[..n]);
+                if line.len() >= MAX_SIZE_LINE {
+                    return Err(400);
+                }
+                if complete {
+                    let line = std::mem::take(line);
+                    self.size_line(&line)?;
+                }
+                Ok(n)
+            }
+            State::Data(left) => {
+                let n = usize::try_from(*left)
+                    .unwrap_or(usize::MAX)
+                    .min(input.len());
+                out.extend_from_slice(&input[..n]);
+                *left -= n as u64;
+                if *left == 0 {
+                    self.state = State::DataEnd(false);
+                }
+                Ok(n)
+            }
+            State::DataEnd(seen_cr) => match (*seen_cr, input[0]) {
+                (false, b'\r') => {
+                    *seen_cr = true;
+                    Ok(1)
+                }
+                (true, b'\n') => {
+                    self.state = State::Size(Vec::new());
+                    Ok(1)
+                }
+                _ => Err(400),
+            },
+            State::Trailers(buf) => {
+                for (i, &c) in input.iter().enumerate() {
+                    buf.push(c);
+                    if buf.ends_with(b"\r\n\r\n") {
+                        self.state = State::Done;
+                        return Ok(i + 1);
+                    }
+                    if self.last_line_len - 2 + buf.len() >= self.max_trailers {
+                        self.trailers_cut = true;
+                        self.state = State::Done;
+                        return Ok(input.len());
+                    }
+                }
+                Ok(input.len())
+            }
+            State::Done => Ok(0),
+        }
+    }
+
+    /// Parses a complete chunk-size line (with its LF).
+    fn size_line(&mut self, line: &[u8]) -> Result<(), u16> {
+        let mut size: u64 = 0;
+        let mut i = 0;
+        while let Some(d) = line.get(i).and_then(|&c| (c as char).to_digit(16)) {
+            if size > MAX_CHUNK {
+                return Err(400);
+            }
+            size = (size << 4) | u64::from(d);
+            i += 1;
+        }
+        if i == 0 {
+            return Err(400);
+        }
+        while matches!(line.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+        if !matches!(line.get(i), Some(b'\r' | b';')) || line.contains(&0) {
+            return Err(400);
+        }
+        if size == 0 {
+            self.last_line_len = line.len();
+            self.state = State::Trailers(line[line.len() - 2..].to_vec());
+            return Ok(());
+        }
+        if self.max_body != 0 && (size > self.max_body || self.max_body - size < self.decoded) {
+            return Err(413);
+        }
+        self.decoded += size;
+        self.state = State::Data(size);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(input: &[u8]) -> Result<(Vec<u8>, usize), u16> {
+        let mut d = ChunkedDecoder::new();
+        let mut out = Vec::new();
+        let n = d.decode(input, &mut out)?;
+        assert!(d.is_done(), "not done: {input:?}");
+        Ok((out, n))
+    }
+
+    fn bytewise(input: &[u8]) -> Result<(Vec<u8>, usize), u16> {
+        let mut d = ChunkedDecoder::new();
+        let mut out = Vec::new();
+        let mut used = 0;
+        for i in 0..input.len() {
+            if d.is_done() {
+                break;
+            }
+            used += d.decode(&input[i..=i], &mut out)?;
+        }
+        Ok((out, used))
+    }
+
+    #[test]
+    fn decodes_whole_or_byte_by_byte() {
+        let body = b"5\r\nhello\r\nA;ext=1\r\n0123456789\r\n0\r\n\r\nNEXT";
+        for f in [all, bytewise] {
+            let (out, n) = f(body).unwrap();
+            assert_eq!(out, b"hello0123456789");
+            assert_eq!(&body[n..], b"NEXT");
+        }
+        let (out, _) = all(b"a \t\r\n0123456789\r\n0\r\nX-T: 1\r\nY: 2\r\n\r\n").unwrap();
+        assert_eq!(out.len(), 10);
+        assert_eq!(all(b"0\r\n\r\n").unwrap(), (vec![], 5));
+        assert_eq!(all(b"3\r\nabc\r\n0;x\r\n\r\n").unwrap().0, b"abc");
+        // as lighttpd: after ';' the size line may end in a bare LF
+        assert_eq!(all(b"5;e=1\nhello\r\n0\r\n\r\n").unwrap().0, b"hello");
+        // ... but then the last chunk's blank line is never recognised (lighttpd waits)
+        let mut d = ChunkedDecoder::new();
+        assert_eq!(d.decode(b"0;x\n\r\n", &mut Vec::new()), Ok(6));
+        assert!(!d.is_done());
+    }
+
+    #[test]
+    fn incomplete_input_waits() {
+        let mut d = ChunkedDecoder::new();
+        let mut out = Vec::new();
+        assert_eq!(d.decode(b"5\r\nhel", &mut out), Ok(6));
+        assert!(!d.is_done());
+        assert_eq!(d.decode(b"lo\r", &mut out), Ok(3));
+        assert_eq!(d.decode(b"\n0\r\n\r", &mut out), Ok(5));
+        assert!(!d.is_done());
+        assert_eq!(d.decode(b"\n", &mut out), Ok(1));
+        assert!(d.is_done());
+        assert_eq!(out, b"hello");
+        assert_eq!(d.decoded_len(), 5);
+    }
+
+    #[test]
+    fn errors() {
+        for bad in [
+            &b"Z\r\n"[..],
+            b"0x1\r\nx\r\n0\r\n\r\n",
+            b"\r\n",
+            b"5\n",
+            b"5 x\r\n",
+            b"-1\r\n",
+            b"5\r\nhelloXX",
+            b"5\r\nhello\rX",
+            b"5\r\nhello\n",
+            b"10000000000000000\r\n",
+            b"5;a\0b\r\n",
+        ] {
+            let mut d = ChunkedDecoder::new();
+            assert_eq!(d.decode(bad, &mut Vec::new()), Err(400), "{bad:?}");
+        }
+        let long = [b"5;".as_slice(), &[b'x'; 1100]].concat();
+        assert_eq!(
+            ChunkedDecoder::new().decode(&long, &mut Vec::new()),
+            Err(400)
+        );
+        // 2^59 - 1 is still fine as a size; one more digit is not
+        let mut d = ChunkedDecoder::new();
+        assert_eq!(d.decode(b"7ffffffffffffff\r\n", &mut Vec::new()), Ok(17));
+    }
+
+    #[test]
+    fn limits() {
+        let mut d = ChunkedDecoder::with_limits(8, 8192);
+        let mut out = Vec::new();
+        assert_eq!(d.decode(b"5\r\nhello\r\n", &mut out), Ok(10));
+        assert_eq!(d.decode(b"4\r\n", &mut out), Err(413));
+        let mut d = ChunkedDecoder::with_limits(0, 32);
+        let input = [b"0\r\n".as_slice(), &[b'x'; 64]].concat();
+        assert_eq!(d.decode(&input, &mut Vec::new()), Ok(input.len()));
+        assert!(d.is_done() && d.trailers_cut());
+    }
+}
