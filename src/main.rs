@@ -1,5 +1,154 @@
 //! The `lighttpd` binary: parse the command line, then check, print, test or serve.
+//! Exit status as lighttpd: 0 on success, 255 on any startup/config error.
 
-fn main() {
-    println!("{}", lighttpd::cli::VERSION_LINE);
+use std::io::Write;
+use std::process::ExitCode;
+
+use lighttpd::cli::{self, Invocation, ServeOptions, Step};
+use lighttpd::config::{self, diagnostic::lh_timestamp, tree::ConfigTree};
+
+const FAILED: u8 = 255;
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let code = match cli::parse(&argv) {
+        Invocation::Check(args) => check(&args),
+        Invocation::Steps(steps) => run(steps),
+    };
+    ExitCode::from(code)
+}
+
+fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush());
+}
+
+/// A lighttpd `log_error` line on stderr (`(origin)` = lighttpd's file.line).
+fn log_error(origin: &str, msg: &str) {
+    eprintln!("{}: ({origin}) {msg}", lh_timestamp());
+}
+
+/// lighttpd's getopt loop and what follows it in `server_main_setup`.
+fn run(steps: Vec<Step>) -> u8 {
+    let mut tree: Option<ConfigTree> = None;
+    let mut opts = ServeOptions::default();
+    let (mut print, mut test) = (false, 0u32);
+    for step in steps {
+        match step {
+            Step::Config(path) => {
+                if tree.is_some() {
+                    log_error(
+                        "server.c.1267",
+                        "Can only read one config file. Use the include command to use multiple config files.",
+                    );
+                    return FAILED;
+                }
+                match config::load(&path) {
+                    Ok(t) => {
+                        eprint!("{}", config::lighttpd_warnings(&t));
+                        tree = Some(t);
+                    }
+                    Err(e) => {
+                        eprint!("{}", config::lighttpd_stderr(&e));
+                        return FAILED;
+                    }
+                }
+                opts.config_path = path;
+            }
+            Step::ModuleDir(dir) => opts.module_dir = Some(dir),
+            Step::Idle(secs) => opts.idle_timeout = Some(secs),
+            Step::Print => print = true,
+            Step::Test => test += 1,
+            Step::OneShot => opts.one_shot = true,
+            Step::Foreground => opts.foreground = true,
+            Step::Version => {
+                out(&format!("{}\n", cli::VERSION_LINE));
+                return 0;
+            }
+            Step::Features => {
+                out(&cli::features());
+                return 0;
+            }
+            Step::Help => {
+                out(&cli::usage());
+                return 0;
+            }
+            Step::BadOption(msg) => {
+                eprintln!("{msg}");
+                out(&cli::usage());
+                return FAILED;
+            }
+            Step::BadIdle(msg) => {
+                log_error("server.c.1282", &msg);
+                return FAILED;
+            }
+        }
+    }
+    let Some(tree) = tree else {
+        log_error(
+            "server.c.1317",
+            "No configuration available. Try using -f option.",
+        );
+        return FAILED;
+    };
+    if print {
+        out(&config::print::print(&tree));
+    }
+    if test == 1 {
+        out("Syntax OK\n");
+    }
+    if test > 0 || print {
+        // -tt (preflight) will run the registry's checks once they exist.
+        return 0;
+    }
+    serve(tree, opts)
+}
+
+fn serve(_tree: ConfigTree, _opts: ServeOptions) -> u8 {
+    log_error(
+        "server.c.0",
+        "serving is not implemented yet in this build (use -p, -t or -tt)",
+    );
+    FAILED
+}
+
+/// `lighttpd check [-f FILE]`: rustc-style diagnostics.
+fn check(args: &[String]) -> u8 {
+    let mut path = "/etc/lighttpd/lighttpd.conf".to_string();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-f" => match it.next() {
+                Some(p) => path = p.clone(),
+                None => {
+                    eprintln!("error: -f needs a file name");
+                    return FAILED;
+                }
+            },
+            other => match other.strip_prefix("-f") {
+                Some(p) => path = p.to_string(),
+                None => {
+                    eprintln!("usage: lighttpd check [-f FILE]");
+                    return FAILED;
+                }
+            },
+        }
+    }
+    match config::load(&path) {
+        Ok(tree) => {
+            for w in &tree.warnings {
+                eprint!("{}", w.render(&tree.sources));
+            }
+            out(&format!("{path}: OK\n"));
+            0
+        }
+        Err(e) => {
+            eprint!("{}", config::render_diagnostics(&e));
+            FAILED
+        }
+    }
 }

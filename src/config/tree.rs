@@ -6,6 +6,7 @@
 //! stored order (which `-p` prints) with the span of the assignment.
 
 use super::cond::Condition;
+use super::diagnostic::{Diagnostic, LhLine};
 use super::source::{SourceMap, Span};
 use super::value::Value;
 
@@ -41,6 +42,9 @@ pub struct Context {
     pub directives: Vec<Directive>,
     /// Where the block's condition was first written.
     pub span: Span,
+    /// lighttpd's block key (`global`, `global / $HTTP["url"] =^ "/a"`):
+    /// block identity, and the text debug logs name a block by.
+    pub key: String,
 }
 
 impl Context {
@@ -57,6 +61,10 @@ impl Context {
 pub struct ConfigTree {
     pub contexts: Vec<Context>,
     pub sources: SourceMap,
+    /// Non-fatal problems found while loading.
+    pub warnings: Vec<Diagnostic>,
+    /// The same, as lighttpd writes them to stderr.
+    pub warning_lines: Vec<LhLine>,
 }
 
 impl ConfigTree {

@@ -1,0 +1,639 @@
+//! The config grammar (lighttpd src/configparser.y) as a recursive-descent
+//! parser over the tokens of `lex.rs`: pure, text → [`ast::File`].
+//!
+//! lighttpd's lemon parser has no error rules: a token it cannot use is
+//! silently dropped and only an unexpected end of input fails. This parser
+//! does the same — wherever a token does not fit, it is skipped — which is
+//! what makes common styles work (a newline between a condition and its
+//! `{`, `( , )`, repeated commas) and keeps lighttpd's leniency for the
+//! rest. Deliberate difference: the 1.4.74+ keywords `if`, `elif`,
+//! `elsif`, `elseif` and `else if` (before a `$` condition) have their newer
+//! meaning instead of 1.4.69's silent misparse.
+
+use super::ast::{
+    AssignOp, Branch, CondHead, Element, Expr, ExprKind, File, Follow, ParseFailure, Stmt,
+};
+use super::lex::{tokenize, LexError, LhPos, Tok, Token};
+use super::source::{FileId, Span};
+
+/// Parse one source's text.
+pub fn parse(input: &[u8], file: FileId) -> File {
+    let lexed = tokenize(input);
+    let mut tokens = lexed.tokens;
+    let last_text = tokens.last().map(|t| t.text.clone()).unwrap_or_default();
+    if lexed.error.is_none() {
+        // lighttpd appends an EOL at end of input; its "text" stays the
+        // last real token's.
+        let n = input.len();
+        tokens.push(Token {
+            tok: Tok::Eol,
+            start: n,
+            end: n,
+            after: lexed.end,
+            text: last_text.clone(),
+        });
+    }
+    let mut p = Parser {
+        tokens,
+        i: 0,
+        file,
+        end: Follow {
+            at: lexed.end,
+            text: last_text,
+        },
+        end_offset: lexed.stray_nul.map_or(input.len(), |(_, o)| o),
+        lex_error: lexed.error,
+        failure: None,
+    };
+    let stmts = p.top_level();
+    let stray_nul = lexed.stray_nul.map(|(at, o)| {
+        (
+            at,
+            Span {
+                file,
+                start: o,
+                end: o + 1,
+            },
+        )
+    });
+    File {
+        stmts,
+        failure: p.failure,
+        stray_nul,
+    }
+}
+
+/// The token stream ended (the failure is recorded in the parser).
+struct Stop;
+
+type PResult<T> = Result<T, Stop>;
+
+struct Parser {
+    tokens: Vec<Token>,
+    i: usize,
+    file: FileId,
+    end: Follow,
+    end_offset: usize,
+    lex_error: Option<LexError>,
+    failure: Option<ParseFailure>,
+}
+
+const NEWER_ELSE_IF: [&str; 3] = ["elif", "elsif", "elseif"];
+
+impl Parser {
+    fn tok(&self, i: usize) -> Option<&Tok> {
+        self.tokens.get(i).map(|t| &t.tok)
+    }
+
+    fn peek(&self) -> Option<&Tok> {
+        self.tok(self.i)
+    }
+
+    fn span(&self, start: usize, end: usize) -> Span {
+        Span {
+            file: self.file,
+            start,
+            end,
+        }
+    }
+
+    /// The lookahead after token `i`.
+    fn follow_of(&self, i: usize) -> Follow {
+        match self.tokens.get(i + 1) {
+            Some(t) => Follow {
+                at: t.after,
+                text: t.text.clone(),
+            },
+            None => self.end.clone(),
+        }
+    }
+
+    /// Record why the stream ended and stop.
+    fn stop(&mut self) -> Stop {
+        if self.failure.is_none() {
+            let at_end = self.span(self.end_offset, self.end_offset);
+            self.failure = Some(match &self.lex_error {
+                Some(e) => ParseFailure::Token {
+                    message: e.message,
+                    at: e.at,
+                    last_text: e.last_text.clone(),
+                    span: self.span(e.offset, e.offset + 1),
+                },
+                None => ParseFailure::Eof {
+                    at: self.end.at,
+                    last_text: self.end.text.clone(),
+                    span: at_end,
+                },
+            });
+        }
+        Stop
+    }
+
+    /// Skip tokens until one satisfies `want`; return its index (consumed).
+    fn expect(&mut self, want: impl Fn(&Tok) -> bool) -> PResult<usize> {
+        loop {
+            match self.peek() {
+                None => return Err(self.stop()),
+                Some(t) if want(t) => {
+                    self.i += 1;
+                    return Ok(self.i - 1);
+                }
+                Some(_) => self.i += 1,
+            }
+        }
+    }
+
+    fn top_level(&mut self) -> Vec<Stmt> {
+        let mut out = Vec::new();
+        while self.peek().is_some() {
+            match self.statement(false) {
+                Ok(Some(s)) => out.push(s),
+                Ok(None) => {}
+                Err(Stop) => return out,
+            }
+        }
+        if self.lex_error.is_some() {
+            self.stop();
+        }
+        out
+    }
+
+    /// Statements up to and including the block's closing `}`.
+    fn block_body(&mut self) -> PResult<(Vec<Stmt>, usize)> {
+        let mut out = Vec::new();
+        loop {
+            match self.peek() {
+                None => return Err(self.stop()),
+                Some(Tok::RCurly) => {
+                    self.i += 1;
+                    return Ok((out, self.i - 1));
+                }
+                Some(_) => {
+                    if let Some(s) = self.statement(true)? {
+                        out.push(s);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One statement, or None when a token was skipped.
+    fn statement(&mut self, in_block: bool) -> PResult<Option<Stmt>> {
+        let Some(tok) = self.peek() else {
+            return Err(self.stop());
+        };
+        let stmt = match tok {
+            Tok::Key(k) if k == "if" && self.tok(self.i + 1) == Some(&Tok::Dollar) => {
+                self.i += 1;
+                self.chain(true)?
+            }
+            Tok::Key(_) => self.assignment()?,
+            Tok::Include | Tok::IncludeShell => self.include()?,
+            Tok::Global => self.global()?,
+            Tok::Dollar => self.chain(false)?,
+            Tok::RCurly if in_block => return Ok(None),
+            _ => {
+                self.i += 1; // lighttpd drops what it cannot use
+                return Ok(None);
+            }
+        };
+        Ok(Some(stmt))
+    }
+
+    fn assignment(&mut self) -> PResult<Stmt> {
+        let key_tok = &self.tokens[self.i];
+        let Tok::Key(raw) = &key_tok.tok else {
+            return Err(self.stop());
+        };
+        let key = prefixed_key(raw);
+        let key_span = self.span(key_tok.start, key_tok.end);
+        self.i += 1;
+        let op_i = self.expect(|t| matches!(t, Tok::Assign | Tok::Append | Tok::ForceAssign))?;
+        let op = match self.tokens[op_i].tok {
+            Tok::Append => AssignOp::Append,
+            Tok::ForceAssign => AssignOp::Force,
+            _ => AssignOp::Assign,
+        };
+        let value = self.expression()?;
+        let span = self.span(key_span.start, value.span.end);
+        Ok(Stmt::Assign {
+            key,
+            key_span,
+            op,
+            value,
+            span,
+        })
+    }
+
+    fn include(&mut self) -> PResult<Stmt> {
+        let kw = &self.tokens[self.i];
+        let (shell, start) = (kw.tok == Tok::IncludeShell, kw.start);
+        self.i += 1;
+        let arg = self.expression()?;
+        let span = self.span(start, arg.span.end);
+        Ok(Stmt::Include { shell, arg, span })
+    }
+
+    fn global(&mut self) -> PResult<Stmt> {
+        let kw = self.i;
+        let span = self.span(self.tokens[kw].start, self.tokens[kw].end);
+        self.i += 1;
+        let open = self.follow_of(kw);
+        self.expect(|t| *t == Tok::LCurly)?;
+        let (body, _) = self.block_body()?;
+        Ok(Stmt::Global { body, span, open })
+    }
+
+    fn expression(&mut self) -> PResult<Expr> {
+        let mut left = self.value()?;
+        while self.peek() == Some(&Tok::Plus) {
+            self.i += 1;
+            let right = self.value()?;
+            let span = self.span(left.span.start, right.span.end);
+            let follow = right.follow.clone();
+            left = Expr {
+                kind: ExprKind::Plus(Box::new(left), Box::new(right)),
+                span,
+                follow,
+            };
+        }
+        Ok(left)
+    }
+
+    fn value(&mut self) -> PResult<Expr> {
+        let i =
+            self.expect(|t| matches!(t, Tok::Key(_) | Tok::Str(_) | Tok::Int(_) | Tok::LParen))?;
+        let t = &self.tokens[i];
+        let (start, end) = (t.start, t.end);
+        let kind = match &t.tok {
+            Tok::Key(k) => ExprKind::Key(prefixed_key(k)),
+            Tok::Str(s) => ExprKind::Str(s.clone()),
+            Tok::Int(d) => ExprKind::Int(d.clone()),
+            _ => return self.array(start),
+        };
+        Ok(Expr {
+            kind,
+            span: self.span(start, end),
+            follow: self.follow_of(i),
+        })
+    }
+
+    /// After `(`: elements, commas, `)`.
+    fn array(&mut self, start: usize) -> PResult<Expr> {
+        let mut items = Vec::new();
+        let mut after_element = false;
+        loop {
+            match self.peek() {
+                None => return Err(self.stop()),
+                Some(Tok::RParen) => {
+                    let close = self.i;
+                    self.i += 1;
+                    let span = self.span(start, self.tokens[close].end);
+                    return Ok(Expr {
+                        kind: ExprKind::Array(items),
+                        span,
+                        follow: self.follow_of(close),
+                    });
+                }
+                Some(Tok::Comma) if !items.is_empty() => {
+                    self.i += 1;
+                    after_element = false;
+                }
+                Some(Tok::Key(_) | Tok::Str(_) | Tok::Int(_) | Tok::LParen) if !after_element => {
+                    items.push(self.element()?);
+                    after_element = true;
+                }
+                Some(_) => self.i += 1,
+            }
+        }
+    }
+
+    fn element(&mut self) -> PResult<Element> {
+        let first = self.expression()?;
+        let i = self.expect(|t| matches!(t, Tok::ArrayAssign | Tok::Comma | Tok::RParen))?;
+        if self.tokens[i].tok != Tok::ArrayAssign {
+            self.i = i; // leave `,` / `)` for the array loop
+            let span = first.span;
+            return Ok(Element {
+                key: None,
+                value: first,
+                span,
+            });
+        }
+        let value = self.expression()?;
+        let span = self.span(first.span.start, value.span.end);
+        Ok(Element {
+            key: Some(first),
+            value,
+            span,
+        })
+    }
+
+    /// A condition chain starting at `$`.
+    fn chain(&mut self, newer: bool) -> PResult<Stmt> {
+        let mut branches = vec![self.cond_branch(newer)?];
+        loop {
+            let mut j = self.i;
+            if self.tok(j) == Some(&Tok::Eol) {
+                j += 1;
+            }
+            let next_is_dollar = self.tok(j + 1) == Some(&Tok::Dollar);
+            match self.tok(j) {
+                Some(Tok::Else) => {
+                    let else_i = j;
+                    self.i = j + 1;
+                    if self.peek() == Some(&Tok::Dollar) {
+                        branches.push(self.cond_branch(false)?);
+                    } else if matches!(self.peek(), Some(Tok::Key(k)) if k == "if")
+                        && self.tok(self.i + 1) == Some(&Tok::Dollar)
+                    {
+                        self.i += 1;
+                        branches.push(self.cond_branch(true)?);
+                    } else {
+                        branches.push(self.else_branch(else_i)?);
+                    }
+                }
+                Some(Tok::Key(k)) if next_is_dollar && NEWER_ELSE_IF.contains(&k.as_str()) => {
+                    self.i = j + 1;
+                    branches.push(self.cond_branch(true)?);
+                }
+                _ => return Ok(Stmt::Chain(branches)),
+            }
+        }
+    }
+
+    fn cond_branch(&mut self, newer_keyword: bool) -> PResult<Branch> {
+        let start = self.tokens[self.i].start;
+        self.i += 1; // `$`
+        let obj_i = self.expect(|t| matches!(t, Tok::SrvVarName(_)))?;
+        let obj = self.tokens[obj_i].text.clone();
+        self.expect(|t| *t == Tok::LBracket)?;
+        let field = self.expression()?;
+        self.expect(|t| *t == Tok::RBracket)?;
+        let op_i = self.expect(|t| matches!(t, Tok::CondOp(_)))?;
+        let Tok::CondOp(op) = self.tokens[op_i].tok else {
+            return Err(self.stop());
+        };
+        let rhs = self.expression()?;
+        let span = self.span(start, rhs.span.end);
+        let open = rhs.follow.clone();
+        self.expect(|t| *t == Tok::LCurly)?;
+        let (body, close_i) = self.block_body()?;
+        let head = CondHead {
+            obj,
+            field,
+            op,
+            rhs,
+            span,
+        };
+        Ok(Branch {
+            head: Some(head),
+            body,
+            span,
+            open,
+            close: self.follow_of(close_i),
+            newer_keyword,
+        })
+    }
+
+    fn else_branch(&mut self, else_i: usize) -> PResult<Branch> {
+        let t = &self.tokens[else_i];
+        let span = self.span(t.start, t.end);
+        let open = self.follow_of(else_i);
+        self.expect(|t| *t == Tok::LCurly)?;
+        let (body, close_i) = self.block_body()?;
+        Ok(Branch {
+            head: None,
+            body,
+            span,
+            open,
+            close: self.follow_of(close_i),
+            newer_keyword: false,
+        })
+    }
+}
+
+/// lighttpd prepends `var.` to keys without a dot.
+fn prefixed_key(raw: &str) -> String {
+    if raw.contains('.') {
+        raw.to_string()
+    } else {
+        format!("var.{raw}")
+    }
+}
+
+/// Position helper for tests and callers: lighttpd's (line, pos).
+pub fn lh(line: usize, pos: usize) -> LhPos {
+    LhPos { line, pos }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::cond::CondOp;
+
+    fn ok(src: &str) -> Vec<Stmt> {
+        let f = parse(src.as_bytes(), 0);
+        assert!(f.failure.is_none(), "{src:?}: {:?}", f.failure);
+        f.stmts
+    }
+
+    /// A compact rendering of the AST for table tests.
+    fn show(stmts: &[Stmt]) -> String {
+        stmts.iter().map(show_stmt).collect::<Vec<_>>().join("; ")
+    }
+
+    fn show_stmt(s: &Stmt) -> String {
+        match s {
+            Stmt::Assign { key, op, value, .. } => {
+                let op = match op {
+                    AssignOp::Assign => "=",
+                    AssignOp::Append => "+=",
+                    AssignOp::Force => ":=",
+                };
+                format!("{key} {op} {}", show_expr(value))
+            }
+            Stmt::Include { shell, arg, .. } => {
+                format!(
+                    "{} {}",
+                    if *shell { "include_shell" } else { "include" },
+                    show_expr(arg)
+                )
+            }
+            Stmt::Global { body, .. } => format!("global {{ {} }}", show(body)),
+            Stmt::Chain(bs) => bs
+                .iter()
+                .map(|b| match &b.head {
+                    Some(h) => format!(
+                        "${}[{}] {} {} {{ {} }}",
+                        h.obj,
+                        show_expr(&h.field),
+                        h.op.as_str(),
+                        show_expr(&h.rhs),
+                        show(&b.body)
+                    ),
+                    None => format!("else {{ {} }}", show(&b.body)),
+                })
+                .collect::<Vec<_>>()
+                .join(" / "),
+        }
+    }
+
+    fn show_expr(e: &Expr) -> String {
+        match &e.kind {
+            ExprKind::Key(k) => k.clone(),
+            ExprKind::Str(s) => format!("{s:?}"),
+            ExprKind::Int(d) => d.clone(),
+            ExprKind::Plus(a, b) => format!("({} + {})", show_expr(a), show_expr(b)),
+            ExprKind::Array(items) => {
+                let parts: Vec<String> = items
+                    .iter()
+                    .map(|el| match &el.key {
+                        Some(k) => format!("{} => {}", show_expr(k), show_expr(&el.value)),
+                        None => show_expr(&el.value),
+                    })
+                    .collect();
+                format!("[{}]", parts.join(", "))
+            }
+        }
+    }
+
+    #[test]
+    fn grammar_table() {
+        let cases: &[(&str, &str)] = &[
+            ("a = 1", "var.a = 1"),
+            ("server.port = 80\n", "server.port = 80"),
+            ("a = \"x\" + b + 3", "var.a = ((\"x\" + var.b) + 3)"),
+            ("a += (1, 2,)", "var.a += [1, 2]"),
+            ("a := ()", "var.a := []"),
+            ("a = ( , )", "var.a = []"),
+            ("a = (1,,2)", "var.a = [1, 2]"),
+            ("a = (\"k\" => (\"n\" => 1), 2 => \"v\")", "var.a = [\"k\" => [\"n\" => 1], 2 => \"v\"]"),
+            ("a = (\"x\" + \"y\" => 2)", "var.a = [(\"x\" + \"y\") => 2]"),
+            ("var.a = 1 var.b = 2", "var.a = 1; var.b = 2"),
+            ("a = 1,2\n", "var.a = 1"),
+            ("a = 12 34", "var.a = 12"),
+            ("a = \"x\" \"y\"", "var.a = \"x\""),
+            ("a = ( \"m\" \"n\" )", "var.a = [\"m\"]"),
+            ("a = (\"x\" => 1 \"y\" => 2)", "var.a = [\"x\" => 1]"),
+            ("a = = 1", "var.a = 1"),
+            ("a = + 5", "var.a = 5"),
+            ("a = 1 + + 2", "var.a = (1 + 2)"),
+            ("a = [1]", "var.a = 1"),
+            ("= 1", ""),
+            ("}\n{ a = 1 }", "var.a = 1"),
+            ("server.port 80\nserver.name = \"x\"", "server.port = \"x\""),
+            ("-x = 3\n.x = 2", "var.-x = 3; .x = 2"),
+            ("include \"a.conf\"\ninclude_shell \"echo\" + 1", "include \"a.conf\"; include_shell (\"echo\" + 1)"),
+            ("global { a = 1 }", "global { var.a = 1 }"),
+            ("$HTTP[\"url\"] =~ \"^/x\" { a = 1 }", "$HTTP[\"url\"] =~ \"^/x\" { var.a = 1 }"),
+            ("$HTTP[\"url\"] == \"/x\"\n{\na = 1\n}", "$HTTP[\"url\"] == \"/x\" { var.a = 1 }"),
+            ("$REQUEST_HEADER[\"X-\" + \"Foo\"] != \"\" {}", "$REQUEST_HEADER[(\"X-\" + \"Foo\")] != \"\" {  }"),
+            ("$HTTP[\"host\"] == \"a\" {} else $HTTP[\"host\"] == \"b\" {} else { x = 1 }",
+             "$HTTP[\"host\"] == \"a\" {  } / $HTTP[\"host\"] == \"b\" {  } / else { var.x = 1 }"),
+            ("$HTTP[\"host\"] == \"a\" {\n}\n\n# c\nelse {\n}", "$HTTP[\"host\"] == \"a\" {  } / else {  }"),
+            ("$HTTP[\"url\"] == \"/a\" { $HTTP[\"host\"] =$ \".b\" { c = 1 } }",
+             "$HTTP[\"url\"] == \"/a\" { $HTTP[\"host\"] =$ \".b\" { var.c = 1 } }"),
+            ("if $HTTP[\"url\"] == \"/a\" { } elif $HTTP[\"url\"] == \"/b\" { } elsif $HTTP[\"url\"] == \"/c\" { }",
+             "$HTTP[\"url\"] == \"/a\" {  } / $HTTP[\"url\"] == \"/b\" {  } / $HTTP[\"url\"] == \"/c\" {  }"),
+            ("$HTTP[\"url\"] == \"/a\" { } elseif $HTTP[\"url\"] == \"/b\" { } else if $HTTP[\"url\"] == \"/c\" { }",
+             "$HTTP[\"url\"] == \"/a\" {  } / $HTTP[\"url\"] == \"/b\" {  } / $HTTP[\"url\"] == \"/c\" {  }"),
+            ("if = 1\nelif = 2", "var.if = 1; var.elif = 2"),
+            ("a = 1 # c\nb = \"#x\"#d", "var.a = 1; var.b = \"#x\""),
+        ];
+        for (src, want) in cases {
+            assert_eq!(show(&ok(src)), *want, "source: {src:?}");
+        }
+    }
+
+    #[test]
+    fn condition_operators() {
+        for (op, want) in [
+            ("==", CondOp::Eq),
+            ("!=", CondOp::Ne),
+            ("=~", CondOp::Match),
+            ("!~", CondOp::NoMatch),
+            ("=^", CondOp::Prefix),
+            ("=$", CondOp::Suffix),
+        ] {
+            let s = ok(&format!("$HTTP[\"url\"] {op} \"x\" {{ }}"));
+            let Stmt::Chain(b) = &s[0] else {
+                panic!("not a chain")
+            };
+            assert_eq!(b[0].head.as_ref().map(|h| h.op), Some(want));
+        }
+    }
+
+    #[test]
+    fn unfinished_input_fails_at_eof() {
+        for src in [
+            "var.a 1\n",
+            "var.a = \n",
+            "var.a = 1 +\n",
+            "$HTTP[\"url\"] == \"/\" {\n a = 1\n",
+        ] {
+            let f = parse(src.as_bytes(), 0);
+            assert!(
+                matches!(f.failure, Some(ParseFailure::Eof { .. })),
+                "{src:?}"
+            );
+        }
+        let f = parse(b"a = 1\nb = ", 0);
+        assert_eq!(show(&f.stmts), "var.a = 1");
+        let Some(ParseFailure::Eof { at, last_text, .. }) = f.failure else {
+            panic!("no eof failure")
+        };
+        assert_eq!((at, last_text.as_str()), (lh(2, 4), "="));
+    }
+
+    #[test]
+    fn tokenizer_failure_keeps_earlier_statements() {
+        let f = parse(b"a = 1\nb = \"x", 0);
+        assert_eq!(show(&f.stmts), "var.a = 1");
+        let Some(ParseFailure::Token { message, at, .. }) = f.failure else {
+            panic!("no failure")
+        };
+        assert_eq!((message, at), ("missing closing quote", lh(2, 4)));
+    }
+
+    #[test]
+    fn follow_is_the_lookahead_token() {
+        let s = ok("server.port = 1\nserver.port = 2\n");
+        let Stmt::Assign { value, .. } = &s[1] else {
+            panic!()
+        };
+        assert_eq!(
+            value.follow,
+            Follow {
+                at: lh(3, 0),
+                text: "(EOL)".into()
+            }
+        );
+        let s = ok("a = b + \"x\"");
+        let Stmt::Assign { value, .. } = &s[0] else {
+            panic!()
+        };
+        let ExprKind::Plus(l, _) = &value.kind else {
+            panic!()
+        };
+        assert_eq!(l.follow.text, "+");
+        // at end of input without newline: the end position, last token text
+        assert_eq!(
+            value.follow,
+            Follow {
+                at: lh(1, 11),
+                text: "x".into()
+            }
+        );
+    }
+
+    #[test]
+    fn spans_cover_constructs() {
+        let s = ok("\nserver.tag = \"x\" + \"y\"\n");
+        let Stmt::Assign { key_span, span, .. } = &s[0] else {
+            panic!()
+        };
+        assert_eq!((key_span.start, key_span.end), (1, 11));
+        assert_eq!((span.start, span.end), (1, 23));
+    }
+}
