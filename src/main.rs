@@ -5,7 +5,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use lighttpd::cli::{self, Invocation, ServeOptions, Step};
-use lighttpd::config::{self, diagnostic::lh_timestamp, tree::ConfigTree};
+use lighttpd::config::diagnostic::{lh_timestamp, Diagnostic};
+use lighttpd::config::{self, tree::ConfigTree, validate};
 
 const FAILED: u8 = 255;
 
@@ -50,6 +51,9 @@ fn run(steps: Vec<Step>) -> u8 {
                 match config::load(&path) {
                     Ok(t) => {
                         eprint!("{}", config::lighttpd_warnings(&t));
+                        if report(&validate::syntax_check(&t)) {
+                            return FAILED;
+                        }
                         tree = Some(t);
                     }
                     Err(e) => {
@@ -101,11 +105,24 @@ fn run(steps: Vec<Step>) -> u8 {
     if test == 1 {
         out("Syntax OK\n");
     }
-    if test > 0 || print {
-        // -tt (preflight) will run the registry's checks once they exist.
+    if test == 1 || print {
+        return 0;
+    }
+    if report(&validate::preflight(&tree)) {
+        return FAILED;
+    }
+    if test > 1 {
         return 0;
     }
     serve(tree, opts)
+}
+
+/// Print validation findings as lighttpd log lines; true if any is an error.
+fn report(diags: &[Diagnostic]) -> bool {
+    for d in diags {
+        log_error("configfile.c.0", &d.message);
+    }
+    diags.iter().any(Diagnostic::is_error)
 }
 
 fn serve(_tree: ConfigTree, _opts: ServeOptions) -> u8 {

@@ -460,6 +460,8 @@ impl Condition {
             Pattern::Literal(lit) => match self.op {
                 CondOp::Prefix | CondOp::NotPrefix => subject.starts_with(lit.as_str()),
                 CondOp::Suffix | CondOp::NotSuffix => subject.ends_with(lit.as_str()),
+                // only hand-built conditions (tests) have literal regexes
+                CondOp::Match | CondOp::NoMatch => subject.contains(lit.as_str()),
                 _ => subject == lit,
             },
         };

@@ -197,20 +197,8 @@ impl CondCache {
 
 /// Match one condition against its field's value.
 fn eval_condition(cond: &Condition, subject: &str, caps: &mut Captures) -> bool {
-    // Temporary until `Condition::eval` lands in cond.rs: literal patterns.
-    use super::cond::{CondOp, Pattern};
-    let Pattern::Literal(lit) = &cond.pattern;
     caps.clear();
-    match cond.op {
-        CondOp::Eq => subject == lit,
-        CondOp::Ne => subject != lit,
-        CondOp::Prefix => subject.starts_with(lit.as_str()),
-        CondOp::NotPrefix => !subject.starts_with(lit.as_str()),
-        CondOp::Suffix => subject.ends_with(lit.as_str()),
-        CondOp::NotSuffix => !subject.ends_with(lit.as_str()),
-        CondOp::Match => subject.contains(lit.as_str()),
-        CondOp::NoMatch => !subject.contains(lit.as_str()),
-    }
+    cond.eval(subject, caps)
 }
 
 /// A typed config that blocks can patch: one `Item` per directive.

@@ -34,6 +34,7 @@ fn context(parent: Option<CtxId>, cond: Option<Condition>, span: Span) -> Contex
         children: Vec::new(),
         directives: Vec::new(),
         span,
+        key: String::new(),
     }
 }
 
@@ -81,6 +82,8 @@ impl TreeBuilder {
             tree: ConfigTree {
                 contexts: vec![context(None, None, Span::default())],
                 sources: SourceMap::default(),
+                warnings: Vec::new(),
+                warning_lines: Vec::new(),
             },
             text: String::new(),
         }
