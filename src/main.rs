@@ -133,39 +133,15 @@ fn serve(_tree: ConfigTree, _opts: ServeOptions) -> u8 {
     FAILED
 }
 
-/// `lighttpd check [-f FILE]`: rustc-style diagnostics.
+/// `lighttpd check [...]`: every problem, rustc-style (see config::check).
 fn check(args: &[String]) -> u8 {
-    let mut path = "/etc/lighttpd/lighttpd.conf".to_string();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "-f" => match it.next() {
-                Some(p) => path = p.clone(),
-                None => {
-                    eprintln!("error: -f needs a file name");
-                    return FAILED;
-                }
-            },
-            other => match other.strip_prefix("-f") {
-                Some(p) => path = p.to_string(),
-                None => {
-                    eprintln!("usage: lighttpd check [-f FILE]");
-                    return FAILED;
-                }
-            },
-        }
+    let (text, code) = config::check::check_with(args, |path| {
+        config::load(path).map_err(|e| (e.diagnostics, e.sources))
+    });
+    if code == 0 {
+        out(&text);
+    } else {
+        eprint!("{text}");
     }
-    match config::load(&path) {
-        Ok(tree) => {
-            for w in &tree.warnings {
-                eprint!("{}", w.render(&tree.sources));
-            }
-            out(&format!("{path}: OK\n"));
-            0
-        }
-        Err(e) => {
-            eprint!("{}", config::render_diagnostics(&e));
-            FAILED
-        }
-    }
+    u8::try_from(code).unwrap_or(FAILED)
 }
