@@ -263,22 +263,45 @@ fn keys_where(pred: impl Fn(&DirectiveInfo) -> bool) -> Vec<&'static DirectiveIn
 
 /// What lighttpd checks after parsing (`-p`, `-t`, and every start).
 pub fn syntax_check(tree: &ConfigTree) -> Vec<Diagnostic> {
+    syntax_phases(tree).concat()
+}
+
+/// Exactly what lighttpd prints for `-t` (`tt` false) or `-tt`: the
+/// phases in order, stopping after the first one with an error.
+pub fn lighttpd_messages(tree: &ConfigTree, tt: bool) -> Vec<Diagnostic> {
+    let mut phases = syntax_phases(tree);
+    if tt {
+        phases.extend(preflight_phases(tree));
+    }
     let mut out = Vec::new();
+    for phase in phases {
+        let failed = phase.iter().any(Diagnostic::is_error);
+        out.extend(phase);
+        if failed {
+            break;
+        }
+    }
+    out
+}
+
+/// `config_insert_srvconf` (types, then processing) and `config_insert`.
+fn syntax_phases(tree: &ConfigTree) -> Vec<Vec<Diagnostic>> {
     // config_insert_srvconf: server-scope core keys and ssl.engine
     let srv_keys =
         keys_where(|d| d.module == "core" && d.scope != Scope::Connection && !is_network_key(d));
-    let before = out.len();
-    check_group(tree, &srv_keys, &mut out);
-    let srv_types_ok = !out[before..].iter().any(Diagnostic::is_error);
-    if srv_types_ok {
-        check_parseopts(tree, &mut out);
-        check_stat_cache_engine(tree, &mut out);
+    let mut srv_types = Vec::new();
+    check_group(tree, &srv_keys, &mut srv_types);
+    let mut srv_processing = Vec::new();
+    if !srv_types.iter().any(Diagnostic::is_error) {
+        check_parseopts(tree, &mut srv_processing);
+        check_stat_cache_engine(tree, &mut srv_processing);
     }
-    out.extend(module_list_checked(tree).1);
+    srv_processing.extend(module_list_checked(tree).1);
     // config_insert: connection-scope core keys
     let conn_keys = keys_where(|d| d.module == "core" && d.scope == Scope::Connection);
-    check_group(tree, &conn_keys, &mut out);
-    out
+    let mut conn_types = Vec::new();
+    check_group(tree, &conn_keys, &mut conn_types);
+    vec![srv_types, srv_processing, conn_types]
 }
 
 fn global_value<'a>(tree: &'a ConfigTree, key: &str) -> Option<&'a Directive> {
@@ -514,20 +537,35 @@ fn deprecate_mod_compress(
 
 /// What `-tt` and a real start check beyond [`syntax_check`].
 pub fn preflight(tree: &ConfigTree) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    check_set_defaults(tree, &mut out);
+    preflight_phases(tree).concat()
+}
+
+/// `config_set_defaults`, `plugins_load`, `network_init`, each module's
+/// `set_defaults`, `config_finalize`.
+fn preflight_phases(tree: &ConfigTree) -> Vec<Vec<Diagnostic>> {
+    let mut phases = Vec::new();
+    let mut defaults = Vec::new();
+    check_set_defaults(tree, &mut defaults);
+    phases.push(defaults);
     let modules = module_list(tree);
-    check_modules_loadable(tree, &modules, &mut out);
-    let net_keys = keys_where(is_network_key);
-    check_group(tree, &net_keys, &mut out);
-    listen::check_listeners(tree, &mut out);
+    let mut loading = Vec::new();
+    check_modules_loadable(tree, &modules, &mut loading);
+    phases.push(loading);
+    let mut network = Vec::new();
+    check_group(tree, &keys_where(is_network_key), &mut network);
+    listen::check_listeners(tree, &mut network);
+    phases.push(network);
     for m in &modules {
         let keys =
             keys_where(|d| d.module == m.as_str() || (is_tls(m) && d.module == "mod_openssl"));
-        check_group(tree, &keys, &mut out);
+        let mut module = Vec::new();
+        check_group(tree, &keys, &mut module);
+        phases.push(module);
     }
-    check_unknown_keys(tree, &modules, &mut out);
-    out
+    let mut unknown = Vec::new();
+    check_unknown_keys(tree, &modules, &mut unknown);
+    phases.push(unknown);
+    phases
 }
 
 fn is_tls(m: &str) -> bool {

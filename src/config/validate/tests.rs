@@ -440,3 +440,30 @@ fn preflight_upload_dirs_missing_is_a_warning() {
     );
     assert!(!diags[0].is_error());
 }
+
+#[test]
+fn lighttpd_messages_stop_after_the_first_failing_phase() {
+    let mut b = TreeBuilder::new();
+    b.set(0, "server.max-fds", s("abc"))
+        .set(0, "server.http-parseopts", kv(&[("x", "y")]))
+        .set(0, "server.tag", Value::Int(5))
+        .set(0, "foo.bar", s("1"));
+    let tree = b.build();
+    assert_eq!(
+        messages(&lighttpd_messages(&tree, true)),
+        ["got a string but expected a short: server.max-fds abc"]
+    );
+    assert_eq!(syntax_check(&tree).len(), 2, "check reports every problem");
+    let mut b = base();
+    b.set(0, "server.bind", s("127.0.0.1"))
+        .set(0, "foo.bar", s("1"));
+    let tree = b.build();
+    assert!(
+        lighttpd_messages(&tree, false).is_empty(),
+        "-t does not check unknown keys"
+    );
+    assert_eq!(
+        messages(&lighttpd_messages(&tree, true)),
+        ["WARNING: unknown config-key: foo.bar (ignored)"]
+    );
+}
