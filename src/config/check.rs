@@ -243,6 +243,19 @@ pub fn to_json(d: &Diagnostic, sources: &SourceMap) -> String {
     out
 }
 
+/// A diagnostic for text output: without lighttpd's own `ERROR: ` /
+/// `WARNING: ` / `Warning: ` prefix (the severity is shown already).
+fn display(d: &Diagnostic) -> Diagnostic {
+    let mut d = d.clone();
+    for prefix in ["ERROR: ", "WARNING: ", "Warning: "] {
+        if let Some(rest) = d.message.strip_prefix(prefix) {
+            d.message = rest.to_string();
+            break;
+        }
+    }
+    d
+}
+
 fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
@@ -263,7 +276,7 @@ pub fn report(
             out += &to_json(d, sources);
             out.push('\n');
         } else {
-            out += &d.render(sources);
+            out += &display(d).render(sources);
             out.push('\n');
         }
     }

@@ -292,10 +292,10 @@ fn syntax_phases(tree: &ConfigTree) -> Vec<Vec<Diagnostic>> {
     let mut srv_types = Vec::new();
     check_group(tree, &srv_keys, &mut srv_types);
     let mut srv_processing = Vec::new();
-    if !srv_types.iter().any(Diagnostic::is_error) {
-        check_parseopts(tree, &mut srv_processing);
-        check_stat_cache_engine(tree, &mut srv_processing);
-    }
+    // (lighttpd stops after type errors; checking the well-typed values
+    // anyway lets `check` report every problem)
+    check_parseopts(tree, &mut srv_processing);
+    check_stat_cache_engine(tree, &mut srv_processing);
     srv_processing.extend(module_list_checked(tree).1);
     // config_insert: connection-scope core keys
     let conn_keys = keys_where(|d| d.module == "core" && d.scope == Scope::Connection);
@@ -314,6 +314,9 @@ fn global_bool(tree: &ConfigTree, key: &str) -> Option<bool> {
 
 fn check_parseopts(tree: &ConfigTree, out: &mut Vec<Diagnostic>) {
     let opts = global_value(tree, "server.http-parseopts");
+    if opts.is_some_and(|d| get_kvstring("server.http-parseopts", &d.value).is_err()) {
+        return;
+    }
     let input = ParseOptsInput {
         parseopts: opts.and_then(|d| d.value.as_array()),
         header_strict: global_bool(tree, "server.http-parseopt-header-strict"),
@@ -370,15 +373,20 @@ fn any_enabled(tree: &ConfigTree, key: &str) -> bool {
 }
 
 /// Does any context set `key` to exactly the string `value`?
-fn any_has_value(tree: &ConfigTree, key: &str, value: &str) -> bool {
+/// The first directive setting `key` to exactly the string `value`.
+fn find_value<'a>(tree: &'a ConfigTree, key: &str, value: &str) -> Option<&'a Directive> {
     tree.contexts
         .iter()
-        .any(|c| c.get(key).and_then(|d| d.value.as_str()) == Some(value))
+        .filter_map(|c| c.get(key))
+        .find(|d| d.value.as_str() == Some(value))
 }
 
-fn any_key_with_prefix(tree: &ConfigTree, prefix: &str) -> bool {
+/// The first directive whose key starts with `prefix` (case-sensitive,
+/// as lighttpd's strncmp).
+fn first_key_with_prefix<'a>(tree: &'a ConfigTree, prefix: &str) -> Option<&'a Directive> {
     tree.all_directives()
-        .any(|(_, d)| d.key.starts_with(prefix))
+        .map(|(_, d)| d)
+        .find(|d| d.key.starts_with(prefix))
 }
 
 const DYNAMIC_BACKENDS: [&str; 7] = [
@@ -482,23 +490,24 @@ fn compat_module_load(
         mods.push("mod_staticfile".to_string());
     }
     let tls_listed = super::directive::TLS_MODULES.iter().any(|t| has(mods, t));
-    if !tls_listed && any_key_with_prefix(tree, "ssl.") {
+    let first_ssl = first_key_with_prefix(tree, "ssl.").filter(|_| !tls_listed);
+    if let Some(d) = first_ssl {
         mods.push("mod_openssl".to_string());
         warnings.push(Diagnostic::warning(
             "Warning: please add \"mod_openssl\" to server.modules list in lighttpd.conf.  A future release of lighttpd 1.4.x *will not* automatically load mod_openssl and lighttpd *will not* use SSL/TLS where your lighttpd.conf contains ssl.* directives",
-            span,
-        ));
+            Some(d.span),
+        ).with_help("add \"mod_openssl\" to server.modules"));
     }
     if contains_auth && !has(mods, "mod_authn_file") {
         let backend = ["htdigest", "htpasswd", "plain"]
             .into_iter()
-            .find(|v| any_has_value(tree, "auth.backend", v));
-        if let Some(v) = backend {
+            .find_map(|v| find_value(tree, "auth.backend", v).map(|d| (v, d.span)));
+        if let Some((v, at)) = backend {
             mods.push("mod_authn_file".to_string());
             warnings.push(Diagnostic::warning(
                 format!("Warning: please add \"mod_authn_file\" to server.modules list in lighttpd.conf.  A future release of lighttpd 1.4.x will not automatically load mod_authn_file and lighttpd will fail to start up since your lighttpd.conf uses auth.backend = \"{v}\"."),
-                span,
-            ));
+                Some(at),
+            ).with_help("add \"mod_authn_file\" to server.modules"));
         }
     }
     if prepend_auth {
@@ -518,12 +527,13 @@ fn deprecate_mod_compress(
     let Some(idx) = mods.iter().position(|m| m == "mod_compress") else {
         return;
     };
-    let has_directive = any_key_with_prefix(tree, "compress.");
+    let first = first_key_with_prefix(tree, "compress.");
+    let has_directive = first.is_some();
     if has_directive {
         warnings.push(Diagnostic::warning(
             "Warning: \"mod_compress\" is DEPRECATED and has been replaced with \"mod_deflate\".  A future release of lighttpd 1.4.x will not contain mod_compress and lighttpd may fail to start up",
             span,
-        ));
+        ).with_help("use mod_deflate and the deflate.* directives"));
     }
     if has(mods, "mod_deflate") || !has_directive {
         mods.retain(|m| m != "mod_compress");

@@ -67,7 +67,7 @@ fn every_problem_is_rendered_with_location_and_help() {
     assert_eq!(code, 255);
     let expected = "error: got a string but expected a short: server.port http\n \
         --> -:3:1\n  |\n3 | server.port = ...\n  | ^^^^^^^^^^^^^^^^^\n\n\
-        warning: WARNING: unknown config-key: server.documentroot (ignored)\n \
+        warning: unknown config-key: server.documentroot (ignored)\n \
         --> -:4:1\n  |\n4 | server.documentroot = ...\n  | ^^^^^^^^^^^^^^^^^^^^^^^^^\n  \
         = help: did you mean `server.document-root`?\n\n\
         check failed: 1 error, 1 warning\n";

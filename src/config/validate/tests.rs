@@ -453,7 +453,7 @@ fn lighttpd_messages_stop_after_the_first_failing_phase() {
         messages(&lighttpd_messages(&tree, true)),
         ["got a string but expected a short: server.max-fds abc"]
     );
-    assert_eq!(syntax_check(&tree).len(), 2, "check reports every problem");
+    assert_eq!(syntax_check(&tree).len(), 4, "check reports every problem");
     let mut b = base();
     b.set(0, "server.bind", s("127.0.0.1"))
         .set(0, "foo.bar", s("1"));
