@@ -10,11 +10,13 @@
 //! - [`etag`], [`conditional`]: ETags and 304/412 decisions
 //! - [`range`]: Range / If-Range / multipart byteranges
 //! - [`chunked`]: incremental chunked request-body decoder
+//! - [`dirlist`]: mod_dirlisting page rendering
 //! - [`status`]: reason phrases and the default error page
 
 pub mod chunked;
 pub mod conditional;
 pub mod date;
+pub mod dirlist;
 pub mod etag;
 pub mod h1;
 pub mod headers;
