@@ -18,6 +18,7 @@ pub mod config;
 pub mod daemon;
 pub mod http;
 pub mod log;
+pub mod modules;
 pub mod signals;
 pub mod sockets;
 pub mod sys;
