@@ -171,7 +171,7 @@ const COND_FIELDS: [&str; 16] = [
 ];
 
 /// "did you mean" for an unknown condition field (`error comp_key ...`).
-fn cond_field_help(message: &str) -> Option<String> {
+fn cond_field_suggestion(message: &str) -> Option<String> {
     let rest = message.split("comp_key ").nth(1)?;
     let field = &rest[..=rest.find(']')?];
     let name = field.split('"').nth(1).unwrap_or("");
@@ -183,16 +183,15 @@ fn cond_field_help(message: &str) -> Option<String> {
         candidates
             .clone()
             .find(|c| !name.is_empty() && c.contains(&format!("-{name}\"")))
-    });
-    Some(match best {
-        Some(b) => format!("did you mean `{b}`?"),
-        None => "known fields: $HTTP[\"host\"|\"url\"|\"querystring\"|\"remoteip\"|\"scheme\"|\"request-method\"|\"referer\"|\"useragent\"|\"language\"|\"cookie\"], $REQUEST_HEADER[\"Name\"], $SERVER[\"socket\"]".to_string(),
-    })
+    })?;
+    Some(format!("did you mean `{best}`?"))
 }
 
 fn with_field_help(mut d: Diagnostic) -> Diagnostic {
-    if d.help.is_none() && d.message.contains("comp_key ") {
-        d.help = cond_field_help(&d.message);
+    if d.message.contains("comp_key ") {
+        if let Some(help) = cond_field_suggestion(&d.message) {
+            d.help = Some(help);
+        }
     }
     d
 }

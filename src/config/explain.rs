@@ -80,14 +80,22 @@ fn reason(tree: &ConfigTree, cache: &CondCache, id: CtxId, facts: &RequestFacts)
             }
             None => "does not match".to_string(),
         },
-        CondResult::Unset => match &ctx.cond {
-            Some(c) => format!(
-                "undecided: no value for {} (give {})",
-                c.field_text,
-                field_name(&c.field)
-            ),
-            None => "undecided".to_string(),
-        },
+        CondResult::Unset => {
+            let parent = ctx.parent.filter(|p| *p != 0);
+            let waiting = parent
+                .into_iter()
+                .chain(ctx.prev)
+                .find(|c| cache.result(*c) == CondResult::Unset);
+            match (waiting, &ctx.cond) {
+                (Some(c), _) => format!("undecided: block {c} is undecided"),
+                (None, Some(c)) if !ctx.is_else => format!(
+                    "undecided: no value for {} (give {})",
+                    c.field_text,
+                    field_name(&c.field)
+                ),
+                _ => "undecided".to_string(),
+            }
+        }
     }
 }
 
@@ -101,9 +109,10 @@ fn depth(tree: &ConfigTree, mut id: CtxId) -> usize {
     d
 }
 
-/// Does a directive set in context `id` apply per request?
+/// Does a known directive set in context `id` apply per request? (Server
+/// and socket options only count in the global block.)
 fn applies_in_block(id: CtxId, key: &str) -> bool {
-    id == 0 || lookup(key).map_or(true, |i| i.scope == Scope::Connection)
+    lookup(key).is_some_and(|i| id == 0 || i.scope == Scope::Connection)
 }
 
 /// The explanation text for one request.
@@ -134,7 +143,7 @@ pub fn explain(tree: &ConfigTree, facts: &RequestFacts) -> String {
             continue;
         }
         for d in &ctx.directives {
-            if d.key.starts_with("var.") || !applies_in_block(id, &d.key) {
+            if !applies_in_block(id, &d.key) {
                 continue;
             }
             let entry = (
@@ -230,5 +239,32 @@ mod tests {
         assert!(text.contains("block 2 $HTTP[\"url\"] =^ \"/a\" (-:3:1): skipped: an earlier branch of this else chain matched"), "{text}");
         assert!(text.contains("block 3 $HTTP[\"host\"] == \"h\" (-:4:1): skipped: enclosing block 2 does not match"), "{text}");
         assert!(text.contains("server.tag = \"1\"    # block 1"), "{text}");
+    }
+
+    #[test]
+    fn explain_says_which_block_keeps_a_branch_undecided() {
+        let mut b = TreeBuilder::new();
+        let h = b.block(0, cond(CondField::Host, CondOp::Eq, "a"));
+        let u = b.block(h, cond(CondField::Url, CondOp::Prefix, "/x"));
+        b.set(u, "server.tag", s("x"));
+        let e = b.else_block(h, None);
+        b.set(e, "server.tag", s("e"));
+        let tree = b.build();
+        let facts = RequestFacts {
+            fields: vec![(CondField::Url, "/x".into())],
+            headers: None,
+        };
+        let text = explain(&tree, &facts);
+        assert!(text.contains("block 1 $HTTP[\"host\"] == \"a\" (-:1:1): undecided: no value for $HTTP[\"host\"] (give --host)"), "{text}");
+        assert!(
+            text.contains(
+                "block 2 $HTTP[\"url\"] =^ \"/x\" (-:2:1): undecided: block 1 is undecided"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("block 3 else (-:4:1): undecided: block 1 is undecided"),
+            "{text}"
+        );
     }
 }
