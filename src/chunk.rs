@@ -224,6 +224,15 @@ impl ChunkQueue {
         Ok(())
     }
 
+    /// Move every chunk of `other` to the end of this queue.
+    pub fn append_queue(&mut self, other: &mut ChunkQueue) {
+        self.len += other.len;
+        self.bytes_in += other.len;
+        self.mem_bytes += other.mem_bytes;
+        self.chunks.append(&mut other.chunks);
+        other.reset();
+    }
+
     /// Mark `n` bytes from the front as consumed.
     pub fn consume(&mut self, mut n: u64) {
         n = n.min(self.len);

@@ -15,10 +15,14 @@
 pub mod chunk;
 pub mod cli;
 pub mod config;
+pub mod connection;
 pub mod daemon;
 pub mod http;
 pub mod log;
 pub mod modules;
+pub mod plugin;
+pub mod request;
+pub mod server;
 pub mod signals;
 pub mod sockets;
 pub mod sys;

@@ -20,9 +20,8 @@ use nix::sys::socket::{
     SockaddrLike, SockaddrStorage, UnixAddr,
 };
 
-use crate::config::cond::{CondField, CondOp};
-use crate::config::tree::{ConfigTree, Context, CtxId};
-use crate::config::value::Value;
+use crate::config::core::ServerConf;
+use crate::config::tree::CtxId;
 
 /// One listener to create, with its socket-scope settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,87 +62,27 @@ impl ListenAddr {
     }
 }
 
-fn value_int(v: &Value) -> Option<i64> {
-    match v {
-        Value::Int(i) => Some(*i as i64),
-        Value::Str(s) => s.trim().parse().ok(),
-        Value::Array(_) => None,
-    }
-}
-
-/// A setting from `ctx`, else from the global context.
-fn scoped<'a>(tree: &'a ConfigTree, ctx: Option<&'a Context>, key: &str) -> Option<&'a Value> {
-    ctx.and_then(|c| c.get(key))
-        .or_else(|| tree.global().get(key))
-        .map(|d| &d.value)
-}
-
-fn scoped_bool(tree: &ConfigTree, ctx: Option<&Context>, key: &str, default: bool) -> bool {
-    scoped(tree, ctx, key)
-        .and_then(Value::as_bool)
-        .unwrap_or(default)
-}
-
-/// Socket-scope settings for one listener.
-fn spec_for(tree: &ConfigTree, ctx: Option<CtxId>, addr: String, port: u16) -> ListenSpec {
-    let c = ctx.and_then(|i| tree.contexts.get(i));
-    let backlog = scoped(tree, c, "server.listen-backlog")
-        .and_then(value_int)
-        .unwrap_or(1024) as i32;
-    let perms = scoped(tree, c, "server.socket-perms")
-        .and_then(Value::as_str)
-        .and_then(|s| u32::from_str_radix(s, 8).ok());
-    ListenSpec {
-        addr,
-        ctx,
-        default_port: port,
-        use_ipv6: scoped_bool(tree, c, "server.use-ipv6", false),
-        set_v6only: scoped_bool(tree, c, "server.set-v6only", true),
-        v4mapped: scoped(tree, c, "server.v4mapped").and_then(Value::as_bool),
-        backlog,
-        socket_perms: perms,
-        ssl: scoped_bool(tree, c, "ssl.engine", false),
-    }
-}
-
-/// Whether `server.bind` is set to something (not unset, not `""`).
-pub fn bind_is_set(tree: &ConfigTree) -> bool {
-    tree.global()
-        .get("server.bind")
-        .and_then(|d| d.value.as_str())
-        .is_some_and(|s| !s.is_empty())
-}
-
-/// Every listener the configuration asks for, `$SERVER["socket"]` blocks
-/// first (in block order), then `server.bind:server.port`.
-pub fn listen_specs(tree: &ConfigTree) -> Vec<ListenSpec> {
-    let g = tree.global();
-    let ssl_global = scoped_bool(tree, None, "ssl.engine", false);
-    let port = match g.get("server.port").and_then(|d| value_int(&d.value)) {
-        Some(p) if p > 0 => p as u16,
-        _ if ssl_global => 443,
-        _ => 80,
-    };
-    let mut specs = Vec::new();
-    for (i, c) in tree.contexts.iter().enumerate() {
-        let Some(cond) = &c.cond else { continue };
-        if cond.field == CondField::ServerSocket && cond.op == CondOp::Eq && !c.is_else {
-            specs.push(spec_for(tree, Some(i), cond.value.clone(), port));
-        }
-    }
-    let bind = g
-        .get("server.bind")
-        .and_then(|d| d.value.as_str())
-        .unwrap_or("");
-    let main = if bind.starts_with('/') || bind.starts_with('\\') {
-        bind.to_string()
-    } else if bind.contains(':') && !bind.starts_with('[') {
-        format!("[{bind}]:{port}")
-    } else {
-        format!("{bind}:{port}")
-    };
-    specs.push(spec_for(tree, None, main, port));
-    specs
+/// Every listener the configuration asks for (the registry's order:
+/// `$SERVER["socket"]` blocks, then `server.bind:server.port`).
+pub fn listen_specs(srv: &ServerConf) -> Vec<ListenSpec> {
+    srv.listeners
+        .iter()
+        .map(|l| ListenSpec {
+            addr: l.addr.clone(),
+            ctx: l.ctx,
+            default_port: srv.port,
+            use_ipv6: l.socket.use_ipv6,
+            set_v6only: l.socket.set_v6only,
+            v4mapped: l.socket.v4mapped,
+            backlog: i32::try_from(l.socket.listen_backlog).unwrap_or(1024),
+            socket_perms: l
+                .socket
+                .socket_perms
+                .as_deref()
+                .and_then(|p| u32::from_str_radix(p, 8).ok()),
+            ssl: l.socket.ssl_engine,
+        })
+        .collect()
 }
 
 /// Parse and resolve a listen address (lighttpd's rules, §12.2).
@@ -268,13 +207,9 @@ pub fn bind_all(
     specs: &[ListenSpec],
     previous: &mut Vec<Listener>,
     inherited: &mut Vec<(ListenAddr, OwnedFd)>,
-    skip_main: bool,
 ) -> Result<Vec<Listener>, String> {
     let mut out: Vec<Listener> = Vec::new();
     for spec in specs {
-        if spec.ctx.is_none() && skip_main {
-            continue;
-        }
         let addr = resolve(&spec.addr, spec.default_port, spec.use_ipv6)?;
         if out.iter().any(|l| l.addr == addr) {
             continue;
@@ -580,17 +515,17 @@ mod tests {
         specs[1].addr = format!("127.0.0.1:{port}");
         specs[2].addr = path.display().to_string();
         specs[2].socket_perms = Some(0o660);
-        let ls = bind_all(&specs, &mut Vec::new(), &mut Vec::new(), false).unwrap();
+        let ls = bind_all(&specs, &mut Vec::new(), &mut Vec::new()).unwrap();
         assert_eq!(ls.len(), 2);
         assert_eq!(ls[0].name, format!("127.0.0.1:{port}"));
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o660);
         assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
         // A live unix socket refuses a second bind.
-        assert!(bind_all(&specs[2..], &mut Vec::new(), &mut Vec::new(), false).is_err());
+        assert!(bind_all(&specs[2..], &mut Vec::new(), &mut Vec::new()).is_err());
         drop(ls);
         // A stale one is replaced.
-        assert!(bind_all(&specs[2..], &mut Vec::new(), &mut Vec::new(), false).is_ok());
+        assert!(bind_all(&specs[2..], &mut Vec::new(), &mut Vec::new()).is_ok());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

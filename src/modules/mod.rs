@@ -1,9 +1,13 @@
 //! The built-in lighttpd modules, one file per `mod_*` (named without the
 //! `mod_` prefix), plus `keyvalue` (the regex substitution engine shared
-//! by mod_rewrite and mod_redirect).
+//! by mod_rewrite and mod_redirect). Register a module's constructor in
+//! [`crate::plugin::registry::BUILTIN`].
 
 pub mod access;
 pub mod alias;
+pub mod dirlisting;
+pub mod indexfile;
 pub mod keyvalue;
 pub mod redirect;
 pub mod rewrite;
+pub mod staticfile;

@@ -1,0 +1,516 @@
+//! One client connection (lighttpd src/connections.c, h1.c): the state
+//! machine read head → handle → write → keep-alive or close, pipelining,
+//! half-closed clients, request bodies (Content-Length), `Expect:
+//! 100-continue`, idle timeouts, and returning buffers to the pool while a
+//! keep-alive connection is idle.
+
+use std::io::{self, Read};
+
+use mio::{Interest, Registry, Token};
+
+use crate::chunk::{ChunkQueue, SpillConf};
+use crate::config::core::ServerConf;
+use crate::http::h1::{self, BlankPrefix, Version};
+use crate::plugin::{Ctx, Flow, Hook, Pipeline};
+use crate::request::{prepare, response, ReqContext, Request};
+use crate::sockets::Stream;
+
+/// Bytes read per `read` call.
+const READ_CHUNK: usize = 8192;
+/// Unparsed pipelined bytes kept while a response is in progress.
+const MAX_PENDING_INPUT: usize = 64 * 1024;
+/// Seconds a closing connection waits for the client's EOF.
+const LINGER_SECS: i64 = 2;
+
+/// Where the connection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Waiting for / reading a request head.
+    ReadHead,
+    /// A request is being prepared or its handler is running.
+    Handle,
+    /// The response is being written.
+    Write,
+    /// Response sent, write side shut: drain input until EOF, then close.
+    Linger,
+    /// Done: the server removes the connection.
+    Closed,
+}
+
+/// Reusable read buffers shared by all connections.
+#[derive(Default)]
+pub struct BufPool {
+    free: Vec<Vec<u8>>,
+}
+
+impl BufPool {
+    const MAX_FREE: usize = 256;
+
+    pub fn take(&mut self) -> Vec<u8> {
+        self.free
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(READ_CHUNK))
+    }
+
+    pub fn give(&mut self, mut buf: Vec<u8>) {
+        if self.free.len() < Self::MAX_FREE && buf.capacity() <= 4 * READ_CHUNK {
+            buf.clear();
+            self.free.push(buf);
+        }
+    }
+}
+
+/// What the connection needs from the server for one step.
+pub struct Env<'a> {
+    pub registry: &'a Registry,
+    pub pipeline: &'a mut Pipeline,
+    pub server: &'a ServerConf,
+    pub ctx: &'a ReqContext,
+    pub spill: &'a SpillConf,
+    pub pool: &'a mut BufPool,
+    pub now: i64,
+    /// The current `Date:` value.
+    pub date: &'a str,
+}
+
+/// One client connection.
+pub struct Conn {
+    pub id: usize,
+    pub stream: Stream,
+    pub state: State,
+    rbuf: Vec<u8>,
+    wq: ChunkQueue,
+    req: Option<Box<Request>>,
+    /// Requests started on this connection.
+    seq: u32,
+    /// Last time bytes moved (for the idle timeouts).
+    pub last_io: i64,
+    /// The socket may have more to read (edge-triggered: read to EAGAIN).
+    can_read: bool,
+    /// The client shut its write side (EOF seen).
+    read_closed: bool,
+    /// Timeouts from the last request's config.
+    ka_idle: i64,
+    read_idle: i64,
+    write_idle: i64,
+    /// 100 Continue already sent for the current request.
+    sent_continue: bool,
+    remote_ip: String,
+    /// `$SERVER["socket"]` token of the listener.
+    server_socket: String,
+}
+
+impl Conn {
+    pub fn new(id: usize, stream: Stream, now: i64) -> Conn {
+        Conn {
+            id,
+            stream,
+            state: State::ReadHead,
+            rbuf: Vec::new(),
+            wq: ChunkQueue::new(),
+            req: None,
+            seq: 0,
+            last_io: now,
+            can_read: true,
+            read_closed: false,
+            ka_idle: 5,
+            read_idle: 60,
+            write_idle: 360,
+            sent_continue: false,
+            remote_ip: String::new(),
+            server_socket: String::new(),
+        }
+    }
+
+    /// Who the client is and which listener accepted it.
+    pub fn set_peer(&mut self, remote_ip: String, server_socket: String) {
+        self.remote_ip = remote_ip;
+        self.server_socket = server_socket;
+    }
+
+    pub fn register(&mut self, registry: &Registry) -> io::Result<()> {
+        registry.register(
+            &mut self.stream,
+            Token(self.id),
+            Interest::READABLE | Interest::WRITABLE,
+        )
+    }
+
+    /// Is the connection idle between requests (for graceful shutdown)?
+    pub fn is_idle(&self) -> bool {
+        self.state == State::ReadHead && self.rbuf.is_empty() && self.req.is_none()
+    }
+
+    /// A readiness event on the socket.
+    pub fn on_event(&mut self, readable: bool, env: &mut Env) {
+        if readable {
+            self.can_read = true;
+        }
+        self.advance(env);
+    }
+
+    /// An event on one of the handler's fds.
+    pub fn on_handler_event(&mut self, slot: usize, env: &mut Env) {
+        let Some(r) = self.req.as_mut() else { return };
+        let Some(mut h) = r.handler.take() else {
+            return;
+        };
+        let mut cx = ctx(env.registry, env.now, self.id);
+        let flow = h.on_event(r, &mut cx, slot);
+        r.handler = Some(h);
+        if flow == Flow::Error {
+            self.abort(env);
+            return;
+        }
+        self.advance(env);
+    }
+
+    /// Run the state machine as far as it goes without blocking.
+    fn advance(&mut self, env: &mut Env) {
+        for _ in 0..64 {
+            let progressed = match self.state {
+                State::ReadHead => self.read_head(env),
+                State::Handle => self.handle(env),
+                State::Write => self.write(env),
+                State::Linger => self.linger(env),
+                State::Closed => false,
+            };
+            if !progressed || self.state == State::Closed {
+                return;
+            }
+        }
+    }
+
+    /// Read what the socket has into `rbuf`, up to `limit` bytes buffered.
+    fn fill(&mut self, env: &mut Env, limit: usize) -> io::Result<()> {
+        if self.rbuf.capacity() == 0 {
+            self.rbuf = env.pool.take();
+        }
+        while self.can_read && !self.read_closed && self.rbuf.len() < limit {
+            let len = self.rbuf.len();
+            self.rbuf.resize(len + READ_CHUNK, 0);
+            let got = self.stream.read(&mut self.rbuf[len..]);
+            self.rbuf.truncate(len + *got.as_ref().unwrap_or(&0));
+            match got {
+                Ok(0) => self.read_closed = true,
+                Ok(_) => self.last_io = env.now,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.can_read = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn read_head(&mut self, env: &mut Env) -> bool {
+        let max = env.server.max_request_field_size as usize;
+        if self.fill(env, max + READ_CHUNK).is_err() {
+            self.close(env);
+            return false;
+        }
+        if self.seq > 0 {
+            match h1::keepalive_blank_prefix(&self.rbuf) {
+                BlankPrefix::Skip(n) => {
+                    self.rbuf.drain(..n);
+                }
+                BlankPrefix::NeedMore if !self.read_closed => return false,
+                _ => {}
+            }
+        }
+        if self.rbuf.is_empty() {
+            if self.read_closed {
+                self.close(env);
+            } else {
+                self.release_buffers(env);
+            }
+            return false;
+        }
+        let parsed = h1::parse_head(&self.rbuf, &env.server.parseopts, max);
+        let mut rctx = env.ctx.clone();
+        rctx.now = env.now;
+        rctx.seq = self.seq + 1;
+        rctx.remote_ip.clone_from(&self.remote_ip);
+        rctx.server_socket.clone_from(&self.server_socket);
+        let req = match parsed {
+            Ok(None) => {
+                if self.read_closed {
+                    self.close(env);
+                }
+                return false;
+            }
+            Ok(Some((head, n))) => {
+                self.rbuf.drain(..n);
+                let mut r = Request::new(head, &rctx);
+                r.bytes_in = n as u64;
+                r
+            }
+            Err(e) => {
+                self.rbuf.clear();
+                Request::failed(e.status, e.version, e.method, &rctx)
+            }
+        };
+        self.seq += 1;
+        self.sent_continue = false;
+        self.req = Some(Box::new(req));
+        self.state = State::Handle;
+        true
+    }
+
+    /// Prepare the request, run its handler, start the response.
+    fn handle(&mut self, env: &mut Env) -> bool {
+        let Some(mut r) = self.req.take() else {
+            self.state = State::ReadHead;
+            return true;
+        };
+        let flow = self.run_request(&mut r, env);
+        self.req = Some(r);
+        match flow {
+            Flow::Finished => self.start_response(env),
+            Flow::Error => {
+                self.abort(env);
+                false
+            }
+            _ => false,
+        }
+    }
+
+    fn run_request(&mut self, r: &mut Request, env: &mut Env) -> Flow {
+        loop {
+            let mut cx = ctx(env.registry, env.now, self.id);
+            let mut flow = if r.handler.is_none() && r.resp.status == 0 {
+                prepare::prepare(r, env.pipeline, &mut cx, env.server)
+            } else {
+                Flow::Finished
+            };
+            if flow == Flow::Finished && r.handler.is_some() && !r.resp.complete {
+                if r.body.wanted && !r.body.complete {
+                    self.read_body(r, env);
+                }
+                let mut cx = ctx(env.registry, env.now, self.id);
+                flow = run_handler(r, &mut cx);
+            }
+            match flow {
+                Flow::Comeback => {
+                    if let Err(f) = prepare::restart(r, env.server) {
+                        return f;
+                    }
+                }
+                Flow::Finished => {
+                    let mut cx = ctx(env.registry, env.now, self.id);
+                    match response::response_start(r, env.pipeline, &mut cx) {
+                        Flow::Comeback => {
+                            if let Err(f) = prepare::restart(r, env.server) {
+                                return f;
+                            }
+                        }
+                        Flow::Error => return Flow::Error,
+                        _ => return Flow::Finished,
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Move request-body bytes from the read buffer to the request.
+    fn read_body(&mut self, r: &mut Request, env: &mut Env) {
+        if r.expect_100 && !self.sent_continue && r.version == Version::Http11 {
+            if r.body.received == 0 && self.rbuf.is_empty() && self.wq.is_empty() {
+                self.wq.append_mem(b"HTTP/1.1 100 Continue\r\n\r\n");
+                let _ = self.wq.write_to(&self.stream);
+            }
+            self.sent_continue = true;
+        }
+        if self.fill(env, MAX_PENDING_INPUT).is_err() {
+            r.keep_alive = false;
+        }
+        let Some(expected) = r.body.expected else {
+            // Chunked request bodies need the de-chunker: refuse for now.
+            r.resp.status = 411;
+            r.body.complete = true;
+            r.keep_alive = false;
+            return;
+        };
+        let want = (expected - r.body.received).min(self.rbuf.len() as u64) as usize;
+        if want > 0 {
+            if r.body
+                .queue
+                .append_spilling(&self.rbuf[..want], env.spill)
+                .is_err()
+            {
+                r.resp.status = 500;
+                r.keep_alive = false;
+            }
+            self.rbuf.drain(..want);
+            r.body.received += want as u64;
+        }
+        if r.body.received >= expected {
+            r.body.complete = true;
+        } else if self.read_closed {
+            r.keep_alive = false;
+            r.body.complete = true;
+            r.resp.status = 400;
+        }
+    }
+
+    /// Serialise the head, queue the body, switch to writing.
+    fn start_response(&mut self, env: &mut Env) -> bool {
+        let Some(r) = self.req.as_mut() else {
+            return false;
+        };
+        if !r.body.complete {
+            // The handler did not read the body: it cannot be skipped safely.
+            r.keep_alive = false;
+        }
+        if r.conf.max_keep_alive_idle == 0
+            || r.seq > u32::from(r.conf.max_keep_alive_requests)
+            || env.server.max_connections == 1
+        {
+            r.keep_alive = false;
+        }
+        self.ka_idle = i64::from(r.conf.max_keep_alive_idle);
+        self.read_idle = i64::from(r.conf.max_read_idle);
+        self.write_idle = i64::from(r.conf.max_write_idle);
+        let mut head = Vec::with_capacity(256);
+        response::write_head(r, env.date, &mut head);
+        self.wq.append_vec(head);
+        let mut body = std::mem::take(&mut r.resp.body);
+        if r.is_head() {
+            body.reset();
+        }
+        r.bytes_out = body.len();
+        self.wq.append_queue(&mut body);
+        r.head_sent = true;
+        self.state = State::Write;
+        true
+    }
+
+    fn write(&mut self, env: &mut Env) -> bool {
+        match self.wq.write_to(&self.stream) {
+            Ok(w) => {
+                if w.bytes > 0 {
+                    self.last_io = env.now;
+                }
+                if w.blocked {
+                    return false;
+                }
+            }
+            Err(_) => {
+                self.abort(env);
+                return false;
+            }
+        }
+        self.finish_request(env);
+        true
+    }
+
+    /// Response written: log hooks, then keep-alive or close.
+    fn finish_request(&mut self, env: &mut Env) {
+        let keep = match self.req.take() {
+            Some(mut r) => {
+                let mut cx = ctx(env.registry, env.now, self.id);
+                env.pipeline.run(Hook::RequestDone, &mut r, &mut cx);
+                env.pipeline.run(Hook::RequestReset, &mut r, &mut cx);
+                if let Some(mut h) = r.handler.take() {
+                    h.reset(&mut cx);
+                }
+                r.keep_alive
+            }
+            None => false,
+        };
+        if keep && !self.read_closed {
+            self.state = State::ReadHead;
+            self.wq = ChunkQueue::new();
+        } else if keep && !self.rbuf.is_empty() {
+            // Half-closed client with pipelined requests left: answer them.
+            self.state = State::ReadHead;
+        } else {
+            self.stream.shutdown_write();
+            self.state = State::Linger;
+            self.last_io = env.now;
+        }
+    }
+
+    fn linger(&mut self, env: &mut Env) -> bool {
+        self.rbuf.clear();
+        let _ = self.fill(env, READ_CHUNK);
+        self.rbuf.clear();
+        if self.read_closed {
+            self.close(env);
+        }
+        false
+    }
+
+    /// Give the read buffer back while idle between requests.
+    fn release_buffers(&mut self, env: &mut Env) {
+        if self.rbuf.is_empty() && self.rbuf.capacity() > 0 {
+            env.pool.give(std::mem::take(&mut self.rbuf));
+        }
+    }
+
+    /// Close without (more of) a response.
+    fn abort(&mut self, env: &mut Env) {
+        if let Some(mut r) = self.req.take() {
+            let mut cx = ctx(env.registry, env.now, self.id);
+            if r.resp.status != 0 {
+                env.pipeline.run(Hook::RequestDone, &mut r, &mut cx);
+            }
+            if let Some(mut h) = r.handler.take() {
+                h.reset(&mut cx);
+            }
+        }
+        self.close(env);
+    }
+
+    pub fn close(&mut self, env: &mut Env) {
+        if self.state == State::Closed {
+            return;
+        }
+        if let Some(mut r) = self.req.take() {
+            if let Some(mut h) = r.handler.take() {
+                let mut cx = ctx(env.registry, env.now, self.id);
+                h.reset(&mut cx);
+            }
+        }
+        let _ = env.registry.deregister(&mut self.stream);
+        self.release_buffers(env);
+        self.rbuf = Vec::new();
+        self.state = State::Closed;
+    }
+
+    /// The 1 s tick: close connections idle for too long.
+    pub fn check_timeout(&mut self, env: &mut Env) {
+        let idle = env.now - self.last_io;
+        let limit = match self.state {
+            State::ReadHead if self.rbuf.is_empty() && self.seq > 0 => self.ka_idle,
+            State::ReadHead => self.read_idle,
+            State::Handle => match self.req.as_ref() {
+                Some(r) if r.body.wanted && !r.body.complete => self.read_idle,
+                _ => return,
+            },
+            State::Write => self.write_idle,
+            State::Linger => LINGER_SECS,
+            State::Closed => return,
+        };
+        if idle > limit {
+            self.abort(env);
+        }
+    }
+}
+
+fn ctx(registry: &Registry, now: i64, id: usize) -> Ctx<'_> {
+    Ctx {
+        now,
+        registry,
+        token_base: id,
+    }
+}
+
+fn run_handler(r: &mut Request, cx: &mut Ctx) -> Flow {
+    let Some(mut h) = r.handler.take() else {
+        return Flow::Finished;
+    };
+    let flow = h.handle(r, cx);
+    r.handler = Some(h);
+    flow
+}

@@ -1,0 +1,67 @@
+//! The built-in module registry: `server.modules` name → constructor.
+//!
+//! To add a module, write `src/modules/<name>.rs` with
+//! `pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>>`
+//! and add one line to [`BUILTIN`]. Names not listed here make startup fail
+//! the way lighttpd's failed `dlopen()` does.
+
+use super::Module;
+use crate::config::diagnostic::Diagnostic;
+use crate::config::tree::ConfigTree;
+use crate::modules;
+
+/// What a module constructor gets: the whole evaluated configuration (build
+/// your `Scoped<Conf>` from it) and the final module list.
+pub struct ModuleInit<'a> {
+    pub tree: &'a ConfigTree,
+    pub modules: &'a [String],
+}
+
+/// A module constructor.
+pub type Ctor = fn(&ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>>;
+
+/// Every module built into this binary, by `server.modules` name.
+pub const BUILTIN: &[(&str, Ctor)] = &[
+    ("mod_indexfile", modules::indexfile::new),
+    ("mod_dirlisting", modules::dirlisting::new),
+    ("mod_staticfile", modules::staticfile::new),
+];
+
+/// Construct the modules of `names` in order. Unknown names fail like
+/// lighttpd (`dlopen() failed for: ...` then `loading plugins finally failed`).
+pub fn load(
+    tree: &ConfigTree,
+    names: &[String],
+    module_dir: &str,
+) -> Result<Vec<Box<dyn Module>>, Vec<Diagnostic>> {
+    let init = ModuleInit {
+        tree,
+        modules: names,
+    };
+    let mut out = Vec::with_capacity(names.len());
+    let mut errors = Vec::new();
+    for name in names {
+        match BUILTIN.iter().find(|(n, _)| n == name) {
+            Some((_, ctor)) => match ctor(&init) {
+                Ok(m) => out.push(m),
+                Err(mut e) => errors.append(&mut e),
+            },
+            None => {
+                errors.push(Diagnostic::error(
+                    format!(
+                        "dlopen() failed for: {module_dir}/{name}.so {module_dir}/{name}.so: \
+                         cannot open shared object file: No such file or directory"
+                    ),
+                    None,
+                ));
+                errors.push(Diagnostic::error("loading plugins finally failed", None));
+                return Err(errors);
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}

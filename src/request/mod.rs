@@ -1,0 +1,307 @@
+//! One request's life (lighttpd `request_st`): the parsed head, the
+//! normalised uri, the physical path, the per-request configuration and its
+//! condition cache, the request body and the response under construction.
+//!
+//! - [`prepare`]: lighttpd's `http_response_prepare` — the hook chain,
+//!   the physical-path check, PATH_INFO, directory redirects.
+//! - [`response`]: response start (error pages, error handlers, Range,
+//!   Content-Length) and the serialised response head.
+
+pub mod prepare;
+pub mod response;
+
+use std::borrow::Cow;
+use std::rc::Rc;
+
+use crate::chunk::ChunkQueue;
+use crate::config::cond::CondField;
+use crate::config::scoped::{CondCache, CondInput, Patch, Scoped};
+use crate::http::h1::{RequestHead, Version};
+use crate::http::headers::Headers;
+use crate::http::method::Method;
+use crate::plugin::Handler;
+
+pub use crate::config::core::{CoreConf, ServerConf};
+
+/// The uri parts (lighttpd `r->uri`).
+#[derive(Debug, Clone, Default)]
+pub struct Uri {
+    /// `http` (or `https` on TLS listeners).
+    pub scheme: &'static str,
+    /// Normalised Host / absolute-form authority ("" if none).
+    pub authority: String,
+    /// Decoded, simplified path (`$HTTP["url"]`).
+    pub path: String,
+    /// Query string as received (normalised, still encoded); "" if none.
+    pub query: String,
+}
+
+/// The filesystem side (lighttpd `r->physical`).
+#[derive(Debug, Clone, Default)]
+pub struct Physical {
+    pub doc_root: String,
+    pub basedir: String,
+    pub rel_path: String,
+    /// The file being served ("" until the docroot step).
+    pub path: String,
+    /// PATH_INFO split off the path.
+    pub path_info: String,
+}
+
+/// The response under construction.
+#[derive(Debug, Default)]
+pub struct Response {
+    /// 0 = not decided yet.
+    pub status: u16,
+    pub headers: Headers,
+    pub body: ChunkQueue,
+    /// All body bytes are queued (lighttpd `r->resp_body_finished`).
+    pub complete: bool,
+}
+
+/// State of the request body.
+#[derive(Debug, Default)]
+pub struct Body {
+    /// Bytes of body received (after de-chunking).
+    pub received: u64,
+    /// Content-Length, or None for chunked.
+    pub expected: Option<u64>,
+    /// Every byte of the body has arrived.
+    pub complete: bool,
+    /// A handler asked for the body (only then is it read).
+    pub wanted: bool,
+    /// Decoded body bytes waiting for the handler.
+    pub queue: ChunkQueue,
+}
+
+/// Where the error-handler dispatch stands (lighttpd `r->error_handler_saved_status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErrorHandlerState {
+    #[default]
+    None,
+    /// `server.error-handler` dispatched for this original status.
+    NewStyle(u16),
+    /// `server.error-handler-404` dispatched for this original status.
+    OldStyle(u16),
+}
+
+/// One request.
+pub struct Request {
+    pub method: Method,
+    pub version: Version,
+    /// The target as received (REQUEST_URI, accesslog `%r`).
+    pub target_orig: String,
+    /// The current (normalised, maybe rewritten) target with query.
+    pub target: String,
+    pub headers: Headers,
+    pub uri: Uri,
+    pub physical: Physical,
+    /// `server.name`, else the request authority.
+    pub server_name: String,
+    pub remote_ip: String,
+    /// `$SERVER["socket"]` token of the listener.
+    pub server_socket: String,
+    pub content_length: Option<u64>,
+    pub chunked: bool,
+    pub expect_100: bool,
+    pub keep_alive: bool,
+    /// Environment for backends (setenv, auth, error handler...).
+    pub env: Vec<(String, String)>,
+    /// Core settings in effect for this request.
+    pub conf: CoreConf,
+    /// Where `conf` is resolved from.
+    pub core: Rc<Scoped<CoreConf>>,
+    pub conds: CondCache,
+    pub resp: Response,
+    pub body: Body,
+    /// The module that took the request (lighttpd `r->handler_module`).
+    pub handler_module: Option<&'static str>,
+    pub handler: Option<Box<dyn Handler>>,
+    pub error_handler: ErrorHandlerState,
+    /// COMEBACK rounds so far (bounded).
+    pub loops: u32,
+    /// Unix time the request started.
+    pub start_secs: i64,
+    /// Number of this request on its connection (1-based).
+    pub seq: u32,
+    /// Set when the request head could not be parsed.
+    pub parse_error: bool,
+    /// Response head already written.
+    pub head_sent: bool,
+    /// Body bytes of the response sent (for logs).
+    pub bytes_out: u64,
+    /// Request head size in bytes (for logs).
+    pub bytes_in: u64,
+}
+
+impl Request {
+    /// A request from a parsed head.
+    pub fn new(head: RequestHead, ctx: &ReqContext) -> Request {
+        let mut r = Request::empty(ctx);
+        r.method = head.method;
+        r.version = head.version;
+        r.target_orig = head.target;
+        r.target = head.norm_target;
+        r.uri.path = head.uri_path;
+        r.uri.query = head.query.unwrap_or_default();
+        r.uri.authority = head.host.unwrap_or_default();
+        r.headers = head.headers;
+        r.content_length = head.content_length;
+        r.chunked = head.chunked;
+        r.expect_100 = head.expect_100;
+        r.keep_alive = head.keep_alive;
+        r.body.expected = if head.chunked {
+            None
+        } else {
+            Some(head.content_length.unwrap_or(0))
+        };
+        r.body.complete = !head.chunked && head.content_length.unwrap_or(0) == 0;
+        r
+    }
+
+    /// A request that failed to parse: only enough to send the error.
+    pub fn failed(
+        status: u16,
+        version: Version,
+        method: Option<Method>,
+        ctx: &ReqContext,
+    ) -> Request {
+        let mut r = Request::empty(ctx);
+        r.version = version;
+        if let Some(m) = method {
+            r.method = m;
+        }
+        r.resp.status = status;
+        r.keep_alive = false;
+        r.parse_error = true;
+        r
+    }
+
+    fn empty(ctx: &ReqContext) -> Request {
+        Request {
+            method: Method::Get,
+            version: Version::Http10,
+            target_orig: String::new(),
+            target: String::new(),
+            headers: Headers::new(),
+            uri: Uri {
+                scheme: ctx.scheme,
+                ..Uri::default()
+            },
+            physical: Physical::default(),
+            server_name: String::new(),
+            remote_ip: ctx.remote_ip.clone(),
+            server_socket: ctx.server_socket.clone(),
+            content_length: None,
+            chunked: false,
+            expect_100: false,
+            keep_alive: false,
+            env: Vec::new(),
+            conf: ctx.core.defaults.clone(),
+            core: ctx.core.clone(),
+            conds: CondCache::new(ctx.cond_tree.clone()),
+            resp: Response::default(),
+            body: Body {
+                complete: true,
+                ..Body::default()
+            },
+            handler_module: None,
+            handler: None,
+            error_handler: ErrorHandlerState::None,
+            loops: 0,
+            start_secs: ctx.now,
+            seq: ctx.seq,
+            parse_error: false,
+            head_sent: false,
+            bytes_out: 0,
+            bytes_in: 0,
+        }
+    }
+
+    /// Resolve a module's scoped config for this request.
+    pub fn resolve<C: Patch>(&mut self, scoped: &Scoped<C>) -> C {
+        let view = CondView {
+            uri: &self.uri,
+            headers: &self.headers,
+            method: self.method.as_str(),
+            remote_ip: &self.remote_ip,
+            server_socket: &self.server_socket,
+            physical: &self.physical,
+        };
+        scoped.resolve(&mut self.conds, &view)
+    }
+
+    /// The url or query changed (rewrite, error handler): re-evaluate the
+    /// conditions that look at them.
+    pub fn invalidate_uri_conds(&mut self) {
+        self.conds.invalidate(&[
+            CondField::Url,
+            CondField::QueryString,
+            CondField::PhysicalPath,
+            CondField::PhysicalExistingPath,
+        ]);
+    }
+
+    /// Is this a HEAD request (no response body)?
+    pub fn is_head(&self) -> bool {
+        self.method == Method::Head
+    }
+
+    /// Set a final status with no handler body (lighttpd
+    /// `r->http_status = n; return HANDLER_FINISHED`).
+    pub fn finish_with(&mut self, status: u16) -> crate::plugin::Flow {
+        self.resp.status = status;
+        crate::plugin::Flow::Finished
+    }
+}
+
+/// What a connection gives every request it creates.
+#[derive(Clone)]
+pub struct ReqContext {
+    pub scheme: &'static str,
+    pub remote_ip: String,
+    pub server_socket: String,
+    pub core: Rc<Scoped<CoreConf>>,
+    pub cond_tree: Rc<crate::config::scoped::CondTree>,
+    pub now: i64,
+    pub seq: u32,
+}
+
+/// The request data conditions look at.
+struct CondView<'a> {
+    uri: &'a Uri,
+    headers: &'a Headers,
+    method: &'a str,
+    remote_ip: &'a str,
+    server_socket: &'a str,
+    physical: &'a Physical,
+}
+
+impl CondInput for CondView<'_> {
+    fn value(&self, field: &CondField) -> Option<Cow<'_, str>> {
+        Some(match field {
+            CondField::ServerSocket => Cow::Borrowed(self.server_socket),
+            CondField::Host => Cow::Borrowed(&self.uri.authority),
+            CondField::Url => {
+                if self.uri.path.is_empty() {
+                    return None;
+                }
+                Cow::Borrowed(&self.uri.path)
+            }
+            CondField::QueryString => Cow::Borrowed(&self.uri.query),
+            CondField::RemoteIp => Cow::Borrowed(self.remote_ip),
+            CondField::Scheme => Cow::Borrowed(self.uri.scheme),
+            CondField::RequestMethod => Cow::Borrowed(self.method),
+            CondField::RequestHeader(name) => {
+                let name = crate::config::scoped::header_name(name);
+                Cow::Owned(self.headers.get(name).unwrap_or("").to_string())
+            }
+            CondField::PhysicalPath | CondField::PhysicalExistingPath => {
+                if self.physical.path.is_empty() {
+                    return None;
+                }
+                Cow::Borrowed(&self.physical.path)
+            }
+        })
+    }
+}

@@ -1,0 +1,200 @@
+//! Response start and the response head (lighttpd src/response.c
+//! `http_response_write_prepare`, src/http-header-glue.c): bodiless
+//! statuses, error documents (`server.errorfile-prefix`, built-in page),
+//! `server.error-handler` / `server.error-handler-404` dispatch, the
+//! response_start hooks, Content-Length, and head serialisation with
+//! Connection, Date and Server.
+
+use std::fs::File;
+use std::rc::Rc;
+
+use super::{ErrorHandlerState, Request};
+use crate::http::h1::Version;
+use crate::http::headers::Headers;
+use crate::http::method::Method;
+use crate::plugin::{Ctx, Flow, Hook, Pipeline};
+
+/// Response start. Returns `Comeback` when an error handler was dispatched
+/// (the caller restarts the request), `Error` to abort, else `GoOn`.
+pub fn response_start(r: &mut Request, p: &mut Pipeline, cx: &mut Ctx) -> Flow {
+    let status = r.resp.status;
+    if matches!(status, 204 | 205 | 304) {
+        r.resp.body.reset();
+        r.resp.headers.remove("Content-Length");
+        r.resp.complete = true;
+    } else if (400..600).contains(&status) {
+        if let Some(flow) = error_handler(r, p, cx) {
+            return flow;
+        }
+    } else if let ErrorHandlerState::NewStyle(orig) = r.error_handler {
+        // A static error handler keeps the original status.
+        if r.handler_module.is_none() {
+            r.resp.status = orig;
+        }
+    }
+    match p.run(Hook::ResponseStart, r, cx) {
+        Flow::GoOn | Flow::Finished => {}
+        _ => return Flow::Error,
+    }
+    if r.resp.complete {
+        set_content_length(r);
+    }
+    Flow::GoOn
+}
+
+/// 4xx/5xx: dispatch an error handler once, else build the error document
+/// (unless a handler produced the response and error-intercept is off).
+fn error_handler(r: &mut Request, p: &mut Pipeline, cx: &mut Ctx) -> Option<Flow> {
+    let status = r.resp.status;
+    if r.handler_module.is_some() && !r.conf.error_intercept {
+        return None;
+    }
+    match r.error_handler {
+        ErrorHandlerState::None => {
+            if let Some(target) = r.conf.error_handler.clone() {
+                r.error_handler = ErrorHandlerState::NewStyle(status);
+                p.run(Hook::RequestReset, r, cx);
+                r.method = Method::Get;
+                r.body.wanted = false;
+                return Some(dispatch(r, target, status));
+            }
+            if let (Some(target), 403 | 404) = (r.conf.error_handler_404.clone(), status) {
+                r.error_handler = ErrorHandlerState::OldStyle(status);
+                return Some(dispatch(r, target, status));
+            }
+        }
+        ErrorHandlerState::NewStyle(orig) | ErrorHandlerState::OldStyle(orig) => {
+            r.resp.status = orig;
+        }
+    }
+    error_document(r);
+    None
+}
+
+fn dispatch(r: &mut Request, target: String, status: u16) -> Flow {
+    r.env.retain(|(k, _)| k != "REDIRECT_STATUS");
+    r.env.push(("REDIRECT_STATUS".into(), status.to_string()));
+    r.target = target;
+    r.resp.status = 0;
+    r.resp.headers = Headers::new();
+    r.resp.body.reset();
+    r.resp.complete = false;
+    Flow::Comeback
+}
+
+/// Replace headers and body with the error document for the status.
+pub fn error_document(r: &mut Request) {
+    let status = r.resp.status;
+    let www = r.resp.headers.get("WWW-Authenticate").map(str::to_string);
+    r.resp.headers = Headers::new();
+    if let (401, Some(v)) = (status, www) {
+        r.resp.headers.append("WWW-Authenticate", &v);
+    }
+    r.resp.body.reset();
+    r.resp.complete = true;
+    if r.conf.errorfile_prefix.is_some() && errorfile(r, status) {
+        return;
+    }
+    r.resp.headers.append("Content-Type", "text/html");
+    r.resp
+        .body
+        .append_vec(crate::http::status::error_page(status).into_bytes());
+}
+
+/// `<errorfile-prefix><status>.html`, if it can be opened.
+fn errorfile(r: &mut Request, status: u16) -> bool {
+    let prefix = r.conf.errorfile_prefix.as_deref().unwrap_or("");
+    let path = format!("{prefix}{status}.html");
+    if !r.conf.follow_symlink
+        && std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink())
+    {
+        return false;
+    }
+    let Ok(file) = File::open(&path) else {
+        return false;
+    };
+    let Ok(meta) = file.metadata() else {
+        return false;
+    };
+    if !meta.is_file() {
+        return false;
+    }
+    let ctype = crate::http::mime::lookup(&path, &r.conf.mimetype_assign)
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    r.resp.headers.append("Content-Type", &ctype);
+    r.resp.body.append_file(Rc::new(file), 0, meta.len());
+    true
+}
+
+/// Content-Length for a complete body (none for HEAD/204/304 when empty).
+fn set_content_length(r: &mut Request) {
+    let h = &r.resp.headers;
+    if h.contains("Content-Length") || h.contains("Transfer-Encoding") {
+        return;
+    }
+    let len = r.resp.body.len();
+    if len > 0 || !(r.is_head() || matches!(r.resp.status, 204 | 304)) {
+        r.resp.headers.append("Content-Length", &len.to_string());
+    }
+}
+
+/// Serialise the status line and headers into `out`.
+pub fn write_head(r: &Request, date: &str, out: &mut Vec<u8>) {
+    let version = match r.version {
+        Version::Http11 => "HTTP/1.1 ",
+        Version::Http10 => "HTTP/1.0 ",
+    };
+    out.extend_from_slice(version.as_bytes());
+    out.extend_from_slice(crate::http::status::status_text(r.resp.status).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    let mut has_date = false;
+    let mut has_server = false;
+    for (name, value) in r.resp.headers.iter() {
+        if value.is_empty() || skip_header(name, r.resp.status) {
+            continue;
+        }
+        has_date |= name.eq_ignore_ascii_case("Date");
+        has_server |= name.eq_ignore_ascii_case("Server");
+        push_header(out, name, value);
+    }
+    if let Some(conn) = connection_value(r) {
+        push_header(out, "Connection", conn);
+    }
+    if !has_date {
+        push_header(out, "Date", date);
+    }
+    if let Some(tag) = &r.conf.server_tag {
+        if !has_server && !tag.trim().is_empty() {
+            push_header(out, "Server", tag);
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+fn skip_header(name: &str, status: u16) -> bool {
+    name.eq_ignore_ascii_case("X-Sendfile")
+        || name
+            .get(..11)
+            .is_some_and(|p| p.eq_ignore_ascii_case("X-LIGHTTPD-"))
+        || name.eq_ignore_ascii_case("Connection")
+        || (status == 304 && name.eq_ignore_ascii_case("Content-Encoding"))
+}
+
+fn connection_value(r: &Request) -> Option<&'static str> {
+    if r.version == Version::Http11 && r.resp.headers.contains("Upgrade") {
+        return Some("upgrade");
+    }
+    match (r.keep_alive, r.version) {
+        (false, _) => Some("close"),
+        (true, Version::Http10) => Some("keep-alive"),
+        (true, Version::Http11) => None,
+    }
+}
+
+fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}

@@ -1,0 +1,526 @@
+//! The server (lighttpd src/server.c): compile the configuration, bind the
+//! listeners, go to the background, drop privileges, then run the mio event
+//! loop with a 1 s tick for timeouts — accept, drive connections, react to
+//! signals (TERM now, INT graceful, USR1 graceful restart with a re-read
+//! config, HUP reopen logs), and `server.max-worker` worker processes.
+
+use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mio::{Events, Interest, Poll, Token};
+
+use crate::chunk::SpillConf;
+use crate::config::core::{compile, ServerConf};
+use crate::config::diagnostic::Diagnostic;
+use crate::config::tree::ConfigTree;
+use crate::connection::{BufPool, Conn, Env, State};
+use crate::daemon::{self, Identity, Ready};
+use crate::log::{self, LogTarget};
+use crate::log_error;
+use crate::plugin::{registry, Ctx, Hook, Pipeline};
+use crate::request::ReqContext;
+use crate::signals::{SignalEvent, Signals};
+use crate::sockets::{self, Listener};
+
+/// Tokens at and above this are listeners.
+const LISTENER_BASE: usize = 1 << 31;
+/// The signal self-pipe.
+const SIGNAL_TOKEN: Token = Token((1 << 31) - 1);
+/// Connection ids stay below this (handler slots live above bit 32).
+const MAX_CONN_ID: usize = (1 << 30) - 1;
+
+/// How to run, from the command line.
+pub struct Settings {
+    /// `-D`: stay in the foreground, log to stderr by default.
+    pub foreground: bool,
+    /// `-i SECS`: stop after this long without connections.
+    pub idle_timeout: Option<u64>,
+    /// `-m DIR` (for messages about modules that are not built in).
+    pub module_dir: String,
+    /// Re-read the configuration (SIGUSR1).
+    pub reload: Option<Box<dyn Fn() -> Result<ConfigTree, String>>>,
+}
+
+/// The `-f` file's compiled form and the modules built from it.
+pub struct Site {
+    pub server: ServerConf,
+    pub ctx: ReqContext,
+    pub pipeline: Pipeline,
+    pub spill: SpillConf,
+    pub names: Vec<String>,
+}
+
+impl Site {
+    /// Compile a configuration and construct its modules.
+    pub fn build(tree: &ConfigTree, module_dir: &str) -> Result<Site, Vec<Diagnostic>> {
+        let compiled = compile(tree)?;
+        let (known, missing): (Vec<String>, Vec<String>) = compiled
+            .modules
+            .iter()
+            .cloned()
+            .partition(|m| registry::BUILTIN.iter().any(|(n, _)| n == m));
+        for m in &missing {
+            if !crate::config::directive::is_module(m) {
+                return Err(vec![Diagnostic::error(
+                    format!(
+                        "dlopen() failed for: {module_dir}/{m}.so {module_dir}/{m}.so: \
+                         cannot open shared object file: No such file or directory"
+                    ),
+                    None,
+                )]);
+            }
+            log_error!("{m} is not implemented by this build yet; its directives are ignored");
+        }
+        let modules = registry::load(tree, &known, module_dir)?;
+        let server = compiled.server;
+        let spill = spill_conf(&server);
+        Ok(Site {
+            ctx: ReqContext {
+                scheme: "http",
+                remote_ip: String::new(),
+                server_socket: String::new(),
+                core: Rc::new(compiled.core),
+                cond_tree: compiled.conds,
+                now: 0,
+                seq: 0,
+            },
+            pipeline: Pipeline::new(modules),
+            spill,
+            names: known,
+            server,
+        })
+    }
+}
+
+fn spill_conf(server: &ServerConf) -> SpillConf {
+    let mut spill = SpillConf::default();
+    if !server.upload_dirs.is_empty() {
+        spill.dirs = server.upload_dirs.iter().map(Into::into).collect();
+    }
+    if server.upload_temp_file_size > 0 {
+        spill.file_limit = u64::from(server.upload_temp_file_size);
+    }
+    spill
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn print_diagnostics(diags: &[Diagnostic], tree: &ConfigTree) {
+    for d in diags {
+        match d.span {
+            Some(span) => log_error!("{}: {}", tree.sources.locate(span), d.message),
+            None => log_error!("{}", d.message),
+        }
+    }
+}
+
+/// Serve `tree` until told to stop; returns the process exit code.
+pub fn serve(tree: ConfigTree, settings: Settings) -> i32 {
+    let site = match Site::build(&tree, &settings.module_dir) {
+        Ok(s) => s,
+        Err(diags) => {
+            print_diagnostics(&diags, &tree);
+            return 255;
+        }
+    };
+    let mut inherited = if site.server.systemd_socket_activation {
+        sockets::inherited_from_env()
+    } else {
+        Vec::new()
+    };
+    let specs = sockets::listen_specs(&site.server);
+    let listeners = match sockets::bind_all(&specs, &mut Vec::new(), &mut inherited) {
+        Ok(l) => l,
+        Err(e) => {
+            log_error!("{e}");
+            return 255;
+        }
+    };
+    if let Err(e) = open_error_log(&site, settings.foreground) {
+        log_error!("opening errorlog failed: {e}");
+        return 255;
+    }
+    let ready = if settings.foreground {
+        Ready::none()
+    } else {
+        match daemon::daemonize() {
+            Ok(r) => r,
+            Err(e) => {
+                log_error!("daemonize failed: {e}");
+                return 255;
+            }
+        }
+    };
+    let pid_file = site.server.pid_file.clone();
+    if let Some(p) = &pid_file {
+        if let Err(e) = daemon::write_pid_file(p) {
+            log_error!("opening pid-file failed: {p} {e}");
+            return 255;
+        }
+    }
+    let id = Identity {
+        chroot: site.server.chroot.clone(),
+        username: site.server.username.clone(),
+        groupname: site.server.groupname.clone(),
+    };
+    if let Err(e) = daemon::drop_privileges(&id) {
+        log_error!("{e}");
+        return 255;
+    }
+    let code = match Server::new(site, listeners, settings) {
+        Ok(mut server) => {
+            log_error!(
+                "server started ({})",
+                crate::config::core::DEFAULT_SERVER_TAG
+            );
+            ready.done();
+            server.run()
+        }
+        Err(e) => {
+            log_error!("event loop setup failed: {e}");
+            255
+        }
+    };
+    if let Some(p) = &pid_file {
+        daemon::remove_pid_file(p);
+    }
+    code
+}
+
+fn open_error_log(site: &Site, foreground: bool) -> std::io::Result<()> {
+    let target = if site.server.errorlog_use_syslog {
+        LogTarget::Syslog(site.server.syslog_facility.clone())
+    } else {
+        match site.ctx.core.defaults.errorlog.as_deref() {
+            Some(v) if !v.is_empty() => LogTarget::from_errorlog(v),
+            _ if foreground => LogTarget::Stderr,
+            _ => LogTarget::File("/dev/null".into()),
+        }
+    };
+    log::open(&target)
+}
+
+/// The running server: event loop, listeners, connections.
+struct Server {
+    poll: Poll,
+    site: Site,
+    listeners: Vec<Listener>,
+    listening: bool,
+    conns: Vec<Option<Conn>>,
+    free_ids: Vec<usize>,
+    live: usize,
+    pool: BufPool,
+    signals: Signals,
+    settings: Settings,
+    now: i64,
+    date: String,
+    last_activity: i64,
+    /// Graceful shutdown started at this time.
+    stopping: Option<i64>,
+}
+
+impl Server {
+    fn new(site: Site, listeners: Vec<Listener>, settings: Settings) -> std::io::Result<Server> {
+        let poll = Poll::new()?;
+        let signals = Signals::install(poll.registry(), SIGNAL_TOKEN)?;
+        let now = now_secs();
+        let mut s = Server {
+            poll,
+            site,
+            listeners,
+            listening: false,
+            conns: Vec::new(),
+            free_ids: Vec::new(),
+            live: 0,
+            pool: BufPool::default(),
+            signals,
+            settings,
+            now,
+            date: crate::http::date::http_date_secs(now),
+            last_activity: now,
+            stopping: None,
+        };
+        s.set_listening(true);
+        Ok(s)
+    }
+
+    fn set_listening(&mut self, on: bool) {
+        if on == self.listening {
+            return;
+        }
+        for (i, l) in self.listeners.iter_mut().enumerate() {
+            let reg = self.poll.registry();
+            let _ = if on {
+                reg.register(l.source(), Token(LISTENER_BASE + i), Interest::READABLE)
+            } else {
+                reg.deregister(l.source())
+            };
+        }
+        self.listening = on;
+    }
+
+    fn run(&mut self) -> i32 {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let wait = Duration::from_millis(
+                1000 - (SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.subsec_millis() as u64)
+                    .unwrap_or(0))
+                .min(999),
+            );
+            if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    log_error!("poll failed: {e}");
+                    return 255;
+                }
+            }
+            let now = now_secs();
+            if now != self.now {
+                self.now = now;
+                self.date = crate::http::date::http_date_secs(now);
+                self.tick();
+            }
+            for ev in events.iter() {
+                self.dispatch(ev.token(), ev.is_readable() || ev.is_read_closed());
+            }
+            if let Some(code) = self.handle_signals() {
+                return code;
+            }
+            if let Some(code) = self.should_exit() {
+                return code;
+            }
+        }
+    }
+
+    fn dispatch(&mut self, token: Token, readable: bool) {
+        match token.0 {
+            t if t == SIGNAL_TOKEN.0 => {}
+            t if t >= LISTENER_BASE && t < (1 << 32) => self.accept(t - LISTENER_BASE),
+            t => {
+                let (id, slot) = (t & 0xFFFF_FFFF, t >> 32);
+                self.with_conn(id, |conn, env| {
+                    if slot == 0 {
+                        conn.on_event(readable, env)
+                    } else {
+                        conn.on_handler_event(slot, env)
+                    }
+                });
+            }
+        }
+    }
+
+    /// Run `f` on a connection with its environment; drop it once closed.
+    fn with_conn(&mut self, id: usize, f: impl FnOnce(&mut Conn, &mut Env)) {
+        let Some(Some(conn)) = self.conns.get_mut(id) else {
+            return;
+        };
+        let mut env = Env {
+            registry: self.poll.registry(),
+            pipeline: &mut self.site.pipeline,
+            server: &self.site.server,
+            ctx: &self.site.ctx,
+            spill: &self.site.spill,
+            pool: &mut self.pool,
+            now: self.now,
+            date: &self.date,
+        };
+        f(conn, &mut env);
+        if conn.state == State::Closed {
+            self.conns[id] = None;
+            self.free_ids.push(id);
+            self.live -= 1;
+            self.last_activity = self.now;
+            if self.stopping.is_none() && !self.listening {
+                self.set_listening(true);
+                log_error!("[note] sockets enabled again");
+            }
+        }
+    }
+
+    fn max_connections(&self) -> usize {
+        match self.site.server.max_connections as usize {
+            0 => 4096 / 3,
+            n => n,
+        }
+    }
+
+    fn accept(&mut self, idx: usize) {
+        loop {
+            if self.live >= self.max_connections() {
+                self.set_listening(false);
+                log_error!("[note] sockets disabled, connection limit reached");
+                return;
+            }
+            let Some(l) = self.listeners.get(idx) else {
+                return;
+            };
+            let (stream, ip) = match l.accept() {
+                Ok(Some(a)) => a,
+                Ok(None) => return,
+                Err(e) => {
+                    if e.raw_os_error() == Some(libc::EMFILE) {
+                        log_error!("accept failed: {e}");
+                    }
+                    return;
+                }
+            };
+            let name = l.name.clone();
+            self.add_conn(stream, ip, name);
+        }
+    }
+
+    fn add_conn(&mut self, stream: sockets::Stream, ip: String, socket_name: String) {
+        let id = match self.free_ids.pop() {
+            Some(id) => id,
+            None if self.conns.len() < MAX_CONN_ID => {
+                self.conns.push(None);
+                self.conns.len() - 1
+            }
+            None => return,
+        };
+        stream.set_nodelay();
+        let mut conn = Conn::new(id, stream, self.now);
+        conn.set_peer(ip, socket_name);
+        if conn.register(self.poll.registry()).is_err() {
+            self.free_ids.push(id);
+            return;
+        }
+        self.conns[id] = Some(conn);
+        self.live += 1;
+        self.last_activity = self.now;
+    }
+
+    /// Once a second: connection timeouts and the modules' trigger hooks.
+    fn tick(&mut self) {
+        for id in 0..self.conns.len() {
+            self.with_conn(id, |conn, env| conn.check_timeout(env));
+        }
+        let mut cx = Ctx {
+            now: self.now,
+            registry: self.poll.registry(),
+            token_base: 0,
+        };
+        self.site.pipeline.run_server(Hook::Trigger, &mut cx, 0, 0);
+        for pid in daemon::reap_children() {
+            self.site
+                .pipeline
+                .run_server(Hook::Waitpid, &mut cx, pid.as_raw(), 0);
+        }
+    }
+
+    fn handle_signals(&mut self) -> Option<i32> {
+        for ev in self.signals.drain() {
+            match ev {
+                SignalEvent::Terminate => return Some(0),
+                SignalEvent::GracefulShutdown => {
+                    if self.stopping.is_some() {
+                        return Some(0);
+                    }
+                    self.begin_shutdown();
+                }
+                SignalEvent::GracefulRestart => self.restart(),
+                SignalEvent::ReopenLogs => {
+                    if let Err(e) = log::reopen() {
+                        log_error!("reopening errorlog failed: {e}");
+                    }
+                    let mut cx = Ctx {
+                        now: self.now,
+                        registry: self.poll.registry(),
+                        token_base: 0,
+                    };
+                    self.site.pipeline.run_server(Hook::Sighup, &mut cx, 0, 0);
+                }
+                SignalEvent::Child => {
+                    let mut cx = Ctx {
+                        now: self.now,
+                        registry: self.poll.registry(),
+                        token_base: 0,
+                    };
+                    for pid in daemon::reap_children() {
+                        self.site
+                            .pipeline
+                            .run_server(Hook::Waitpid, &mut cx, pid.as_raw(), 0);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn begin_shutdown(&mut self) {
+        self.set_listening(false);
+        self.listeners.clear();
+        self.stopping = Some(self.now);
+        for id in 0..self.conns.len() {
+            self.with_conn(id, |conn, env| {
+                if conn.is_idle() {
+                    conn.close(env);
+                }
+            });
+        }
+    }
+
+    /// SIGUSR1: re-read the config; keep serving with the old one if the
+    /// new one does not load. Listeners with unchanged addresses are kept.
+    fn restart(&mut self) {
+        let Some(reload) = &self.settings.reload else {
+            return;
+        };
+        let tree = match reload() {
+            Ok(t) => t,
+            Err(e) => {
+                log_error!("graceful restart: config not reloaded, keeping the old one: {e}");
+                return;
+            }
+        };
+        let site = match Site::build(&tree, &self.settings.module_dir) {
+            Ok(s) => s,
+            Err(diags) => {
+                print_diagnostics(&diags, &tree);
+                log_error!("graceful restart: config not reloaded, keeping the old one");
+                return;
+            }
+        };
+        let was_listening = self.listening;
+        self.set_listening(false);
+        let specs = sockets::listen_specs(&site.server);
+        let mut old = std::mem::take(&mut self.listeners);
+        match sockets::bind_all(&specs, &mut old, &mut Vec::new()) {
+            Ok(l) => {
+                self.listeners = l;
+                self.site = site;
+                log_error!("graceful restart: configuration reloaded");
+            }
+            Err(e) => {
+                log_error!("graceful restart: {e}; keeping the old configuration");
+                self.listeners = old;
+            }
+        }
+        if was_listening || self.stopping.is_none() {
+            self.set_listening(true);
+        }
+    }
+
+    fn should_exit(&mut self) -> Option<i32> {
+        if let Some(since) = self.stopping {
+            let limit = i64::from(self.site.server.graceful_shutdown_timeout().max(0));
+            let busy = self.conns.iter().flatten().any(|c| !c.is_idle());
+            if !busy || (limit > 0 && self.now - since >= limit) {
+                return Some(0);
+            }
+        }
+        if let Some(idle) = self.settings.idle_timeout {
+            if self.live == 0 && self.now - self.last_activity >= idle as i64 {
+                log_error!("server stopped after idle timeout");
+                return Some(0);
+            }
+        }
+        None
+    }
+}
