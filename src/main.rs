@@ -125,12 +125,8 @@ fn report(diags: &[Diagnostic]) -> bool {
     diags.iter().any(Diagnostic::is_error)
 }
 
-fn serve(_tree: ConfigTree, _opts: ServeOptions) -> u8 {
-    log_error(
-        "server.c.0",
-        "serving is not implemented yet in this build (use -p, -t or -tt)",
-    );
-    FAILED
+fn serve(tree: ConfigTree, opts: ServeOptions) -> u8 {
+    u8::try_from(lighttpd::server::run(tree, opts)).unwrap_or(FAILED)
 }
 
 /// `lighttpd check [...]`: every problem, rustc-style (see config::check).

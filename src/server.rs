@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use mio::{Events, Interest, Poll, Token};
 
 use crate::chunk::SpillConf;
+use crate::cli::ServeOptions;
 use crate::config::core::{compile, ServerConf};
 use crate::config::diagnostic::Diagnostic;
 use crate::config::tree::ConfigTree;
@@ -117,6 +118,29 @@ fn print_diagnostics(diags: &[Diagnostic], tree: &ConfigTree) {
             None => log_error!("{}", d.message),
         }
     }
+}
+
+/// Serve `tree` as the command line says; returns the process exit code.
+/// SIGUSR1 re-reads `opts.config_path`.
+pub fn run(tree: ConfigTree, opts: ServeOptions) -> i32 {
+    if opts.one_shot {
+        log_error!("-1 (one-shot on stdin) is not supported by this build yet");
+        return 255;
+    }
+    let path = opts.config_path.clone();
+    let reload = move || {
+        crate::config::load(&path)
+            .map_err(|e| crate::config::lighttpd_stderr(&e).trim().to_string())
+    };
+    let settings = Settings {
+        foreground: opts.foreground,
+        idle_timeout: opts.idle_timeout,
+        module_dir: opts
+            .module_dir
+            .unwrap_or_else(|| "/usr/lib/lighttpd".to_string()),
+        reload: Some(Box::new(reload)),
+    };
+    serve(tree, settings)
 }
 
 /// Serve `tree` until told to stop; returns the process exit code.
@@ -301,7 +325,7 @@ impl Server {
     fn dispatch(&mut self, token: Token, readable: bool) {
         match token.0 {
             t if t == SIGNAL_TOKEN.0 => {}
-            t if t >= LISTENER_BASE && t < (1 << 32) => self.accept(t - LISTENER_BASE),
+            t if (LISTENER_BASE..(1 << 32)).contains(&t) => self.accept(t - LISTENER_BASE),
             t => {
                 let (id, slot) = (t & 0xFFFF_FFFF, t >> 32);
                 self.with_conn(id, |conn, env| {

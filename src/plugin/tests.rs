@@ -33,19 +33,9 @@ impl Module for Probe {
 }
 
 fn request() -> Request {
-    let tree = crate::config::tree::ConfigTree {
-        contexts: vec![crate::config::tree::Context {
-            parent: None,
-            prev: None,
-            next: None,
-            cond: None,
-            is_else: false,
-            children: Vec::new(),
-            directives: Vec::new(),
-            span: Default::default(),
-        }],
-        sources: Default::default(),
-    };
+    let tree = crate::config::load_str("test.conf", b"server.document-root = \"/tmp\"\n")
+        .map_err(|_| "load")
+        .unwrap();
     let compiled = crate::config::core::compile(&tree).unwrap();
     let ctx = crate::request::ReqContext {
         scheme: "http",
