@@ -51,7 +51,7 @@ fn run(steps: Vec<Step>) -> u8 {
                 match config::load(&path) {
                     Ok(t) => {
                         eprint!("{}", config::lighttpd_warnings(&t));
-                        if report(&validate::syntax_check(&t)) {
+                        if report(&validate::lighttpd_messages(&t, false)) {
                             return FAILED;
                         }
                         tree = Some(t);
@@ -108,7 +108,13 @@ fn run(steps: Vec<Step>) -> u8 {
     if test == 1 || print {
         return 0;
     }
-    if report(&validate::preflight(&tree)) {
+    // -tt / startup: the phases after the ones already reported at -f
+    let already = validate::lighttpd_messages(&tree, false).len();
+    if report(
+        validate::lighttpd_messages(&tree, true)
+            .get(already..)
+            .unwrap_or(&[]),
+    ) {
         return FAILED;
     }
     if test > 1 {

@@ -1,0 +1,2 @@
+echo 'var.gen = "from shell"'
+echo '$HTTP["url"] =^ "/gen" { var.g = 1 }'
