@@ -6,8 +6,13 @@
 pub mod access;
 pub mod alias;
 pub mod dirlisting;
+pub mod evhost;
+pub mod expire;
 pub mod indexfile;
 pub mod keyvalue;
 pub mod redirect;
 pub mod rewrite;
+pub mod setenv;
+pub mod simple_vhost;
 pub mod staticfile;
+pub mod userdir;
