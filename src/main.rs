@@ -109,12 +109,7 @@ fn run(steps: Vec<Step>) -> u8 {
         return 0;
     }
     // -tt / startup: the phases after the ones already reported at -f
-    let already = validate::lighttpd_messages(&tree, false).len();
-    if report(
-        validate::lighttpd_messages(&tree, true)
-            .get(already..)
-            .unwrap_or(&[]),
-    ) {
+    if report(&validate::lighttpd_preflight(&tree)) {
         return FAILED;
     }
     if test > 1 {

@@ -273,6 +273,16 @@ pub fn lighttpd_messages(tree: &ConfigTree, tt: bool) -> Vec<Diagnostic> {
     if tt {
         phases.extend(preflight_phases(tree));
     }
+    until_first_error(phases)
+}
+
+/// What lighttpd prints after a successful syntax check for `-tt` or a
+/// start ([`preflight`], stopping after the first failing phase).
+pub fn lighttpd_preflight(tree: &ConfigTree) -> Vec<Diagnostic> {
+    until_first_error(preflight_phases(tree))
+}
+
+fn until_first_error(phases: Vec<Vec<Diagnostic>>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for phase in phases {
         let failed = phase.iter().any(Diagnostic::is_error);
@@ -562,6 +572,7 @@ fn preflight_phases(tree: &ConfigTree) -> Vec<Vec<Diagnostic>> {
     check_modules_loadable(tree, &modules, &mut loading);
     phases.push(loading);
     let mut network = Vec::new();
+    check_network_backend(tree, &mut network);
     check_group(tree, &keys_where(is_network_key), &mut network);
     listen::check_listeners(tree, &mut network);
     phases.push(network);
@@ -570,12 +581,48 @@ fn preflight_phases(tree: &ConfigTree) -> Vec<Vec<Diagnostic>> {
             keys_where(|d| d.module == m.as_str() || (is_tls(m) && d.module == "mod_openssl"));
         let mut module = Vec::new();
         check_group(tree, &keys, &mut module);
+        if module.iter().any(Diagnostic::is_error) {
+            module.push(Diagnostic::error(
+                "Configuration of plugins failed. Going down.",
+                None,
+            ));
+        }
         phases.push(module);
     }
     let mut unknown = Vec::new();
     check_unknown_keys(tree, &modules, &mut unknown);
     phases.push(unknown);
     phases
+}
+
+/// The `server.network-backend` names lighttpd 1.4.69 accepts.
+pub const NETWORK_BACKENDS: [&str; 6] = [
+    "sendfile",
+    "linux-sendfile",
+    "freebsd-sendfile",
+    "solaris-sendfilev",
+    "writev",
+    "write",
+];
+
+/// lighttpd `network_write_init`.
+fn check_network_backend(tree: &ConfigTree, out: &mut Vec<Diagnostic>) {
+    let Some(d) = global_value(tree, "server.network-backend") else {
+        return;
+    };
+    let Some(v) = d.value.as_str().filter(|v| !v.is_empty()) else {
+        return;
+    };
+    if !NETWORK_BACKENDS.contains(&v) {
+        let mut diag = Diagnostic::error(
+            format!("server.network-backend has an unknown value: {v}"),
+            Some(d.span),
+        );
+        if let Some(s) = super::directive::suggest(v, NETWORK_BACKENDS) {
+            diag = diag.with_help(format!("did you mean `{s}`?"));
+        }
+        out.push(diag);
+    }
 }
 
 fn is_tls(m: &str) -> bool {

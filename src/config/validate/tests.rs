@@ -382,13 +382,20 @@ fn preflight_checks_module_directive_types_when_loaded() {
         .set(0, "url.rewrite-once", s("x"));
     let host = b.block(0, cond(CondField::Host, CondOp::Eq, "x"));
     b.set(host, "rrdtool.binary", s("/bin/rrdtool"));
-    let m = messages(&preflight(&b.build()));
+    let tree = b.build();
+    let m = messages(&preflight(&tree));
     assert_eq!(
         m,
         [
             "url.rewrite-once should have been a list like url.rewrite-once = ( \"...\" )",
+            "Configuration of plugins failed. Going down.",
             "DEPRECATED: do not set server options in conditionals, variable: rrdtool.binary",
         ]
+    );
+    assert_eq!(
+        lighttpd_preflight(&tree).len(),
+        2,
+        "lighttpd stops after mod_rewrite"
     );
 }
 
@@ -466,4 +473,21 @@ fn lighttpd_messages_stop_after_the_first_failing_phase() {
         messages(&lighttpd_messages(&tree, true)),
         ["WARNING: unknown config-key: foo.bar (ignored)"]
     );
+}
+
+#[test]
+fn preflight_checks_network_backend() {
+    let mut b = base();
+    b.set(0, "server.bind", s("127.0.0.1"))
+        .set(0, "server.network-backend", s("writeev"));
+    let diags = preflight(&b.build());
+    assert_eq!(
+        messages(&diags),
+        ["server.network-backend has an unknown value: writeev"]
+    );
+    assert_eq!(diags[0].help.as_deref(), Some("did you mean `writev`?"));
+    let mut b = base();
+    b.set(0, "server.bind", s("127.0.0.1"))
+        .set(0, "server.network-backend", s(""));
+    assert!(preflight(&b.build()).is_empty());
 }
