@@ -26,3 +26,6 @@ pub mod mime;
 pub mod range;
 pub mod status;
 pub mod uri;
+
+#[cfg(test)]
+mod robust_tests;
