@@ -233,6 +233,31 @@ impl ChunkQueue {
         other.reset();
     }
 
+    /// Append to `out` the bytes `start..start+len` of this queue (files
+    /// by reference, memory copied). Used for Range responses.
+    pub fn copy_range(&self, mut start: u64, mut len: u64, out: &mut ChunkQueue) {
+        for chunk in &self.chunks {
+            if len == 0 {
+                break;
+            }
+            let rem = chunk.remaining();
+            if start >= rem {
+                start -= rem;
+                continue;
+            }
+            let take = len.min(rem - start);
+            match chunk {
+                Chunk::Mem { data, off } => {
+                    let from = off + start as usize;
+                    out.append_mem(&data[from..from + take as usize]);
+                }
+                Chunk::File { file, off, .. } => out.append_file(file.clone(), off + start, take),
+            }
+            len -= take;
+            start = 0;
+        }
+    }
+
     /// Mark `n` bytes from the front as consumed.
     pub fn consume(&mut self, mut n: u64) {
         n = n.min(self.len);
@@ -451,6 +476,19 @@ mod tests {
         assert!(w.blocked);
         assert!(w.bytes < 8 << 20);
         assert_eq!(q.len(), (8 << 20) - w.bytes);
+    }
+
+    #[test]
+    fn copy_range_spans_chunks() {
+        let mut q = ChunkQueue::new();
+        q.append_vec(b"0123".to_vec());
+        q.append_file(Rc::new(temp_file_with(b"456789")), 0, 6);
+        let mut out = ChunkQueue::new();
+        q.copy_range(2, 5, &mut out);
+        let mut got = Vec::new();
+        out.read_into(&mut got, 100).unwrap();
+        assert_eq!(got, b"23456");
+        assert_eq!(q.len(), 10);
     }
 
     #[test]

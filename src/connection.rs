@@ -297,7 +297,8 @@ impl Conn {
                 }
                 Flow::Finished => {
                     let mut cx = ctx(env.registry, env.now, self.id);
-                    match response::response_start(r, env.pipeline, &mut cx) {
+                    let http10_range = env.server.feature_bool("http10.range", false);
+                    match response::response_start(r, env.pipeline, &mut cx, http10_range) {
                         Flow::Comeback => {
                             if let Err(f) = prepare::restart(r, env.server) {
                                 return f;

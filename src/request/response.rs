@@ -2,21 +2,29 @@
 //! `http_response_write_prepare`, src/http-header-glue.c): bodiless
 //! statuses, error documents (`server.errorfile-prefix`, built-in page),
 //! `server.error-handler` / `server.error-handler-404` dispatch, the
-//! response_start hooks, Content-Length, and head serialisation with
+//! response_start hooks, Range (206/416), Content-Length, and head
+//! serialisation with
 //! Connection, Date and Server.
 
 use std::fs::File;
 use std::rc::Rc;
 
 use super::{ErrorHandlerState, Request};
+use crate::chunk::ChunkQueue;
 use crate::http::h1::Version;
 use crate::http::headers::Headers;
 use crate::http::method::Method;
+use crate::http::range::{self, RangeSpec};
 use crate::plugin::{Ctx, Flow, Hook, Pipeline};
 
 /// Response start. Returns `Comeback` when an error handler was dispatched
 /// (the caller restarts the request), `Error` to abort, else `GoOn`.
-pub fn response_start(r: &mut Request, p: &mut Pipeline, cx: &mut Ctx) -> Flow {
+pub fn response_start(
+    r: &mut Request,
+    p: &mut Pipeline,
+    cx: &mut Ctx,
+    range_version_ok: bool,
+) -> Flow {
     let status = r.resp.status;
     if matches!(status, 204 | 205 | 304) {
         r.resp.body.reset();
@@ -37,9 +45,52 @@ pub fn response_start(r: &mut Request, p: &mut Pipeline, cx: &mut Ctx) -> Flow {
         _ => return Flow::Error,
     }
     if r.resp.complete {
+        if r.conf.range_requests && r.resp.status == 200 && !r.resp.body.is_empty() {
+            apply_range(r, range_version_ok);
+        }
         set_content_length(r);
     }
     Flow::GoOn
+}
+
+/// §3.8: Accept-Ranges, then a 206 (single or multipart) or 416.
+fn apply_range(r: &mut Request, version_ok: bool) {
+    let len = r.resp.body.len();
+    let version_ok = version_ok || r.version == Version::Http11;
+    let d = range::evaluate(200, &r.method, version_ok, &r.headers, &r.resp.headers, len);
+    if d.add_accept_ranges {
+        r.resp.headers.append("Accept-Ranges", "bytes");
+    }
+    match d.spec {
+        RangeSpec::Full => {}
+        RangeSpec::Unsatisfiable => {
+            r.resp.status = 416;
+            error_document(r);
+        }
+        RangeSpec::Ranges(ranges) => {
+            let mut body = ChunkQueue::new();
+            if let [(a, b)] = ranges[..] {
+                r.resp.body.copy_range(a, b - a + 1, &mut body);
+                r.resp
+                    .headers
+                    .set("Content-Range", &range::content_range(a, b, len));
+            } else {
+                let ctype = r.resp.headers.get("Content-Type").map(str::to_string);
+                for (i, &(a, b)) in ranges.iter().enumerate() {
+                    let head = range::part_header(i == 0, ctype.as_deref(), (a, b), len);
+                    body.append_mem(head.as_bytes());
+                    r.resp.body.copy_range(a, b - a + 1, &mut body);
+                }
+                body.append_mem(range::multipart_end().as_bytes());
+                r.resp
+                    .headers
+                    .set("Content-Type", &range::multipart_content_type());
+            }
+            r.resp.body = body;
+            r.resp.headers.remove("Content-Length");
+            r.resp.status = 206;
+        }
+    }
 }
 
 /// 4xx/5xx: dispatch an error handler once, else build the error document

@@ -1,0 +1,284 @@
+//! Shared helpers for integration tests: start the real binary on a free
+//! 127.0.0.1 port with a config string and a docroot, speak raw HTTP with
+//! timeouts, and stop the server by pid.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+/// A free TCP port on 127.0.0.1 (bound, then released).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// A fresh temp directory.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let n = SEQ.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("lrs-it-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    dir
+}
+
+/// Write `files` (path relative to `root`, content) creating directories.
+pub fn write_files(root: &Path, files: &[(&str, &[u8])]) {
+    for (rel, content) in files {
+        let p = root.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&p, content).expect("write");
+    }
+}
+
+/// A running server.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+    pub docroot: PathBuf,
+    pub conf: PathBuf,
+}
+
+/// The part of a config every test server shares.
+pub const MIME: &str =
+    r#"mimetype.assign = (".html" => "text/html", ".txt" => "text/plain", ".css" => "text/css")"#;
+
+impl Server {
+    /// Start with `extra` config lines appended to the document root, bind
+    /// and port settings; `files` go into the docroot. `@DIR@` in `extra`
+    /// is replaced by the test directory (the docroot is `@DIR@/www`).
+    pub fn start(extra: &str, files: &[(&str, &[u8])]) -> Server {
+        let dir = temp_dir("srv");
+        let docroot = dir.join("www");
+        std::fs::create_dir_all(&docroot).expect("mkdir");
+        write_files(&docroot, files);
+        let port = free_port();
+        let conf = format!(
+            "server.document-root = \"{}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n{MIME}\n{extra}\n",
+            docroot.display()
+        )
+        .replace("@DIR@", &dir.display().to_string());
+        Server::start_conf(dir, docroot, port, &conf, &["-D"])
+    }
+
+    /// Start with a complete config text.
+    pub fn start_conf(
+        dir: PathBuf,
+        docroot: PathBuf,
+        port: u16,
+        conf: &str,
+        args: &[&str],
+    ) -> Server {
+        let conf_path = dir.join("lighttpd.conf");
+        std::fs::write(&conf_path, conf).expect("write conf");
+        let child = Command::new(env!("CARGO_BIN_EXE_lighttpd"))
+            .args(args)
+            .arg("-f")
+            .arg(&conf_path)
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn lighttpd");
+        let mut s = Server {
+            child,
+            port,
+            dir,
+            docroot,
+            conf: conf_path,
+        };
+        s.wait_ready();
+        s
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + TIMEOUT;
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let mut err = String::new();
+                if let Some(e) = self.child.stderr.as_mut() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!("server exited ({status}): {err}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("server did not start listening on {}", self.port);
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// A connected client socket with timeouts.
+    pub fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        s.set_write_timeout(Some(TIMEOUT)).expect("timeout");
+        s
+    }
+
+    /// Send raw bytes on a new connection and read until the server closes.
+    pub fn raw(&self, req: &[u8]) -> Vec<u8> {
+        let mut s = self.connect();
+        s.write_all(req).expect("send");
+        read_to_close(&mut s)
+    }
+
+    /// One `GET path` with `Connection: close`; the parsed response.
+    pub fn get(&self, path: &str) -> Response {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+        parse(&self.raw(req.as_bytes())).pop().expect("a response")
+    }
+
+    /// Send SIGTERM and wait (bounded) for the exit status.
+    pub fn stop(&mut self) -> Option<i32> {
+        signal(self.pid(), libc::SIGTERM);
+        wait_exit(&mut self.child)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        signal(self.pid(), libc::SIGKILL);
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Send a signal to a pid we started.
+pub fn signal(pid: i32, sig: libc::c_int) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::try_from(sig).ok(),
+    );
+}
+
+/// Wait up to TIMEOUT for a child to exit; its code (None if still running).
+pub fn wait_exit(child: &mut Child) -> Option<i32> {
+    let deadline = Instant::now() + TIMEOUT;
+    while Instant::now() < deadline {
+        if let Ok(Some(st)) = child.try_wait() {
+            return st.code();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// Read until EOF (or the read timeout).
+pub fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16384];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return out,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// A parsed response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status_line: String,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.headers.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Read exactly one response (head, then Content-Length body; `head_only`
+/// for HEAD requests) from a keep-alive connection.
+pub fn read_response(s: &mut TcpStream, head_only: bool) -> Option<Response> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => buf.push(byte[0]),
+            _ => return None,
+        }
+    }
+    let mut r = parse_head(&buf);
+    let len: usize = if head_only || matches!(r.status, 304 | 204) {
+        0
+    } else {
+        r.header("Content-Length")?.parse().ok()?
+    };
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).ok()?;
+    r.body = body;
+    Some(r)
+}
+
+fn parse_head(head: &[u8]) -> Response {
+    let text = String::from_utf8_lossy(head);
+    let mut lines = text.split("\r\n");
+    let status_line = lines.next().unwrap_or("").to_string();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(": "))
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    Response {
+        status_line,
+        status,
+        headers,
+        body: Vec::new(),
+    }
+}
+
+/// Split a byte stream of responses (bodies by Content-Length; the last one
+/// may run to EOF).
+pub fn parse(mut data: &[u8]) -> Vec<Response> {
+    let mut out = Vec::new();
+    while let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+        let mut r = parse_head(&data[..end + 4]);
+        data = &data[end + 4..];
+        let len = match r
+            .header("Content-Length")
+            .and_then(|v| v.parse::<usize>().ok())
+        {
+            Some(n) if !matches!(r.status, 304 | 204) => n.min(data.len()),
+            Some(_) => 0,
+            None => data.len(),
+        };
+        r.body = data[..len].to_vec();
+        data = &data[len..];
+        out.push(r);
+    }
+    out
+}
