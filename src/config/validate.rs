@@ -581,6 +581,9 @@ fn preflight_phases(tree: &ConfigTree) -> Vec<Vec<Diagnostic>> {
             keys_where(|d| d.module == m.as_str() || (is_tls(m) && d.module == "mod_openssl"));
         let mut module = Vec::new();
         check_group(tree, &keys, &mut module);
+        if !module.iter().any(Diagnostic::is_error) {
+            deprecated_aliases(tree, &keys, &mut module);
+        }
         if module.iter().any(Diagnostic::is_error) {
             module.push(Diagnostic::error(
                 "Configuration of plugins failed. Going down.",
@@ -593,6 +596,21 @@ fn preflight_phases(tree: &ConfigTree) -> Vec<Vec<Diagnostic>> {
     check_unknown_keys(tree, &modules, &mut unknown);
     phases.push(unknown);
     phases
+}
+
+/// mod_deflate's notes for the old `compress.*` names (after its types
+/// were checked).
+fn deprecated_aliases(tree: &ConfigTree, keys: &[&DirectiveInfo], out: &mut Vec<Diagnostic>) {
+    for ctx in &tree.contexts {
+        for info in keys.iter().filter(|i| i.name.starts_with("compress.")) {
+            if let (Some(d), Some(new)) = (ctx.get(info.name), info.alias_of) {
+                out.push(Diagnostic::warning(
+                    format!("DEPRECATED: {} replaced with {new}", info.name),
+                    Some(d.span),
+                ));
+            }
+        }
+    }
 }
 
 /// The `server.network-backend` names lighttpd 1.4.69 accepts.

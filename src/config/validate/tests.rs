@@ -491,3 +491,16 @@ fn preflight_checks_network_backend() {
         .set(0, "server.network-backend", s(""));
     assert!(preflight(&b.build()).is_empty());
 }
+
+#[test]
+fn preflight_notes_deprecated_compress_keys() {
+    let mut b = base();
+    b.set(0, "server.bind", s("127.0.0.1"))
+        .set(0, "server.modules", list(&["mod_compress"]))
+        .set(0, "compress.cache-dir", s("/tmp"));
+    let tree = b.build();
+    assert_eq!(
+        messages(&preflight(&tree)),
+        ["DEPRECATED: compress.cache-dir replaced with deflate.cache-dir"]
+    );
+}
