@@ -11,6 +11,9 @@ use crate::config::diagnostic::Diagnostic;
 use crate::config::scoped::{Patch, Scoped};
 use crate::config::tree::ConfigTree;
 use crate::config::validate::get_list;
+use crate::plugin::registry::ModuleInit;
+use crate::plugin::{Ctx, Flow, Hook, Module};
+use crate::request::Request;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccessConf {
@@ -70,6 +73,56 @@ pub fn allowed(conf: &AccessConf, path: &str, nocase: bool) -> bool {
         (Some(a), _) if !a.is_empty() => any(a),
         (_, Some(d)) if !d.is_empty() => !any(d),
         _ => true,
+    }
+}
+
+/// The module.
+pub struct ModAccess {
+    conf: Scoped<AccessConf>,
+}
+
+/// Registry constructor.
+pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
+    Ok(Box::new(ModAccess {
+        conf: compile(init.tree)?,
+    }))
+}
+
+impl ModAccess {
+    fn check(&self, r: &mut Request) -> Flow {
+        let conf = r.resolve(&self.conf);
+        if allowed(&conf, &r.uri.path, r.conf.force_lowercase_filenames) {
+            return Flow::GoOn;
+        }
+        if r.conf.debug.log_request_handling {
+            let why = if conf.allow.as_ref().is_some_and(|a| !a.is_empty()) {
+                "failed to match any from access_allow"
+            } else {
+                "we match access_deny"
+            };
+            crate::log_error!("url denied as {why} {}", r.uri.path);
+        }
+        r.handler = None;
+        r.handler_module = None;
+        r.finish_with(403)
+    }
+}
+
+impl Module for ModAccess {
+    fn name(&self) -> &'static str {
+        "mod_access"
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::UriClean, Hook::SubrequestStart]
+    }
+
+    fn uri_clean(&mut self, r: &mut Request, _cx: &mut Ctx) -> Flow {
+        self.check(r)
+    }
+
+    fn subrequest_start(&mut self, r: &mut Request, _cx: &mut Ctx) -> Flow {
+        self.check(r)
     }
 }
 

@@ -12,6 +12,9 @@ use crate::config::diagnostic::Diagnostic;
 use crate::config::scoped::{Patch, Scoped};
 use crate::config::tree::ConfigTree;
 use crate::config::validate::get_kvstring;
+use crate::plugin::registry::ModuleInit;
+use crate::plugin::{Ctx, Flow, Hook, Module};
+use crate::request::Request;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AliasConf {
@@ -95,6 +98,45 @@ fn traversal(rest: &str) -> bool {
     };
     let r = r.strip_prefix('.').unwrap_or(r);
     r.is_empty() || r.starts_with('/')
+}
+
+/// The module.
+pub struct ModAlias {
+    conf: Scoped<AliasConf>,
+}
+
+/// Registry constructor.
+pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
+    Ok(Box::new(ModAlias {
+        conf: compile(init.tree)?,
+    }))
+}
+
+impl Module for ModAlias {
+    fn name(&self) -> &'static str {
+        "mod_alias"
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::Physical]
+    }
+
+    fn physical(&mut self, r: &mut Request, _cx: &mut Ctx) -> Flow {
+        let conf = r.resolve(&self.conf);
+        let Some(aliases) = conf.aliases else {
+            return Flow::GoOn;
+        };
+        let lc = r.conf.force_lowercase_filenames;
+        match remap(&aliases, &r.physical.path, &r.physical.basedir, lc) {
+            Remap::None => Flow::GoOn,
+            Remap::Forbidden => r.finish_with(403),
+            Remap::Path(path, basedir) => {
+                r.physical.path = path;
+                r.physical.basedir = basedir;
+                Flow::GoOn
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,9 @@ use crate::config::diagnostic::Diagnostic;
 use crate::config::scoped::{Patch, Scoped};
 use crate::config::tree::ConfigTree;
 use crate::config::validate::get_str;
+use crate::plugin::registry::ModuleInit;
+use crate::plugin::{Ctx, Flow, Hook, Module};
+use crate::request::Request;
 
 /// One piece of a compiled pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +131,45 @@ pub fn expand(pattern: &[Piece], authority: &str) -> String {
         out.push('/');
     }
     out
+}
+
+/// The module.
+pub struct ModEvhost {
+    conf: Scoped<EvhostConf>,
+}
+
+/// Registry constructor.
+pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
+    Ok(Box::new(ModEvhost {
+        conf: compile(init.tree)?,
+    }))
+}
+
+impl Module for ModEvhost {
+    fn name(&self) -> &'static str {
+        "mod_evhost"
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::Docroot]
+    }
+
+    fn docroot(&mut self, r: &mut Request, _cx: &mut Ctx) -> Flow {
+        if r.uri.authority.is_empty() {
+            return Flow::GoOn;
+        }
+        let conf = r.resolve(&self.conf);
+        let Some(pattern) = conf.pattern else {
+            return Flow::GoOn;
+        };
+        let root = expand(&pattern, &r.uri.authority);
+        if std::fs::metadata(&root).is_ok_and(|m| m.is_dir()) {
+            r.physical.doc_root = root;
+        } else {
+            crate::log_error!("{root}: No such file or directory");
+        }
+        Flow::GoOn
+    }
 }
 
 #[cfg(test)]

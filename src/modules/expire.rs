@@ -11,6 +11,9 @@ use crate::config::diagnostic::Diagnostic;
 use crate::config::scoped::{Patch, Scoped};
 use crate::config::tree::ConfigTree;
 use crate::config::validate::get_kvstring;
+use crate::plugin::registry::ModuleInit;
+use crate::plugin::{Ctx, Flow, Hook, Module};
+use crate::request::Request;
 
 /// What an expiry is relative to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,6 +176,60 @@ pub fn max_age(e: Expiry, now: i64, mtime: Option<i64>) -> Option<i64> {
 /// Does mod_expire look at this response at all?
 pub fn applies(status: u16, get_head_query: bool, has_cache_control: bool) -> bool {
     matches!(status, 200 | 204 | 206) && get_head_query && !has_cache_control
+}
+
+/// The module.
+pub struct ModExpire {
+    conf: Scoped<ExpireConf>,
+}
+
+/// Registry constructor.
+pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
+    Ok(Box::new(ModExpire {
+        conf: compile(init.tree)?,
+    }))
+}
+
+impl Module for ModExpire {
+    fn name(&self) -> &'static str {
+        "mod_expire"
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::ResponseStart]
+    }
+
+    fn response_start(&mut self, r: &mut Request, cx: &mut Ctx) -> Flow {
+        let has_cc = r.resp.headers.contains("Cache-Control");
+        if !applies(r.resp.status, r.method.is_get_head_query(), has_cc) {
+            return Flow::GoOn;
+        }
+        let conf = r.resolve(&self.conf);
+        let Some(rule) = lookup(&conf, &r.uri.path, r.resp.headers.get("Content-Type")) else {
+            return Flow::GoOn;
+        };
+        let mtime = || {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(&r.physical.path).ok().map(|m| m.mtime())
+        };
+        let mtime = if rule.base == Base::Modification {
+            mtime()
+        } else {
+            None
+        };
+        let Some(age) = max_age(rule, cx.now, mtime) else {
+            return Flow::GoOn;
+        };
+        if r.version == crate::http::h1::Version::Http10 {
+            let date = crate::http::date::http_date_secs(cx.now + age);
+            r.resp.headers.set("Expires", &date);
+        } else {
+            r.resp
+                .headers
+                .set("Cache-Control", &format!("max-age={age}"));
+        }
+        Flow::GoOn
+    }
 }
 
 #[cfg(test)]

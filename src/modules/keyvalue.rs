@@ -559,6 +559,30 @@ pub fn url_normalize(tree: &crate::config::tree::ConfigTree) -> bool {
         .unwrap_or(true)
 }
 
+/// The listening port from a `$SERVER["socket"]` name such as
+/// `127.0.0.1:8080` or `[::1]:80` (0 for unix sockets).
+pub fn socket_port(server_socket: &str) -> u16 {
+    server_socket
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The `${url.*}` parts of a request (lighttpd `burl_parts_t`).
+pub fn url_parts(r: &crate::request::Request) -> UrlParts<'_> {
+    UrlParts {
+        scheme: r.uri.scheme,
+        authority: if r.uri.authority.is_empty() {
+            &r.server_name
+        } else {
+            &r.uri.authority
+        },
+        port: socket_port(&r.server_socket),
+        target: &r.target,
+        query: r.target.split_once('?').map(|(_, q)| q),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,9 @@
 //! default; values outside 100..=999 become 301). A blank replacement is an
 //! exclude rule. Substitution syntax: [`super::keyvalue`].
 
+use crate::plugin::registry::ModuleInit;
+use crate::plugin::{Ctx, Flow, Hook, Module};
+use crate::request::Request;
 use std::rc::Rc;
 
 use crate::config::diagnostic::Diagnostic;
@@ -13,7 +16,7 @@ use crate::config::scoped::{Patch, Scoped};
 use crate::config::tree::ConfigTree;
 use crate::config::validate::{get_kvstring, get_short};
 
-use super::keyvalue::{process, Outcome, RuleList, UrlParts};
+use super::keyvalue::{process, url_parts, Outcome, RuleList, UrlParts};
 
 #[derive(Debug, Clone)]
 pub struct RedirectConf {
@@ -49,17 +52,11 @@ impl Patch for RedirectConf {
 /// Build `url.redirect` / `url.redirect-code` per context.
 pub fn compile(tree: &ConfigTree) -> Result<Scoped<RedirectConf>, Vec<Diagnostic>> {
     let normalize = super::keyvalue::url_normalize(tree);
-    let ctx_of = |d: &crate::config::tree::Directive| {
-        tree.contexts
-            .iter()
-            .position(|c| c.directives.iter().any(|x| std::ptr::eq(x, d)))
-            .unwrap_or(0)
-    };
-    Scoped::build(
+    Scoped::build_with_ctx(
         tree,
         RedirectConf::default(),
         &["url.redirect", "url.redirect-code"],
-        |key, d| {
+        |key, ctx, d| {
             if key == "url.redirect-code" {
                 let c = get_short(key, &d.value)?;
                 return Ok(RedirectItem::Code(if (100..1000).contains(&c) {
@@ -70,7 +67,7 @@ pub fn compile(tree: &ConfigTree) -> Result<Scoped<RedirectConf>, Vec<Diagnostic
             }
             let pairs = get_kvstring(key, &d.value)?;
             let mut list = RuleList {
-                ctx: ctx_of(d),
+                ctx,
                 ..RuleList::default()
             };
             list.append(&pairs, normalize)?;
@@ -93,6 +90,49 @@ pub fn location(
             "pcre_exec() error while processing uri: {}",
             url.target
         )),
+    }
+}
+
+/// The module.
+pub struct ModRedirect {
+    conf: Scoped<RedirectConf>,
+}
+
+/// Registry constructor.
+pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
+    Ok(Box::new(ModRedirect {
+        conf: compile(init.tree)?,
+    }))
+}
+
+impl Module for ModRedirect {
+    fn name(&self) -> &'static str {
+        "mod_redirect"
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::UriClean]
+    }
+
+    fn uri_clean(&mut self, r: &mut Request, _cx: &mut Ctx) -> Flow {
+        let conf = r.resolve(&self.conf);
+        let Some(rules) = conf.rules.filter(|l| !l.is_empty()) else {
+            return Flow::GoOn;
+        };
+        let caps = r.conds.captures(rules.ctx).to_vec();
+        match location(&rules, &url_parts(r), &caps) {
+            Ok(None) => Flow::GoOn,
+            Ok(Some(loc)) => {
+                r.resp.headers.set("Location", &loc);
+                r.handler_module = None;
+                r.resp.complete = true;
+                r.finish_with(conf.code)
+            }
+            Err(msg) => {
+                crate::log_error!("{msg}");
+                Flow::Error
+            }
+        }
     }
 }
 

@@ -9,6 +9,9 @@
 //! all later rewriting; more than 100 passes is an endless loop (the
 //! connection is closed without a response).
 
+use crate::plugin::registry::ModuleInit;
+use crate::plugin::{Ctx, Flow, Hook, Module};
+use crate::request::Request;
 use std::rc::Rc;
 
 use crate::config::diagnostic::Diagnostic;
@@ -16,7 +19,7 @@ use crate::config::scoped::{Patch, Scoped};
 use crate::config::tree::ConfigTree;
 use crate::config::validate::get_kvstring;
 
-use super::keyvalue::{process, Outcome, RuleList, UrlParts};
+use super::keyvalue::{process, url_parts, Outcome, RuleList, UrlParts};
 
 /// The effective rule lists of a request.
 #[derive(Debug, Clone, Default)]
@@ -156,6 +159,82 @@ pub fn apply(
             "mod_rewrite invalid result (not beginning with '/') while processing uri: {}",
             url.target
         )),
+    }
+}
+
+/// The module.
+pub struct ModRewrite {
+    conf: Scoped<RewriteConf>,
+}
+
+const NAME: &str = "mod_rewrite";
+
+/// Registry constructor.
+pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
+    Ok(Box::new(ModRewrite {
+        conf: compile(init.tree)?,
+    }))
+}
+
+impl ModRewrite {
+    fn run(r: &mut Request, list: &RuleList) -> Flow {
+        let caps = r.conds.captures(list.ctx).to_vec();
+        let mut state = r
+            .plugin_ctx
+            .get_mut::<RewriteState>(NAME)
+            .copied()
+            .unwrap_or_default();
+        let result = apply(&mut state, list, &url_parts(r), &caps);
+        *r.plugin_ctx.entry::<RewriteState>(NAME) = state;
+        match result {
+            Rewrite::GoOn => Flow::GoOn,
+            Rewrite::Target(t) => {
+                r.target = t;
+                r.physical.path.clear();
+                Flow::Comeback
+            }
+            Rewrite::Error(msg) => {
+                crate::log_error!("{msg}");
+                Flow::Error
+            }
+        }
+    }
+}
+
+impl Module for ModRewrite {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::UriRaw, Hook::Physical, Hook::RequestReset]
+    }
+
+    fn uri_raw(&mut self, r: &mut Request, _cx: &mut Ctx) -> Flow {
+        let conf = r.resolve(&self.conf);
+        match conf.main {
+            Some(list) if !list.is_empty() => Self::run(r, &list),
+            _ => Flow::GoOn,
+        }
+    }
+
+    fn physical(&mut self, r: &mut Request, _cx: &mut Ctx) -> Flow {
+        if r.handler.is_some() || r.handler_module.is_some() {
+            return Flow::GoOn;
+        }
+        let conf = r.resolve(&self.conf);
+        let Some(list) = conf.if_not_file.filter(|l| !l.is_empty()) else {
+            return Flow::GoOn;
+        };
+        if std::fs::metadata(&r.physical.path).is_ok_and(|m| m.is_file()) {
+            return Flow::GoOn;
+        }
+        Self::run(r, &list)
+    }
+
+    fn request_reset(&mut self, r: &mut Request, _cx: &mut Ctx) -> Flow {
+        r.plugin_ctx.remove(NAME);
+        Flow::GoOn
     }
 }
 

@@ -12,6 +12,9 @@ use crate::config::scoped::{Patch, Scoped};
 use crate::config::tree::ConfigTree;
 use crate::config::validate::get_kvstring;
 use crate::http::headers::Headers;
+use crate::plugin::registry::ModuleInit;
+use crate::plugin::{Ctx, Flow, Hook, Module};
+use crate::request::Request;
 
 type Pairs = Vec<(String, String)>;
 
@@ -146,6 +149,77 @@ pub fn apply_environment(conf: &SetenvConf, env: &mut Vec<(String, String)>) {
             Some((_, old)) => *old = v.clone(),
             None => env.push((k.clone(), v.clone())),
         }
+    }
+}
+
+/// The module.
+pub struct ModSetenv {
+    conf: Scoped<SetenvConf>,
+}
+
+const NAME: &str = "mod_setenv";
+
+/// The config captured at the first uri_clean call of a request.
+#[derive(Default)]
+struct State {
+    conf: SetenvConf,
+    env_done: bool,
+}
+
+/// Registry constructor.
+pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
+    Ok(Box::new(ModSetenv {
+        conf: compile(init.tree)?,
+    }))
+}
+
+impl Module for ModSetenv {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[
+            Hook::UriClean,
+            Hook::RequestEnv,
+            Hook::ResponseStart,
+            Hook::RequestReset,
+        ]
+    }
+
+    fn uri_clean(&mut self, r: &mut Request, _cx: &mut Ctx) -> Flow {
+        if r.plugin_ctx.get_mut::<State>(NAME).is_some() {
+            return Flow::GoOn;
+        }
+        let conf = r.resolve(&self.conf);
+        apply_request_headers(&conf, &mut r.headers);
+        *r.plugin_ctx.entry::<State>(NAME) = State {
+            conf,
+            env_done: false,
+        };
+        Flow::GoOn
+    }
+
+    fn request_env(&mut self, r: &mut Request, _cx: &mut Ctx) -> Flow {
+        if let Some(st) = r.plugin_ctx.get_mut::<State>(NAME) {
+            if !st.env_done {
+                st.env_done = true;
+                apply_environment(&st.conf, &mut r.env);
+            }
+        }
+        Flow::GoOn
+    }
+
+    fn response_start(&mut self, r: &mut Request, _cx: &mut Ctx) -> Flow {
+        if let Some(st) = r.plugin_ctx.get_mut::<State>(NAME) {
+            apply_response_headers(&st.conf, &mut r.resp.headers);
+        }
+        Flow::GoOn
+    }
+
+    fn request_reset(&mut self, r: &mut Request, _cx: &mut Ctx) -> Flow {
+        r.plugin_ctx.remove(NAME);
+        Flow::GoOn
     }
 }
 

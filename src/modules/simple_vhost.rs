@@ -6,6 +6,9 @@ use crate::config::diagnostic::Diagnostic;
 use crate::config::scoped::{Patch, Scoped};
 use crate::config::tree::ConfigTree;
 use crate::config::validate::{get_short, get_str};
+use crate::plugin::registry::ModuleInit;
+use crate::plugin::{Ctx, Flow, Hook, Module};
+use crate::request::Request;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SimpleVhostConf {
@@ -112,6 +115,40 @@ pub fn choose(
     let host = conf.default_host.as_deref();
     let c = candidate(root, host, doc);
     is_dir(&c).then(|| (c, host.map(str::to_string)))
+}
+
+/// The module.
+pub struct ModSimpleVhost {
+    conf: Scoped<SimpleVhostConf>,
+}
+
+/// Registry constructor.
+pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
+    Ok(Box::new(ModSimpleVhost {
+        conf: compile(init.tree)?,
+    }))
+}
+
+impl Module for ModSimpleVhost {
+    fn name(&self) -> &'static str {
+        "mod_simple_vhost"
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::Docroot]
+    }
+
+    fn docroot(&mut self, r: &mut Request, _cx: &mut Ctx) -> Flow {
+        let conf = r.resolve(&self.conf);
+        let is_dir = |p: &str| std::fs::metadata(p).is_ok_and(|m| m.is_dir());
+        if let Some((root, name)) = choose(&conf, &r.uri.authority, is_dir) {
+            r.physical.doc_root = root;
+            if let Some(name) = name {
+                r.server_name = name;
+            }
+        }
+        Flow::GoOn
+    }
 }
 
 #[cfg(test)]

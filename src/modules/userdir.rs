@@ -7,6 +7,9 @@ use crate::config::diagnostic::Diagnostic;
 use crate::config::scoped::{Patch, Scoped};
 use crate::config::tree::ConfigTree;
 use crate::config::validate::{get_bool, get_list, get_str};
+use crate::plugin::registry::ModuleInit;
+use crate::plugin::{Ctx, Flow, Hook, Module};
+use crate::request::Request;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserdirConf {
@@ -187,6 +190,56 @@ pub fn passwd_home(user: &str) -> Option<String> {
         .ok()
         .flatten()
         .map(|u| u.dir.to_string_lossy().into_owned())
+}
+
+/// The module.
+pub struct ModUserdir {
+    conf: Scoped<UserdirConf>,
+}
+
+/// Registry constructor.
+pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
+    Ok(Box::new(ModUserdir {
+        conf: compile(init.tree)?,
+    }))
+}
+
+impl Module for ModUserdir {
+    fn name(&self) -> &'static str {
+        "mod_userdir"
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::Physical]
+    }
+
+    fn physical(&mut self, r: &mut Request, _cx: &mut Ctx) -> Flow {
+        if !r.uri.path.starts_with("/~") {
+            return Flow::GoOn;
+        }
+        let conf = r.resolve(&self.conf);
+        let is_dir = |p: &str| std::fs::metadata(p).is_ok_and(|m| m.is_dir());
+        let lc = r.conf.force_lowercase_filenames;
+        match resolve(&conf, &r.uri.path, lc, passwd_home, is_dir) {
+            Userdir::Ignore => Flow::GoOn,
+            Userdir::RedirectToDir => {
+                let mut loc = crate::http::uri::url_encode_path(&r.uri.path);
+                loc.push('/');
+                if !r.uri.query.is_empty() {
+                    loc.push('?');
+                    loc.push_str(&r.uri.query);
+                }
+                r.resp.headers.set("Location", &loc);
+                r.resp.complete = true;
+                r.finish_with(301)
+            }
+            Userdir::Path(basedir, path) => {
+                r.physical.basedir = basedir;
+                r.physical.path = path;
+                Flow::GoOn
+            }
+        }
+    }
 }
 
 #[cfg(test)]

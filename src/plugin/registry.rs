@@ -25,6 +25,15 @@ pub const BUILTIN: &[(&str, Ctor)] = &[
     ("mod_indexfile", modules::indexfile::new),
     ("mod_dirlisting", modules::dirlisting::new),
     ("mod_staticfile", modules::staticfile::new),
+    ("mod_access", modules::access::new),
+    ("mod_alias", modules::alias::new),
+    ("mod_evhost", modules::evhost::new),
+    ("mod_expire", modules::expire::new),
+    ("mod_redirect", modules::redirect::new),
+    ("mod_rewrite", modules::rewrite::new),
+    ("mod_setenv", modules::setenv::new),
+    ("mod_simple_vhost", modules::simple_vhost::new),
+    ("mod_userdir", modules::userdir::new),
 ];
 
 /// Construct the modules of `names` in order. Unknown names fail like

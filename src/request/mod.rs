@@ -132,6 +132,41 @@ pub struct Request {
     pub bytes_out: u64,
     /// Request head size in bytes (for logs).
     pub bytes_in: u64,
+    /// Per-request state of modules (lighttpd `r->plugin_ctx`).
+    pub plugin_ctx: PluginCtx,
+}
+
+/// Per-request module state by module name (lighttpd `r->plugin_ctx`).
+#[derive(Default)]
+pub struct PluginCtx(Vec<(&'static str, Box<dyn std::any::Any>)>);
+
+impl PluginCtx {
+    /// The state a module stored, if it has that type.
+    pub fn get_mut<T: 'static>(&mut self, module: &str) -> Option<&mut T> {
+        self.0
+            .iter_mut()
+            .find(|(m, _)| *m == module)
+            .and_then(|(_, v)| v.downcast_mut())
+    }
+
+    /// The module's state, created with `Default` if missing.
+    pub fn entry<T: 'static + Default>(&mut self, module: &'static str) -> &mut T {
+        let pos = self.0.iter().position(|(m, v)| *m == module && v.is::<T>());
+        let i = pos.unwrap_or_else(|| {
+            self.0.retain(|(m, _)| *m != module);
+            self.0.push((module, Box::new(T::default())));
+            self.0.len() - 1
+        });
+        self.0[i]
+            .1
+            .downcast_mut()
+            .unwrap_or_else(|| unreachable!("type checked above"))
+    }
+
+    /// Forget a module's state (request reset).
+    pub fn remove(&mut self, module: &str) {
+        self.0.retain(|(m, _)| *m != module);
+    }
 }
 
 impl Request {
@@ -215,6 +250,7 @@ impl Request {
             head_sent: false,
             bytes_out: 0,
             bytes_in: 0,
+            plugin_ctx: PluginCtx::default(),
         }
     }
 
