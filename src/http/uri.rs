@@ -132,16 +132,9 @@ fn replace3(s: &[u8], needle: &[u8; 3], with: u8) -> Vec<u8> {
 /// lighttpd `burl_normalize` on a whole target. Returns the normalised target
 /// and the offset of the query's `?`, or 400.
 fn burl_normalize(raw: &[u8], o: &ParseOpts) -> Result<(Vec<u8>, Option<usize>), u16> {
-    let mut raw = raw.to_vec();
-    if o.url_path_backslash_trans {
-        // Only on Windows/Cygwin in lighttpd; harmless to honour when asked for.
-        for c in raw.iter_mut().take_while(|c| **c != b'?') {
-            if *c == b'\\' {
-                *c = b'/';
-            }
-        }
-    }
-    let (s, mut qs, invalid) = normalize_encoding(&raw, o.url_normalize_required);
+    // url-path-backslash-trans only acts on Windows/Cygwin builds of lighttpd;
+    // on Linux it is accepted and ignored, so `\` is percent-encoded below.
+    let (s, mut qs, invalid) = normalize_encoding(raw, o.url_normalize_required);
     if invalid {
         if o.url_invalid_utf8_reject {
             return Err(400);
@@ -369,6 +362,31 @@ mod tests {
     }
 
     #[test]
+    fn same_as_lighttpd_cgi_env() {
+        // QUERY_STRING and SCRIPT_NAME+PATH_INFO seen by a CGI under lighttpd 1.4.69
+        for (raw, path, query) in [
+            (
+                "/env.sh?a%7e%2fb%zz%c3%a9 c",
+                "/env.sh",
+                Some("a~%2Fb%25zz%C3%A9%20c"),
+            ),
+            ("/env.sh/x%2fy/../z?q", "/env.sh/x/z", Some("q")),
+            ("/env.sh/a%41%62/.%2e/c?x=%3d", "/env.sh/c", Some("x=%3D")),
+            ("/env.sh/%c3%a9?", "/env.sh/é", Some("")),
+            ("/./env.sh//p//q/.?a?b#frag", "/env.sh/p/q/", Some("a?b")),
+            ("/env.sh/%2541", "/env.sh/%41", None),
+        ] {
+            let t = parse_target(raw, &ParseOpts::default()).unwrap();
+            assert_eq!(
+                (t.path.as_str(), t.query.as_deref()),
+                (path, query),
+                "{raw}"
+            );
+        }
+        assert_eq!(t("/env.sh?%00"), Err(400));
+    }
+
+    #[test]
     fn rejections() {
         assert_eq!(
             parse_target_bytes(b"/\xff", &ParseOpts::default()),
@@ -411,6 +429,8 @@ mod tests {
         let o = with(|o| o.url_path_dotseg_remove = false);
         let r = parse_target("/a/../b", &o).unwrap();
         assert_eq!((r.target.as_str(), r.path.as_str()), ("/a/../b", "/b"));
+        let o = with(|o| o.url_path_backslash_trans = true);
+        assert_eq!(parse_target("/a\\b", &o).unwrap().target, "/a%5Cb");
         let o = with(|o| o.url_query_20_plus = true);
         assert_eq!(
             parse_target("/a b?x y%20z", &o).unwrap().target,
