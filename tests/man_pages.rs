@@ -2,6 +2,7 @@
 //! described in lighttpd.conf(5) with its real type and scope, every command-line
 //! option in lighttpd(8), and the pages render without warnings from man/groff.
 
+use lighttpd::config::check::USAGE as CHECK_USAGE;
 use lighttpd::config::core::PARSEOPT_KEYS;
 use lighttpd::config::directive::{Scope, DIRECTIVES};
 use std::collections::BTreeSet;
@@ -9,22 +10,34 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The short options of lighttpd 1.4.69 (`getopt("f:m:i:hvVD1pt")`, and `-tt`).
-const LIGHTTPD_OPTIONS: &[&str] = &[
-    "-f", "-m", "-i", "-1", "-p", "-t", "-tt", "-D", "-v", "-V", "-h",
-];
+/// The options lighttpd's `-h` text lists (`-f`, `-tt`, ...): the first word of each
+/// indented line that starts with `-`.
+fn lighttpd_options() -> Vec<String> {
+    let usage = lighttpd::cli::usage();
+    let options: Vec<String> = usage
+        .lines()
+        .filter_map(|line| line.strip_prefix(' '))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|word| word.starts_with('-'))
+        .map(String::from)
+        .collect();
+    assert!(options.len() >= 11, "cli::usage() changed shape: {usage}");
+    options
+}
 
-/// The options of `lighttpd check`.
-const CHECK_OPTIONS: &[&str] = &[
-    "--format",
-    "--explain",
-    "--host",
-    "--url",
-    "--remote-ip",
-    "--header",
-    "--method",
-    "--scheme",
-];
+/// The options of `lighttpd check`, from its usage text (`-f`, `--format`, ...).
+fn check_options() -> Vec<String> {
+    let options: BTreeSet<String> = CHECK_USAGE
+        .split(|c: char| c.is_whitespace() || "[]".contains(c))
+        .filter(|word| word.starts_with('-') && word.len() > 1)
+        .map(String::from)
+        .collect();
+    assert!(
+        options.contains("--explain"),
+        "check USAGE changed shape: {CHECK_USAGE}"
+    );
+    options.into_iter().collect()
+}
 
 fn page_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("man").join(name)
@@ -146,10 +159,10 @@ fn option_tags(page: &str) -> BTreeSet<String> {
 #[test]
 fn every_command_line_option_is_described() {
     let tags = option_tags(&read_page("lighttpd.8"));
-    let missing: Vec<&&str> = LIGHTTPD_OPTIONS
-        .iter()
-        .chain(CHECK_OPTIONS)
-        .filter(|flag| !tags.contains(**flag))
+    let missing: Vec<String> = lighttpd_options()
+        .into_iter()
+        .chain(check_options())
+        .filter(|flag| !tags.contains(flag))
         .collect();
     assert!(
         missing.is_empty(),
