@@ -10,6 +10,7 @@ use mio::{Interest, Registry, Token};
 
 use crate::chunk::{ChunkQueue, SpillConf};
 use crate::config::core::ServerConf;
+use crate::http::chunked::ChunkedDecoder;
 use crate::http::h1::{self, BlankPrefix, Version};
 use crate::plugin::{Ctx, Flow, Hook, Pipeline};
 use crate::request::{prepare, response, ReqContext, Request};
@@ -120,6 +121,13 @@ impl Conn {
             remote_ip: String::new(),
             server_socket: String::new(),
         }
+    }
+
+    /// Idle limits before the first request: the global config's.
+    pub fn set_timeouts(&mut self, conf: &crate::config::core::CoreConf) {
+        self.ka_idle = i64::from(conf.max_keep_alive_idle);
+        self.read_idle = i64::from(conf.max_read_idle);
+        self.write_idle = i64::from(conf.max_write_idle);
     }
 
     /// Who the client is and which listener accepted it.
@@ -287,7 +295,14 @@ impl Conn {
                     self.read_body(r, env);
                 }
                 let mut cx = ctx(env.registry, env.now, self.id);
-                flow = run_handler(r, &mut cx);
+                flow = if r.body.failed {
+                    if let Some(mut h) = r.handler.take() {
+                        h.reset(&mut cx);
+                    }
+                    Flow::Finished
+                } else {
+                    run_handler(r, &mut cx)
+                };
             }
             match flow {
                 Flow::Comeback => {
@@ -325,33 +340,62 @@ impl Conn {
         if self.fill(env, MAX_PENDING_INPUT).is_err() {
             r.keep_alive = false;
         }
-        let Some(expected) = r.body.expected else {
-            // Chunked request bodies need the de-chunker: refuse for now.
-            r.resp.status = 411;
-            r.body.complete = true;
-            r.keep_alive = false;
-            return;
+        let step = match r.body.expected {
+            Some(expected) => self.take_sized_body(r, expected, env),
+            None => self.take_chunked_body(r, env),
         };
-        let want = (expected - r.body.received).min(self.rbuf.len() as u64) as usize;
-        if want > 0 {
-            if r.body
-                .queue
-                .append_spilling(&self.rbuf[..want], env.spill)
-                .is_err()
-            {
-                r.resp.status = 500;
-                r.keep_alive = false;
-            }
-            self.rbuf.drain(..want);
-            r.body.received += want as u64;
-        }
-        if r.body.received >= expected {
+        if let Err(status) = step {
+            // A broken body ends the request with an error page and a close.
+            r.resp.status = status;
+            r.handler_module = None;
+            r.keep_alive = false;
             r.body.complete = true;
-        } else if self.read_closed {
+            r.body.failed = true;
+            self.rbuf.clear();
+        } else if !r.body.complete && self.read_closed {
             r.keep_alive = false;
             r.body.complete = true;
             r.resp.status = 400;
+            r.handler_module = None;
+            r.body.failed = true;
         }
+    }
+
+    fn take_sized_body(&mut self, r: &mut Request, expected: u64, env: &Env) -> Result<(), u16> {
+        let want = (expected - r.body.received).min(self.rbuf.len() as u64) as usize;
+        if want > 0 {
+            r.body
+                .queue
+                .append_spilling(&self.rbuf[..want], env.spill)
+                .map_err(|_| 500u16)?;
+            self.rbuf.drain(..want);
+            r.body.received += want as u64;
+        }
+        r.body.complete = r.body.received >= expected;
+        Ok(())
+    }
+
+    fn take_chunked_body(&mut self, r: &mut Request, env: &Env) -> Result<(), u16> {
+        let max_body = u64::from(r.conf.max_request_size) * 1024;
+        let max_trailers = env.server.max_request_field_size as usize;
+        let dec = r
+            .body
+            .dechunk
+            .get_or_insert_with(|| ChunkedDecoder::with_limits(max_body, max_trailers));
+        let mut out = Vec::new();
+        let used = dec.decode(&self.rbuf, &mut out)?;
+        let (done, cut) = (dec.is_done(), dec.trailers_cut());
+        self.rbuf.drain(..used);
+        r.body
+            .queue
+            .append_spilling(&out, env.spill)
+            .map_err(|_| 500u16)?;
+        r.body.received += out.len() as u64;
+        if done {
+            r.body.complete = true;
+            r.keep_alive &= !cut;
+        }
+        Ok(())
     }
 
     /// Serialise the head, queue the body, switch to writing.

@@ -411,6 +411,7 @@ impl Server {
         stream.set_nodelay();
         let mut conn = Conn::new(id, stream, self.now);
         conn.set_peer(ip, socket_name);
+        conn.set_timeouts(&self.site.ctx.core.defaults);
         if conn.register(self.poll.registry()).is_err() {
             self.free_ids.push(id);
             return;

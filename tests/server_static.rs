@@ -232,3 +232,25 @@ $HTTP["host"] == "other" { server.document-root = "@DIR@/www/dir" }"#,
     let raw = s.raw(b"GET /a.txt HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n");
     assert_eq!(parse(&raw)[0].text(), "a\n");
 }
+
+#[test]
+fn dir_listing_lists_dirs_first_and_escapes_names() {
+    let mut files = site();
+    files.push(("list/b file&<x>.txt", b"x"));
+    files.push(("list/.hidden", b"x"));
+    files.push(("list/sub/z.txt", b"x"));
+    let s = Server::start(r#"dir-listing.activate = "enable""#, &files);
+    let r = s.get("/list/");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Content-Type"), Some("text/html"));
+    let page = r.text();
+    assert!(page.contains("<title>Index of /list/</title>"));
+    let sub = page.find("href=\"sub/\"").expect("sub dir row");
+    let file = page
+        .find("href=\"b%20file%26%3Cx%3E.txt\">b file&#x26;&#x3C;x&#x3E;.txt</a>")
+        .expect("escaped file row");
+    assert!(sub < file, "directories come first");
+    assert!(!page.contains(".hidden"));
+    let head = s.raw(b"HEAD /list/ HTTP/1.0\r\n\r\n");
+    assert!(String::from_utf8_lossy(&head).ends_with("\r\n\r\n"));
+}

@@ -70,8 +70,12 @@ pub struct Body {
     pub complete: bool,
     /// A handler asked for the body (only then is it read).
     pub wanted: bool,
+    /// The body was malformed, too large or cut short (status already set).
+    pub failed: bool,
     /// Decoded body bytes waiting for the handler.
     pub queue: ChunkQueue,
+    /// The de-chunker of a `Transfer-Encoding: chunked` body.
+    pub dechunk: Option<crate::http::chunked::ChunkedDecoder>,
 }
 
 /// Where the error-handler dispatch stands (lighttpd `r->error_handler_saved_status`).

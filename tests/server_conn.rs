@@ -1,0 +1,156 @@
+//! Connection behaviour against the real binary: keep-alive, pipelining,
+//! half-closed clients, HTTP/1.0, limits (413, 431) and idle timeouts.
+
+mod common;
+
+use std::io::Write;
+use std::net::Shutdown;
+use std::time::{Duration, Instant};
+
+use common::{parse, read_response, read_to_close, Server};
+
+fn files() -> Vec<(&'static str, &'static [u8])> {
+    vec![("a.txt", b"aaa\n"), ("b.txt", b"bb\n")]
+}
+
+#[test]
+fn keep_alive_serves_several_requests_on_one_connection() {
+    let s = Server::start("", &files());
+    let mut c = s.connect();
+    for (path, body) in [("/a.txt", "aaa\n"), ("/b.txt", "bb\n"), ("/a.txt", "aaa\n")] {
+        write!(c, "GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").expect("send");
+        let r = read_response(&mut c, false).expect("response");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.text(), body);
+        assert_eq!(r.header("Connection"), None);
+    }
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let s = Server::start("", &files());
+    let raw = s.raw(
+        b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\nHEAD /b.txt HTTP/1.1\r\nHost: t\r\n\r\n\r\nGET /b.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    let text = String::from_utf8_lossy(&raw);
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 3, "{text}");
+    let first = text.find("aaa\n").expect("first body");
+    let last = text.rfind("bb\n").expect("last body");
+    assert!(first < last);
+    assert!(text.ends_with("bb\n"));
+}
+
+#[test]
+fn half_closed_client_still_gets_its_answer() {
+    let s = Server::start("", &files());
+    let mut c = s.connect();
+    c.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    c.shutdown(Shutdown::Write).expect("shutdown");
+    let r = parse(&read_to_close(&mut c));
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].text(), "aaa\n");
+}
+
+#[test]
+fn http10_keep_alive_is_echoed_and_default_closes() {
+    let s = Server::start("", &files());
+    let mut c = s.connect();
+    c.write_all(b"GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .expect("send");
+    let r = read_response(&mut c, false).expect("response");
+    assert_eq!(r.status_line, "HTTP/1.0 200 OK");
+    assert_eq!(r.header("Connection"), Some("keep-alive"));
+    c.write_all(b"GET /b.txt HTTP/1.0\r\n\r\n").expect("send");
+    let rest = parse(&read_to_close(&mut c));
+    assert_eq!(rest[0].header("Connection"), Some("close"));
+    assert_eq!(rest[0].text(), "bb\n");
+}
+
+#[test]
+fn max_keep_alive_requests_closes_after_the_limit() {
+    let s = Server::start("server.max-keep-alive-requests = 2", &files());
+    let mut c = s.connect();
+    c.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    assert_eq!(
+        read_response(&mut c, false)
+            .expect("1")
+            .header("Connection"),
+        None
+    );
+    c.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    assert_eq!(
+        read_response(&mut c, false)
+            .expect("2")
+            .header("Connection"),
+        None
+    );
+    c.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    let r = parse(&read_to_close(&mut c));
+    assert_eq!(r[0].header("Connection"), Some("close"));
+}
+
+#[test]
+fn idle_keep_alive_connection_is_closed() {
+    let s = Server::start("server.max-keep-alive-idle = 1", &files());
+    let mut c = s.connect();
+    c.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    read_response(&mut c, false).expect("response");
+    let t = Instant::now();
+    let rest = read_to_close(&mut c);
+    assert!(rest.is_empty());
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
+}
+
+#[test]
+fn slow_head_hits_max_read_idle() {
+    let s = Server::start("server.max-read-idle = 1", &files());
+    let mut c = s.connect();
+    c.write_all(b"GET /a.txt HTTP/1.1\r\n").expect("send");
+    let t = Instant::now();
+    assert!(read_to_close(&mut c).is_empty());
+    assert!(t.elapsed() < Duration::from_secs(4));
+}
+
+#[test]
+fn limits_give_413_and_431() {
+    let s = Server::start("server.max-request-size = 1", &files());
+    let big = b"POST /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 2048\r\n\r\n";
+    let r = parse(&s.raw(big));
+    assert_eq!(r[0].status, 413);
+    assert_eq!(r[0].header("Connection"), Some("close"));
+    let mut req = b"GET /a.txt HTTP/1.1\r\nHost: t\r\nX-Big: ".to_vec();
+    req.extend(std::iter::repeat_n(b'y', 9000));
+    req.extend_from_slice(b"\r\n\r\n");
+    assert_eq!(parse(&s.raw(&req))[0].status, 431);
+}
+
+#[test]
+fn garbage_gets_400_with_http10_status_line() {
+    let s = Server::start("", &files());
+    let raw = s.raw(b"\x01\x02garbage\r\n\r\n");
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.0 400 Bad Request\r\n"), "{text}");
+    assert!(text.contains("Connection: close\r\n"));
+}
+
+#[test]
+fn many_connections_are_served_concurrently() {
+    let s = Server::start("", &files());
+    let mut conns: Vec<_> = (0..50).map(|_| s.connect()).collect();
+    for c in &mut conns {
+        c.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+            .expect("send");
+    }
+    for c in &mut conns {
+        assert_eq!(read_response(c, false).expect("response").text(), "aaa\n");
+    }
+}
