@@ -319,3 +319,82 @@ fn blank_prefix_for_keepalive() {
     assert_eq!(keepalive_blank_prefix(b"\nG"), BlankPrefix::Skip(1));
     assert_eq!(keepalive_blank_prefix(b"\r\n\r\n"), BlankPrefix::None);
 }
+
+/// Answers recorded from lighttpd 1.4.69 on 127.0.0.1 (status, or None when
+/// the head was accepted and a later stage answered).
+#[test]
+fn recorded_lighttpd_answers() {
+    let a1023 = format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", "a".repeat(1023));
+    let a1024 = format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", "a".repeat(1024));
+    let cases: Vec<(&str, Option<u16>)> = vec![
+        ("GET / HTTP/1.1\r\nHost: example.com.\r\n\r\n", None),
+        ("GET / HTTP/1.1\r\nHost: example..com\r\n\r\n", Some(400)),
+        ("GET / HTTP/1.1\r\nHost: -a.com\r\n\r\n", Some(400)),
+        ("GET / HTTP/1.1\r\nHost: a.-b\r\n\r\n", Some(400)),
+        ("GET / HTTP/1.1\r\nHost: [::g]\r\n\r\n", Some(400)),
+        ("GET / HTTP/1.1\r\nHost: 1.2.3\r\n\r\n", Some(400)),
+        ("GET / HTTP/1.1\r\nHost: x:99999\r\n\r\n", Some(400)),
+        (&a1023, None),
+        (&a1024, Some(400)),
+        ("GET / HTTP/1.1\r\nHost: x\r\nX@Y: 1\r\n\r\n", Some(400)),
+        ("GET / HTTP/1.1\r\nHost: x\r\nX_Y1: 1\r\n\r\n", None),
+        ("GET / HTTP/1.1\r\nHost: x\r\nX: a\tb\r\n\r\n", None),
+        ("QUERY / HTTP/1.1\r\nHost: x\r\n\r\n", None),
+        ("TRACE / HTTP/1.1\r\nHost: x\r\n\r\n", None),
+        ("GET HTTPS://x/index.html HTTP/1.1\r\n\r\n", None),
+        ("GET http://x HTTP/1.1\r\n\r\n", Some(400)),
+        ("GET /i HTTP/1.0\r\nUpgrade: websocket\r\n\r\n", Some(400)),
+        ("GET /i HTTP/1.1\r\nHost: x\r\nExpect: foo\r\n\r\n", None),
+        (
+            "GET /i HTTP/1.1\r\nHost: x\r\nContent-Type: a\r\nContent-Type: A\r\n\r\n",
+            None,
+        ),
+        (
+            "GET /i HTTP/1.1\r\nHost: x\r\nHTTP2-Settings: a\r\nHTTP2-Settings: b\r\n\r\n",
+            Some(400),
+        ),
+        (
+            "GET /i HTTP/1.1\r\nHost:x\r\nConnection:close\r\n\r\n",
+            None,
+        ),
+        (
+            "GET /i HTTP/1.1\r\nhOST: X\r\nconnection: CLOSE\r\n\r\n",
+            None,
+        ),
+        (
+            "GET /i HTTP/1.1\r\nHost: x\r\n\tConnection: close\r\n\r\n",
+            Some(400),
+        ),
+        ("GET /i HTTP/1.1\r\nHost: x\r\nX:\r\n b\r\n\r\n", None),
+        (
+            "DELETE /i HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+            None,
+        ),
+        (
+            "GET /i HTTP/1.1\r\nHost: x\r\nContent-Length: 00\r\n\r\n",
+            None,
+        ),
+        (
+            "GET /i HTTP/1.1\r\nHost: x\r\nContent-Length: 0 \r\n\r\n",
+            None,
+        ),
+        ("GET  /i HTTP/1.1\r\nHost: x\r\n\r\n", Some(400)),
+        ("GET /i  HTTP/1.1\r\nHost: x\r\n\r\n", None),
+        ("GET /i HTTP/1.1\r\r\nHost: x\r\n\r\n", Some(400)),
+    ];
+    for (req, want) in cases {
+        let got = parse(req).map(|_| ()).map_err(|e| e.status).err();
+        assert_eq!(got, want, "{req:?}");
+    }
+    let raw = b"GET / HTTP/1.1\r\nHost: x\r\nX\x80Y: 1\r\n\r\n";
+    assert_eq!(
+        parse_head(raw, &ParseOpts::default(), 8192)
+            .unwrap_err()
+            .status,
+        400
+    );
+    let raw = b"GET / HTTP/1.1\r\nHost: x\r\nX: \x80\xff\r\n\r\n";
+    assert!(parse_head(raw, &ParseOpts::default(), 8192).is_ok());
+    let h = ok("GET /i  HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(h.uri_path, "/i ");
+}
