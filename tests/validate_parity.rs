@@ -316,6 +316,40 @@ server.errorlog-use-syslog="maybe"
         ],
         255,
     ),
+    (
+        r#"server.modules=("mod_openssl")
+ssl.pemfile="/tmp/both.pem"
+$HTTP["host"]=="x" { ssl.engine="enable"
+server.use-ipv6="enable"
+ssl.cipher-list="x" }
+"#,
+        &[
+            r#"WARNING: ssl.engine must be in global scope or $SERVER["socket"] with '==', or else is ignored"#,
+            r#"WARNING: ssl.engine must be in global scope or $SERVER["socket"] with '==', or else is ignored"#,
+            r#"WARNING: ssl.cipher-list must be in global scope or $SERVER["socket"] with '==', or else is ignored"#,
+            r#"ssl.engine is valid only in global scope or $SERVER["socket"] condition"#,
+            r#"ssl.cipher-list is valid only in global scope or $SERVER["socket"] condition"#,
+            r#"WARNING: ssl.engine must be in global scope or $SERVER["socket"] with '==', or else is ignored"#,
+            r#"WARNING: server.use-ipv6 must be in global scope or $SERVER["socket"] with '==', or else is ignored"#,
+        ],
+        0,
+    ),
+    (
+        r#"server.modules=("mod_openssl","mod_accesslog")
+ssl.pemfile="/tmp/both.pem"
+accesslog.filename=5
+$HTTP["host"]=="x" { server.use-ipv6="enable"
+ ssl.stek-file="/x" }
+"#,
+        &[
+            r#"DEPRECATED: do not set server options in conditionals, variable: ssl.stek-file"#,
+            r#"ssl.stek-file is valid only in global scope or $SERVER["socket"] condition"#,
+            r#"WARNING: server.use-ipv6 must be in global scope or $SERVER["socket"] with '==', or else is ignored"#,
+            r#"accesslog.filename should have been a string like ... = "...""#,
+            r#"Configuration of plugins failed. Going down."#,
+        ],
+        255,
+    ),
 ];
 
 /// Strip `YYYY-MM-DD HH:MM:SS: (file.c.N) ` from a log line.

@@ -571,14 +571,17 @@ fn preflight_phases(tree: &ConfigTree) -> Vec<Vec<Diagnostic>> {
     let mut loading = Vec::new();
     check_modules_loadable(tree, &modules, &mut loading);
     phases.push(loading);
+    if modules.iter().any(|m| is_tls(m)) {
+        phases.push(tls_phase(tree));
+    }
     let mut network = Vec::new();
     check_network_backend(tree, &mut network);
-    check_group(tree, &keys_where(is_network_key), &mut network);
+    let net_keys = keys_where(|d| d.name == "ssl.engine" || is_network_key(d));
+    check_group(tree, &net_keys, &mut network);
     listen::check_listeners(tree, &mut network);
     phases.push(network);
-    for m in &modules {
-        let keys =
-            keys_where(|d| d.module == m.as_str() || (is_tls(m) && d.module == "mod_openssl"));
+    for m in modules.iter().filter(|m| !is_tls(m)) {
+        let keys = keys_where(|d| d.module == m.as_str());
         let mut module = Vec::new();
         check_group(tree, &keys, &mut module);
         if !module.iter().any(Diagnostic::is_error) {
@@ -596,6 +599,61 @@ fn preflight_phases(tree: &ConfigTree) -> Vec<Vec<Diagnostic>> {
     check_unknown_keys(tree, &modules, &mut unknown);
     phases.push(unknown);
     phases
+}
+
+/// The keys mod_openssl reads per listener (`set_defaults_sockets`).
+const TLS_SOCKET_KEYS: [&str; 5] = [
+    "ssl.engine",
+    "ssl.cipher-list",
+    "ssl.openssl.ssl-conf-cmd",
+    "ssl.pemfile",
+    "ssl.stek-file",
+];
+
+/// The TLS module's defaults, run while plugins are initialised (before
+/// the listeners): its connection keys, then its per-socket keys, which
+/// only count in the global block or a `$SERVER["socket"]` block.
+fn tls_phase(tree: &ConfigTree) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let main_keys = keys_where(|d| {
+        d.module == "mod_openssl" && (d.name == "ssl.pemfile" || !TLS_SOCKET_KEYS.contains(&d.name))
+    });
+    check_group(tree, &main_keys, &mut out);
+    if !out.iter().any(Diagnostic::is_error) {
+        let socket_keys: Vec<&DirectiveInfo> =
+            TLS_SOCKET_KEYS.iter().filter_map(|k| lookup(k)).collect();
+        check_group(tree, &socket_keys, &mut out);
+        if !out.iter().any(Diagnostic::is_error) {
+            tls_socket_scope_notes(tree, &mut out);
+        }
+    }
+    if out.iter().any(Diagnostic::is_error) {
+        out.push(Diagnostic::error(
+            "Initialization of plugins failed. Going down.",
+            None,
+        ));
+    }
+    out
+}
+
+fn tls_socket_scope_notes(tree: &ConfigTree, out: &mut Vec<Diagnostic>) {
+    for ctx in tree.contexts.iter().skip(1) {
+        let socket = ctx
+            .cond
+            .as_ref()
+            .is_some_and(|c| c.field == CondField::ServerSocket);
+        if socket {
+            continue;
+        }
+        for key in TLS_SOCKET_KEYS.iter().filter(|k| **k != "ssl.pemfile") {
+            if let Some(d) = ctx.get(key) {
+                out.push(Diagnostic::warning(
+                    format!("{key} is valid only in global scope or $SERVER[\"socket\"] condition"),
+                    Some(d.span),
+                ));
+            }
+        }
+    }
 }
 
 /// mod_deflate's notes for the old `compress.*` names (after its types

@@ -504,3 +504,37 @@ fn preflight_notes_deprecated_compress_keys() {
         ["DEPRECATED: compress.cache-dir replaced with deflate.cache-dir"]
     );
 }
+
+#[test]
+fn tls_keys_are_checked_while_plugins_initialise() {
+    let mut b = base();
+    b.set(0, "server.bind", s("127.0.0.1"))
+        .set(0, "server.modules", list(&["mod_openssl"]))
+        .set(0, "ssl.pemfile", s("/x.pem"));
+    let h = b.block(0, cond(CondField::Host, CondOp::Eq, "x"));
+    b.set(h, "ssl.cipher-list", s("HIGH"))
+        .set(h, "ssl.stek-file", s("/k"));
+    let sock = b.block(0, cond(CondField::ServerSocket, CondOp::Match, "443$"));
+    b.set(sock, "ssl.cipher-list", s("HIGH"));
+    assert_eq!(
+        messages(&preflight(&b.build())),
+        [
+            "WARNING: ssl.cipher-list must be in global scope or $SERVER[\"socket\"] with '==', or else is ignored",
+            "DEPRECATED: do not set server options in conditionals, variable: ssl.stek-file",
+            "WARNING: ssl.cipher-list must be in global scope or $SERVER[\"socket\"] with '==', or else is ignored",
+            "ssl.cipher-list is valid only in global scope or $SERVER[\"socket\"] condition",
+            "ssl.stek-file is valid only in global scope or $SERVER[\"socket\"] condition",
+        ]
+    );
+    let mut b = base();
+    b.set(0, "server.bind", s("127.0.0.1"))
+        .set(0, "server.modules", list(&["mod_openssl"]))
+        .set(0, "ssl.privkey", Value::Int(1));
+    assert_eq!(
+        messages(&lighttpd_preflight(&b.build())),
+        [
+            "ssl.privkey should have been a string like ... = \"...\"",
+            "Initialization of plugins failed. Going down.",
+        ]
+    );
+}
