@@ -123,6 +123,15 @@ impl Conn {
         }
     }
 
+    /// What accept/close hooks see.
+    pub fn info(&self) -> crate::plugin::ConnInfo {
+        crate::plugin::ConnInfo {
+            id: self.id,
+            remote_ip: self.remote_ip.clone(),
+            server_socket: self.server_socket.clone(),
+        }
+    }
+
     /// Idle limits before the first request: the global config's.
     pub fn set_timeouts(&mut self, conf: &crate::config::core::CoreConf) {
         self.ka_idle = i64::from(conf.max_keep_alive_idle);
@@ -290,6 +299,11 @@ impl Conn {
             } else {
                 Flow::Finished
             };
+            if flow == Flow::Finished && r.handler.is_some() && !r.env_ready {
+                r.env_ready = true;
+                let mut cx = ctx(env.registry, env.now, self.id);
+                env.pipeline.run(Hook::RequestEnv, r, &mut cx);
+            }
             if flow == Flow::Finished && r.handler.is_some() && !r.resp.complete {
                 if r.body.wanted && !r.body.complete {
                     self.read_body(r, env);

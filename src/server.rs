@@ -196,6 +196,16 @@ pub fn serve(tree: ConfigTree, settings: Settings) -> i32 {
         log_error!("{e}");
         return 255;
     }
+    let workers = usize::from(site.server.max_worker);
+    if workers > 1 && settings.idle_timeout.is_none() {
+        if let Some(code) = supervise_workers(workers) {
+            if let Some(p) = &pid_file {
+                daemon::remove_pid_file(p);
+            }
+            ready.done();
+            return code;
+        }
+    }
     let code = match Server::new(site, listeners, settings) {
         Ok(mut server) => {
             log_error!(
@@ -214,6 +224,56 @@ pub fn serve(tree: ConfigTree, settings: Settings) -> i32 {
         daemon::remove_pid_file(p);
     }
     code
+}
+
+/// `server.max-worker`: fork the workers and watch them — signals are
+/// passed on, a dead worker is replaced until shutdown. Returns the exit
+/// code in the parent, None in a worker (which then serves).
+fn supervise_workers(n: usize) -> Option<i32> {
+    let mut pids = match daemon::fork_workers(n) {
+        Ok(Some(pids)) => pids,
+        Ok(None) => return None,
+        Err(e) => {
+            log_error!("fork failed: {e}");
+            return Some(255);
+        }
+    };
+    let Ok(mut poll) = Poll::new() else {
+        return Some(255);
+    };
+    let Ok(mut signals) = Signals::install(poll.registry(), SIGNAL_TOKEN) else {
+        return Some(255);
+    };
+    let mut events = Events::with_capacity(8);
+    let mut stopping = false;
+    loop {
+        let _ = poll.poll(&mut events, Some(Duration::from_secs(1)));
+        for ev in signals.drain() {
+            let sig = match ev {
+                SignalEvent::Terminate => Some(nix::sys::signal::Signal::SIGTERM),
+                SignalEvent::GracefulShutdown => Some(nix::sys::signal::Signal::SIGINT),
+                SignalEvent::GracefulRestart => Some(nix::sys::signal::Signal::SIGUSR1),
+                SignalEvent::ReopenLogs => Some(nix::sys::signal::Signal::SIGHUP),
+                SignalEvent::Child => None,
+            };
+            if let Some(sig) = sig {
+                stopping |= matches!(ev, SignalEvent::Terminate | SignalEvent::GracefulShutdown);
+                daemon::signal_all(&pids, sig);
+            }
+        }
+        let gone = daemon::reap_children();
+        pids.retain(|p| !gone.contains(p));
+        if stopping && pids.is_empty() {
+            return Some(0);
+        }
+        while !stopping && pids.len() < n {
+            match daemon::fork_workers(1) {
+                Ok(Some(mut more)) => pids.append(&mut more),
+                Ok(None) => return None,
+                Err(_) => break,
+            }
+        }
+    }
 }
 
 fn open_error_log(site: &Site, foreground: bool) -> std::io::Result<()> {
@@ -356,6 +416,15 @@ impl Server {
         };
         f(conn, &mut env);
         if conn.state == State::Closed {
+            let info = conn.info();
+            let mut cx = Ctx {
+                now: self.now,
+                registry: self.poll.registry(),
+                token_base: id,
+            };
+            self.site
+                .pipeline
+                .run_conn(Hook::ConnectionClose, &info, &mut cx);
             self.conns[id] = None;
             self.free_ids.push(id);
             self.live -= 1;
@@ -416,9 +485,22 @@ impl Server {
             self.free_ids.push(id);
             return;
         }
+        let info = conn.info();
         self.conns[id] = Some(conn);
         self.live += 1;
         self.last_activity = self.now;
+        let mut cx = Ctx {
+            now: self.now,
+            registry: self.poll.registry(),
+            token_base: id,
+        };
+        let flow = self
+            .site
+            .pipeline
+            .run_conn(Hook::ConnectionAccept, &info, &mut cx);
+        if flow != crate::plugin::Flow::GoOn {
+            self.with_conn(id, |conn, env| conn.close(env));
+        }
     }
 
     /// Once a second: connection timeouts and the modules' trigger hooks.

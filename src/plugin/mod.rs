@@ -127,7 +127,8 @@ pub trait Module {
     fn response_start(&mut self, r: &mut Request, cx: &mut Ctx) -> Flow {
         Flow::GoOn
     }
-    /// A backend builds its CGI environment (`r.env`): add variables.
+    /// Add backend environment variables to `r.env`; run once per request,
+    /// right before the selected handler is first called.
     fn request_env(&mut self, r: &mut Request, cx: &mut Ctx) -> Flow {
         Flow::GoOn
     }

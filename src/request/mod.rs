@@ -109,8 +109,11 @@ pub struct Request {
     pub chunked: bool,
     pub expect_100: bool,
     pub keep_alive: bool,
-    /// Environment for backends (setenv, auth, error handler...).
+    /// Environment for backends (setenv, auth, error handler...). The
+    /// `request_env` hooks have run once `env_ready` is set (before the
+    /// handler's first call).
     pub env: Vec<(String, String)>,
+    pub env_ready: bool,
     /// Core settings in effect for this request.
     pub conf: CoreConf,
     /// Where `conf` is resolved from.
@@ -236,6 +239,7 @@ impl Request {
             expect_100: false,
             keep_alive: false,
             env: Vec::new(),
+            env_ready: false,
             conf: ctx.core.defaults.clone(),
             core: ctx.core.clone(),
             conds: CondCache::new(ctx.cond_tree.clone()),

@@ -1,0 +1,198 @@
+//! Process-level behaviour of the real binary: signals (USR1 reload, HUP
+//! log reopen, INT graceful stop, TERM), extra `$SERVER["socket"]` and unix
+//! listeners, daemon mode with a pid file, startup failures.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{free_port, parse, signal, temp_dir, wait_exit, write_files, Server, MIME, TIMEOUT};
+
+fn conf(docroot: &std::path::Path, port: u16, extra: &str) -> String {
+    format!(
+        "server.document-root = \"{}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n{MIME}\n{extra}\n",
+        docroot.display()
+    )
+}
+
+fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + TIMEOUT;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn usr1_reloads_config_and_keeps_old_one_when_broken() {
+    let dir = temp_dir("usr1");
+    let www = dir.join("www");
+    write_files(&www, &[("a.txt", b"a\n")]);
+    let port = free_port();
+    let s = Server::start_conf(
+        dir.clone(),
+        www.clone(),
+        port,
+        &conf(&www, port, "server.tag = \"one\""),
+        &["-D"],
+    );
+    assert_eq!(s.get("/a.txt").header("Server"), Some("one"));
+    std::fs::write(&s.conf, conf(&www, port, "server.tag = \"two\"")).expect("write");
+    signal(s.pid(), libc::SIGUSR1);
+    assert!(wait_for(|| s.get("/a.txt").header("Server") == Some("two")));
+    std::fs::write(&s.conf, "server.document-root = (\n").expect("write");
+    signal(s.pid(), libc::SIGUSR1);
+    std::thread::sleep(Duration::from_millis(300));
+    let r = s.get("/a.txt");
+    assert_eq!(r.status, 200, "a broken config keeps the old one");
+    assert_eq!(r.header("Server"), Some("two"));
+}
+
+#[test]
+fn hup_reopens_the_error_log() {
+    let dir = temp_dir("hup");
+    let www = dir.join("www");
+    write_files(&www, &[("a.txt", b"a\n")]);
+    let log = dir.join("error.log");
+    let port = free_port();
+    let extra = format!("server.errorlog = \"{}\"", log.display());
+    let s = Server::start_conf(
+        dir.clone(),
+        www.clone(),
+        port,
+        &conf(&www, port, &extra),
+        &["-D"],
+    );
+    assert!(wait_for(
+        || std::fs::read_to_string(&log).is_ok_and(|t| t.contains("server started"))
+    ));
+    std::fs::rename(&log, dir.join("error.log.1")).expect("rotate");
+    signal(s.pid(), libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(200));
+    signal(s.pid(), libc::SIGUSR1);
+    assert!(wait_for(
+        || std::fs::read_to_string(&log).is_ok_and(|t| t.contains("graceful restart"))
+    ));
+}
+
+#[test]
+fn int_stops_gracefully_and_term_stops_now() {
+    let mut s = Server::start("", &[("a.txt", b"a\n")]);
+    signal(s.pid(), libc::SIGINT);
+    assert_eq!(wait_exit(&mut s.child), Some(0));
+    let mut s = Server::start("", &[("a.txt", b"a\n")]);
+    let mut idle = s.connect();
+    idle.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    assert_eq!(s.stop(), Some(0));
+}
+
+#[test]
+fn server_socket_blocks_add_listeners_with_their_own_settings() {
+    let dir = temp_dir("sock");
+    let www = dir.join("www");
+    write_files(&www, &[("a.txt", b"main\n"), ("other/a.txt", b"other\n")]);
+    let (port, port2) = (free_port(), free_port());
+    let sock = dir.join("s.sock");
+    let extra = format!(
+        "$SERVER[\"socket\"] == \"127.0.0.1:{port2}\" {{ server.document-root = \"{}\" }}\n\
+         $SERVER[\"socket\"] == \"{}\" {{ }}",
+        www.join("other").display(),
+        sock.display()
+    );
+    let s = Server::start_conf(
+        dir.clone(),
+        www.clone(),
+        port,
+        &conf(&www, port, &extra),
+        &["-D"],
+    );
+    assert_eq!(s.get("/a.txt").text(), "main\n");
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port2)).expect("second listener");
+    c.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    c.write_all(b"GET /a.txt HTTP/1.0\r\n\r\n").expect("send");
+    assert_eq!(parse(&common::read_to_close(&mut c))[0].text(), "other\n");
+    let mut u = UnixStream::connect(&sock).expect("unix listener");
+    u.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    u.write_all(b"GET /a.txt HTTP/1.0\r\n\r\n").expect("send");
+    let mut out = Vec::new();
+    let _ = u.read_to_end(&mut out);
+    assert_eq!(parse(&out)[0].text(), "main\n");
+}
+
+#[test]
+fn daemon_mode_writes_pid_file_and_parent_exits_zero() {
+    let dir = temp_dir("daemon");
+    let www = dir.join("www");
+    write_files(&www, &[("a.txt", b"a\n")]);
+    let pid_file = dir.join("l.pid");
+    let port = free_port();
+    let extra = format!("server.pid-file = \"{}\"", pid_file.display());
+    let conf_path = dir.join("l.conf");
+    std::fs::write(&conf_path, conf(&www, port, &extra)).expect("conf");
+    let status = Command::new(env!("CARGO_BIN_EXE_lighttpd"))
+        .arg("-f")
+        .arg(&conf_path)
+        .status()
+        .expect("run");
+    assert_eq!(status.code(), Some(0));
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    let ok = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+    signal(pid, libc::SIGTERM);
+    assert!(ok, "daemon serves");
+    assert!(wait_for(|| !pid_file.exists()), "pid file removed at exit");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn startup_failures_exit_255() {
+    let dir = temp_dir("fail");
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www).expect("mkdir");
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = busy.local_addr().expect("addr").port();
+    for extra in ["", "server.modules = (\"mod_nonexistent\")"] {
+        let conf_path = dir.join("f.conf");
+        let p = if extra.is_empty() { port } else { free_port() };
+        std::fs::write(&conf_path, conf(&www, p, extra)).expect("conf");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lighttpd"))
+            .args(["-D", "-f"])
+            .arg(&conf_path)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let code = wait_exit(&mut child);
+        if code.is_none() {
+            let _ = child.kill();
+        }
+        assert_eq!(code, Some(255), "config: {extra:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn max_worker_forks_workers_and_stops_them() {
+    let mut s = Server::start("server.max-worker = 2", &[("a.txt", b"a\n")]);
+    for _ in 0..4 {
+        assert_eq!(s.get("/a.txt").text(), "a\n");
+    }
+    let children = std::fs::read_to_string(format!("/proc/{}/task/{}/children", s.pid(), s.pid()))
+        .unwrap_or_default();
+    assert_eq!(children.split_whitespace().count(), 2, "two workers");
+    assert_eq!(s.stop(), Some(0));
+    assert!(wait_for(|| std::net::TcpStream::connect((
+        "127.0.0.1",
+        s.port
+    ))
+    .is_err()));
+}
