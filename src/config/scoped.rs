@@ -45,6 +45,8 @@ pub struct CondNode {
     pub cond: Option<Condition>,
     /// `else { }` catch-all: true whenever the previous branch is false.
     pub is_else: bool,
+    /// lighttpd's block key (`global / $HTTP["host"] == "a"`), for traces.
+    pub key: String,
 }
 
 /// The condition structure of a configuration, shared by every request.
@@ -55,17 +57,41 @@ pub struct CondTree {
 
 impl CondTree {
     pub fn new(tree: &ConfigTree) -> CondTree {
-        let nodes = tree
-            .contexts
-            .iter()
-            .map(|c| CondNode {
+        let mut nodes: Vec<CondNode> = Vec::with_capacity(tree.contexts.len());
+        for c in &tree.contexts {
+            let key = match (&c.cond, c.parent.and_then(|p| nodes.get(p))) {
+                (Some(cond), Some(parent)) => format!(
+                    "{} / {} {} \"{}\"",
+                    parent.key,
+                    cond.field_text,
+                    cond.op.as_str(),
+                    cond.value
+                ),
+                _ => "global".to_string(),
+            };
+            nodes.push(CondNode {
                 parent: c.parent,
                 prev: c.prev,
                 cond: c.cond.clone(),
                 is_else: c.is_else,
-            })
-            .collect();
+                key,
+            });
+        }
         CondTree { nodes }
+    }
+}
+
+/// lighttpd's `comp_key_t` number of a field (printed in traces).
+fn comp_number(field: &CondField) -> u8 {
+    match field {
+        CondField::ServerSocket => 1,
+        CondField::Url => 2,
+        CondField::Host => 3,
+        CondField::RemoteIp => 8,
+        CondField::QueryString => 9,
+        CondField::Scheme => 10,
+        CondField::RequestMethod => 11,
+        _ => 12,
     }
 }
 
@@ -78,6 +104,8 @@ pub struct CondCache {
     /// Result of the context's own condition.
     local: Vec<CondResult>,
     captures: Vec<Captures>,
+    /// `debug.log-condition-handling` lines, when tracing.
+    trace: Option<Vec<String>>,
 }
 
 impl CondCache {
@@ -88,7 +116,44 @@ impl CondCache {
             result: vec![CondResult::Unset; n],
             local: vec![CondResult::Unset; n],
             captures: vec![Vec::new(); n],
+            trace: None,
         }
+    }
+
+    /// Record lighttpd's `debug.log-condition-handling` lines from now on
+    /// (`on`), or stop.
+    pub fn set_trace(&mut self, on: bool) {
+        self.trace = on.then(|| self.trace.take().unwrap_or_default());
+    }
+
+    /// The trace lines recorded since the last call (messages only; the
+    /// caller writes them to the error log).
+    pub fn take_trace(&mut self) -> Vec<String> {
+        self.trace.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    fn note(&mut self, line: impl FnOnce(&CondTree) -> String) {
+        if self.trace.is_some() {
+            let text = line(&self.tree);
+            if let Some(t) = self.trace.as_mut() {
+                t.push(text);
+            }
+        }
+    }
+
+    fn note_result(&mut self, ctx: CtxId, cached: bool) {
+        let r = self.result(ctx);
+        self.note(|t| {
+            let msg = match r {
+                CondResult::Unset => "unset",
+                CondResult::Skip => "skipped",
+                CondResult::False => "false",
+                CondResult::True => "true",
+            };
+            let how = if cached { "cached" } else { "uncached" };
+            let key = t.nodes.get(ctx).map_or("", |n| n.key.as_str());
+            format!("{ctx} ({how}) result: {msg} (cond: {key})")
+        });
     }
 
     /// Forget everything (a new request on the same connection).
@@ -129,8 +194,20 @@ impl CondCache {
     }
 
     /// Does context `ctx` (its condition and all its ancestors) match?
+    /// (lighttpd `config_check_cond`)
     pub fn matches(&mut self, ctx: CtxId, input: &dyn CondInput) -> bool {
-        self.eval(ctx, input) == CondResult::True
+        if ctx == 0 {
+            return true;
+        }
+        let r = match self.result.get(ctx) {
+            None => CondResult::False,
+            Some(CondResult::Unset) => {
+                self.note(|_| "=== start of condition block ===".to_string());
+                self.calc(ctx, input)
+            }
+            Some(r) => *r,
+        };
+        r == CondResult::True
     }
 
     /// Evaluate a context, using and filling the cache.
@@ -139,12 +216,20 @@ impl CondCache {
             return CondResult::True;
         }
         match self.result.get(ctx) {
-            None => return CondResult::False,
-            Some(CondResult::Unset) => {}
-            Some(r) => return *r,
+            None => CondResult::False,
+            Some(CondResult::Unset) => self.calc(ctx, input),
+            Some(r) => {
+                let r = *r;
+                self.note_result(ctx, true);
+                r
+            }
         }
+    }
+
+    fn calc(&mut self, ctx: CtxId, input: &dyn CondInput) -> CondResult {
         let r = self.eval_uncached(ctx, input);
         self.result[ctx] = r;
+        self.note_result(ctx, false);
         r
     }
 
@@ -152,6 +237,7 @@ impl CondCache {
         let node = &self.tree.nodes[ctx];
         let (parent, prev, is_else) = (node.parent, node.prev, node.is_else);
         if let Some(p) = parent.filter(|p| *p != 0) {
+            self.note(|t| format!("go parent {}", t.nodes[p].key));
             match self.eval(p, input) {
                 CondResult::Unset => return CondResult::Unset,
                 CondResult::Skip | CondResult::False => return CondResult::Skip,
@@ -159,6 +245,7 @@ impl CondCache {
             }
         }
         if let Some(p) = prev {
+            self.note(|t| format!("go prev {}", t.nodes[p].key));
             match self.eval(p, input) {
                 CondResult::Unset => return CondResult::Unset,
                 CondResult::Skip | CondResult::True => return CondResult::Skip,
@@ -181,8 +268,11 @@ impl CondCache {
             return CondResult::True;
         };
         let Some(subject) = input.value(&cond.field) else {
+            let comp = comp_number(&cond.field);
+            self.note(|t| format!("{comp} {} not available yet", t.nodes[ctx].key));
             return CondResult::Unset;
         };
+        self.note(|_| format!("{} compare to {subject}", cond.text()));
         let mut caps = Captures::new();
         let r = if eval_condition(cond, &subject, &mut caps) {
             CondResult::True

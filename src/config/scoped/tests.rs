@@ -223,3 +223,64 @@ fn build_with_ctx_tells_the_block_of_each_directive() {
     assert!(built.is_ok());
     assert_eq!(seen, [0, h]);
 }
+
+/// The same lines lighttpd 1.4.69 logs with debug.log-condition-handling
+/// for this config and two requests (recorded from a real server).
+#[test]
+fn trace_matches_lighttpd_condition_handling_log() {
+    let mut b = TreeBuilder::new();
+    let a = b.block(0, cond(CondField::Host, CondOp::Eq, "a"));
+    b.set(a, "server.tag", s("A"));
+    let x = b.block(a, cond(CondField::Url, CondOp::Match, "^/x(.*)"));
+    b.set(x, "server.tag", s("X"));
+    let bb = b.else_block(a, Some(cond(CondField::Host, CondOp::Match, "b")));
+    b.set(bb, "server.tag", s("B"));
+    let other = b.else_block(bb, None);
+    b.set(other, "server.tag", s("other"));
+    let tree = b.build();
+    let scoped = build(&tree).expect("valid");
+    let mut cache = CondCache::new(Rc::new(CondTree::new(&tree)));
+    cache.set_trace(true);
+    let req = facts(&[(CondField::Host, "a"), (CondField::Url, "/xyz")]);
+    assert_eq!(scoped.resolve(&mut cache, &req).tag, "X");
+    assert_eq!(cache.captures(x), ["/xyz", "yz"]);
+    let first = cache.take_trace();
+    let host_a = "global / $HTTP[\"host\"] == \"a\"";
+    let host_b = "global / $HTTP[\"host\"] =~ \"b\"";
+    assert_eq!(
+        first,
+        [
+            "=== start of condition block ===".to_string(),
+            "$HTTP[\"host\"] == \"a\" compare to a".to_string(),
+            format!("1 (uncached) result: true (cond: {host_a})"),
+            "=== start of condition block ===".to_string(),
+            format!("go parent {host_a}"),
+            format!("1 (cached) result: true (cond: {host_a})"),
+            "$HTTP[\"url\"] =~ \"^/x(.*)\" compare to /xyz".to_string(),
+            format!("2 (uncached) result: true (cond: {host_a} / $HTTP[\"url\"] =~ \"^/x(.*)\")"),
+            "=== start of condition block ===".to_string(),
+            format!("go prev {host_a}"),
+            format!("1 (cached) result: true (cond: {host_a})"),
+            format!("3 (uncached) result: skipped (cond: {host_b})"),
+            "=== start of condition block ===".to_string(),
+            format!("go prev {host_b}"),
+            format!("3 (cached) result: skipped (cond: {host_b})"),
+            "4 (uncached) result: skipped (cond: global / $HTTP[\"host\"] !~ \"b\")".to_string(),
+        ]
+    );
+    cache.reset();
+    let req = facts(&[(CondField::Host, "c"), (CondField::Url, "/")]);
+    assert_eq!(scoped.resolve(&mut cache, &req).tag, "other");
+    let second = cache.take_trace();
+    assert_eq!(second[1], "$HTTP[\"host\"] == \"a\" compare to c");
+    assert_eq!(second[6], "2 (uncached) result: skipped (cond: global / $HTTP[\"host\"] == \"a\" / $HTTP[\"url\"] =~ \"^/x(.*)\")");
+    assert_eq!(
+        second.last().map(String::as_str),
+        Some("4 (uncached) result: true (cond: global / $HTTP[\"host\"] !~ \"b\")")
+    );
+    assert_eq!(second.len(), 16);
+    cache.set_trace(false);
+    cache.reset();
+    scoped.resolve(&mut cache, &req);
+    assert!(cache.take_trace().is_empty());
+}

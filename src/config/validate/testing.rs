@@ -53,13 +53,34 @@ fn field_text(field: &CondField) -> String {
     }
 }
 
+/// `$OBJ["name"]` of a field, for `cond::build`.
+fn names(field: &CondField) -> (&str, &str) {
+    match field {
+        CondField::ServerSocket => ("SERVER", "socket"),
+        CondField::Host => ("HTTP", "host"),
+        CondField::Url => ("HTTP", "url"),
+        CondField::QueryString => ("HTTP", "querystring"),
+        CondField::RemoteIp => ("HTTP", "remoteip"),
+        CondField::Scheme => ("HTTP", "scheme"),
+        CondField::RequestMethod => ("HTTP", "request-method"),
+        CondField::RequestHeader(h) => ("REQUEST_HEADER", h.as_str()),
+        _ => ("", ""),
+    }
+}
+
+/// A condition compiled as the parser does (regexes, hosts, addresses);
+/// a literal pattern if the parser would reject it.
 pub fn cond(field: CondField, op: CondOp, value: &str) -> Condition {
-    Condition {
-        field_text: field_text(&field),
-        field,
-        op,
-        value: value.to_string(),
-        pattern: Pattern::Literal(value.to_string()),
+    let (obj, name) = names(&field);
+    match crate::config::cond::build(obj, name, op, value) {
+        Ok(built) => built.cond,
+        Err(_) => Condition {
+            field_text: field_text(&field),
+            field,
+            op,
+            value: value.to_string(),
+            pattern: Pattern::Literal(value.to_string()),
+        },
     }
 }
 
