@@ -103,6 +103,9 @@ fn reason(tree: &ConfigTree, cache: &CondCache, id: CtxId, facts: &RequestFacts)
 fn depth(tree: &ConfigTree, mut id: CtxId) -> usize {
     let mut d = 0;
     while let Some(p) = tree.contexts.get(id).and_then(|c| c.parent) {
+        if d > tree.contexts.len() {
+            break; // a malformed tree; never loop forever
+        }
         d += 1;
         id = p;
     }

@@ -69,9 +69,12 @@ impl CondTree {
                 ),
                 _ => "global".to_string(),
             };
+            // Links only ever point to earlier contexts (which also rules
+            // out cycles in evaluation).
+            let earlier = |l: Option<CtxId>| l.filter(|l| *l < nodes.len());
             nodes.push(CondNode {
-                parent: c.parent,
-                prev: c.prev,
+                parent: earlier(c.parent),
+                prev: earlier(c.prev),
                 cond: c.cond.clone(),
                 is_else: c.is_else,
                 key,

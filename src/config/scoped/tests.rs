@@ -284,3 +284,18 @@ fn trace_matches_lighttpd_condition_handling_log() {
     scoped.resolve(&mut cache, &req);
     assert!(cache.take_trace().is_empty());
 }
+
+#[test]
+fn malformed_links_cannot_loop() {
+    let mut b = TreeBuilder::new();
+    let h = b.block(0, cond(CondField::Host, CondOp::Eq, "a"));
+    let mut tree = b.build();
+    tree.contexts[h].parent = Some(h);
+    tree.contexts[h].prev = Some(h + 5);
+    let mut cache = CondCache::new(Rc::new(CondTree::new(&tree)));
+    assert!(cache.matches(h, &facts(&[(CondField::Host, "a")])));
+    assert!(
+        !cache.matches(h + 1, &facts(&[])),
+        "unknown context never matches"
+    );
+}
