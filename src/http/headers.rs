@@ -42,6 +42,19 @@ impl Headers {
         }
     }
 
+    /// Adds a field right after the last field of the same name (or at the
+    /// end): lighttpd keeps repeated response headers together with the
+    /// first one when it serialises them.
+    pub fn insert_grouped(&mut self, name: &str, value: &str) {
+        let at = self
+            .entries
+            .iter()
+            .rposition(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map_or(self.entries.len(), |i| i + 1);
+        self.entries
+            .insert(at, (name.to_string(), value.to_string()));
+    }
+
     /// Replaces every field of that name with one field (or appends it).
     pub fn set(&mut self, name: &str, value: &str) {
         match self.position(name) {
@@ -169,6 +182,17 @@ mod tests {
         assert_eq!(h.get_all_joined("cookie").as_deref(), Some("c=1; d=2"));
         assert_eq!(h.get_all_joined("none"), None);
         assert_eq!(h.len(), 5);
+    }
+
+    #[test]
+    fn insert_grouped_keeps_repeats_together() {
+        let mut h = Headers::new();
+        h.insert_grouped("Set-Cookie", "a");
+        h.insert_grouped("X", "1");
+        h.insert_grouped("set-cookie", "b");
+        h.insert_grouped("Y", "2");
+        let names: Vec<_> = h.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        assert_eq!(names, ["Set-Cookie=a", "set-cookie=b", "X=1", "Y=2"]);
     }
 
     #[test]

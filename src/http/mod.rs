@@ -11,8 +11,10 @@
 //! - [`range`]: Range / If-Range / multipart byteranges
 //! - [`chunked`]: incremental chunked request-body decoder
 //! - [`dirlist`]: mod_dirlisting page rendering
+//! - [`backend_response`]: CGI/FastCGI/SCGI/proxy response heads
 //! - [`status`]: reason phrases and the default error page
 
+pub mod backend_response;
 pub mod chunked;
 pub mod conditional;
 pub mod date;
