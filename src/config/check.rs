@@ -115,10 +115,13 @@ pub fn request_facts(req: &ExplainRequest, tree: &ConfigTree) -> RequestFacts {
     };
     add(CondField::Url, path);
     add(CondField::QueryString, query);
-    add(
-        CondField::Host,
-        req.host.as_ref().map(|h| h.to_ascii_lowercase()),
-    );
+    let host_header = req
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("host"))
+        .map(|(_, v)| v.clone());
+    let host = req.host.clone().or(host_header);
+    add(CondField::Host, host.map(|h| h.to_ascii_lowercase()));
     add(CondField::RemoteIp, req.remote_ip.clone());
     add(
         CondField::RequestMethod,

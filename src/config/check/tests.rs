@@ -166,3 +166,15 @@ fn explain_defaults_socket_to_the_main_listener() {
         "host unknown unless given"
     );
 }
+
+#[test]
+fn explain_takes_the_host_from_a_host_header() {
+    let tree = good_tree();
+    let req = ExplainRequest {
+        headers: vec![("Host".into(), "Example.org".into())],
+        ..ExplainRequest::default()
+    };
+    let facts = request_facts(&req, &tree);
+    let host = facts.fields.iter().find(|(f, _)| *f == CondField::Host);
+    assert_eq!(host.map(|(_, v)| v.as_str()), Some("example.org"));
+}
