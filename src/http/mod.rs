@@ -12,9 +12,11 @@
 //! - [`chunked`]: incremental chunked request-body decoder
 //! - [`dirlist`]: mod_dirlisting page rendering
 //! - [`backend_response`]: CGI/FastCGI/SCGI/proxy response heads
+//! - [`cgi_env`]: CGI/FastCGI/SCGI environment, local redirects
 //! - [`status`]: reason phrases and the default error page
 
 pub mod backend_response;
+pub mod cgi_env;
 pub mod chunked;
 pub mod conditional;
 pub mod date;
