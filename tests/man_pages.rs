@@ -6,6 +6,7 @@ use lighttpd::config::check::USAGE as CHECK_USAGE;
 use lighttpd::config::core::PARSEOPT_KEYS;
 use lighttpd::config::directive::{Scope, DIRECTIVES};
 use std::collections::BTreeSet;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -205,23 +206,25 @@ fn run_bounded(cmd: &mut Command) -> Option<(bool, String)> {
         .stderr(Stdio::piped())
         .spawn()
         .ok()?;
+    let mut pipe = child.stderr.take()?;
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    });
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{cmd:?} did not finish within 60 s");
-            }
+    let status = loop {
+        if let Some(status) = child.try_wait().ok()? {
+            break status;
         }
-    }
-    let out = child.wait_with_output().ok()?;
-    Some((
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Some((status.success(), reader.join().ok()?))
 }
 
 #[test]
