@@ -5,6 +5,8 @@
 
 pub mod access;
 pub mod alias;
+pub mod auth;
+pub mod authn_file;
 pub mod dirlisting;
 pub mod evhost;
 pub mod expire;

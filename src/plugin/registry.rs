@@ -27,6 +27,8 @@ pub const BUILTIN: &[(&str, Ctor)] = &[
     ("mod_staticfile", modules::staticfile::new),
     ("mod_access", modules::access::new),
     ("mod_alias", modules::alias::new),
+    ("mod_auth", modules::auth::new),
+    ("mod_authn_file", modules::authn_file::new),
     ("mod_evhost", modules::evhost::new),
     ("mod_expire", modules::expire::new),
     ("mod_redirect", modules::redirect::new),

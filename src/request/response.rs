@@ -136,10 +136,18 @@ fn dispatch(r: &mut Request, target: String, status: u16) -> Flow {
 /// Replace headers and body with the error document for the status.
 pub fn error_document(r: &mut Request) {
     let status = r.resp.status;
-    let www = r.resp.headers.get("WWW-Authenticate").map(str::to_string);
+    let www: Vec<String> = r
+        .resp
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("WWW-Authenticate"))
+        .map(|(_, v)| v.to_string())
+        .collect();
     r.resp.headers = Headers::new();
-    if let (401, Some(v)) = (status, www) {
-        r.resp.headers.append("WWW-Authenticate", &v);
+    if status == 401 {
+        // Digest sends one challenge per algorithm.
+        www.iter()
+            .for_each(|v| r.resp.headers.append("WWW-Authenticate", v));
     }
     r.resp.body.reset();
     r.resp.complete = true;
