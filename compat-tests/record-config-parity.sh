@@ -3,7 +3,7 @@
 # compat-tests/configs/<suite>/: every top-level *.conf of a suite is one
 # case, run from the suite directory as `lighttpd -p -f <name>.conf`,
 # `-t` and `-tt`. Writes <suite>/expected/<name>.{out,err,status}:
-#   .out    -p stdout, var.CWD / var.PID values normalised
+#   .out    -p stdout, var.CWD / var.PID values normalised, the checkout's path -> <REPO>
 #   .err    -p stderr, log prefixes "YYYY-MM-DD HH:MM:SS: (file.c.N) " -> "TS: "
 #   .status "p=<rc> t=<rc> tt=<rc>"
 # tests/config_parity.rs compares lighttpd-rs against these (it needs
@@ -11,14 +11,17 @@
 set -eu
 LIGHTTPD=${LIGHTTPD:-/usr/sbin/lighttpd}
 here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
 # the environment lighttpd's own test suite gives its configs
 export SRCDIR=. EPHEMERAL_PORT=10000 PORT=2048 PERL=/usr/bin/perl
 export env_test=good_env condition_include_file=var-include-sub.conf
 normalise_out() {
-    sed -E 's/^( *var\.CWD +=) .*/\1 "<CWD>"/; s/^( *var\.PID +=) .*/\1 <PID>/'
+    sed -E 's/^( *var\.CWD +=) .*/\1 "<CWD>"/; s/^( *var\.PID +=) .*/\1 <PID>/' |
+        sed "s|$repo|<REPO>|g"
 }
 normalise_err() {
-    sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}: \([^)]*\) /TS: /g'
+    sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}: \([^)]*\) /TS: /g' |
+        sed "s|$repo|<REPO>|g"
 }
 suites=${*:-"upstream/doc upstream/tests cases"}
 for suite in $suites; do

@@ -35,8 +35,9 @@ fn run(dir: &Path, flag: &str, conf: &str) -> (i32, String, String) {
     )
 }
 
-/// The record script's normalisation of `-p` stdout.
+/// The record script's normalisation of `-p` stdout (the checkout's path → `<REPO>`).
 fn normalise_out(s: &str) -> String {
+    let s = s.replace(env!("CARGO_MANIFEST_DIR"), "<REPO>");
     s.lines()
         .map(|l| {
             let t = l.trim_start();
@@ -63,7 +64,9 @@ fn normalise_out(s: &str) -> String {
 fn normalise_err(s: &str) -> String {
     let prefix =
         regex::Regex::new(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}: \([^)]*\) ").expect("regex");
-    prefix.replace_all(s, "TS: ").into_owned()
+    prefix
+        .replace_all(s, "TS: ")
+        .replace(env!("CARGO_MANIFEST_DIR"), "<REPO>")
 }
 
 struct Case {
