@@ -114,10 +114,12 @@ fn deb_provides_exactly_the_implemented_module_packages() {
         .filter(|p| p.starts_with("lighttpd-mod-"))
         .cloned()
         .collect();
-    assert_eq!(
-        does, should,
-        "Cargo.toml [package.metadata.deb] provides must name lighttpd-mod-* exactly for the \
-         modules in plugin::registry::BUILTIN"
+    let add: Vec<&String> = should.difference(&does).collect();
+    let remove: Vec<&String> = does.difference(&should).collect();
+    assert!(
+        add.is_empty() && remove.is_empty(),
+        "Cargo.toml [package.metadata.deb] `provides` must name lighttpd-mod-* exactly for \
+         the modules in plugin::registry::BUILTIN: add {add:?}, remove {remove:?}"
     );
     for name in ["lighttpd", "httpd"] {
         assert!(provides.contains(name), "provides lacks {name}");
