@@ -249,6 +249,8 @@ pub fn to_json(d: &Diagnostic, sources: &SourceMap) -> String {
 /// `WARNING: ` / `Warning: ` prefix (the severity is shown already).
 fn display(d: &Diagnostic) -> Diagnostic {
     let mut d = d.clone();
+    // (lighttpd writes a literal `\n` at the end of a few messages)
+    d.message = d.message.trim_end_matches("\\n").to_string();
     for prefix in ["ERROR: ", "WARNING: ", "Warning: "] {
         if let Some(rest) = d.message.strip_prefix(prefix) {
             d.message = rest.to_string();

@@ -580,6 +580,11 @@ fn preflight_phases(tree: &ConfigTree) -> Vec<Vec<Diagnostic>> {
     check_group(tree, &net_keys, &mut network);
     listen::check_listeners(tree, &mut network);
     phases.push(network);
+    if nix::unistd::geteuid().is_root() {
+        let mut privileges = Vec::new();
+        check_privileges(tree, &mut privileges);
+        phases.push(privileges);
+    }
     for m in modules.iter().filter(|m| !is_tls(m)) {
         let keys = keys_where(|d| d.module == m.as_str());
         let mut module = Vec::new();
@@ -668,6 +673,73 @@ fn deprecated_aliases(tree: &ConfigTree, keys: &[&DirectiveInfo], out: &mut Vec<
                 ));
             }
         }
+    }
+}
+
+/// The accounts lighttpd switches to when started as root (server.c):
+/// they must exist and not be root.
+pub fn check_privileges(tree: &ConfigTree, out: &mut Vec<Diagnostic>) {
+    use nix::unistd::{Gid, Group, User};
+    let named = |key: &str| {
+        global_value(tree, key).and_then(|d| {
+            d.value
+                .as_str()
+                .filter(|v| !v.is_empty())
+                .map(|v| (v.to_string(), d.span))
+        })
+    };
+    let mut gid = None;
+    if let Some((name, span)) = named("server.groupname") {
+        match Group::from_name(&name) {
+            Ok(Some(g)) => gid = Some(g.gid),
+            _ => {
+                out.push(Diagnostic::error(
+                    format!("can't find groupname {name}"),
+                    Some(span),
+                ));
+                return;
+            }
+        }
+    }
+    if let Some((name, span)) = named("server.username") {
+        let user = match User::from_name(&name) {
+            Ok(Some(u)) => u,
+            _ => {
+                out.push(Diagnostic::error(
+                    format!("can't find username {name}"),
+                    Some(span),
+                ));
+                return;
+            }
+        };
+        if user.uid.is_root() {
+            out.push(Diagnostic::error(
+                "I will not set uid to 0.  Perhaps you should comment out server.username in lighttpd.conf\\n",
+                Some(span),
+            ));
+            return;
+        }
+        if gid.is_none() {
+            match Group::from_gid(user.gid) {
+                Ok(Some(g)) => gid = Some(g.gid),
+                _ => {
+                    out.push(Diagnostic::error(
+                        format!("can't find group id {}", user.gid),
+                        Some(span),
+                    ));
+                    return;
+                }
+            }
+        }
+    }
+    if gid == Some(Gid::from_raw(0)) {
+        let span = named("server.groupname")
+            .or_else(|| named("server.username"))
+            .map(|n| n.1);
+        out.push(Diagnostic::error(
+            "I will not set gid to 0.  Perhaps you should comment out server.groupname in lighttpd.conf\\n",
+            span,
+        ));
     }
 }
 

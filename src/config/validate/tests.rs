@@ -538,3 +538,34 @@ fn tls_keys_are_checked_while_plugins_initialise() {
         ]
     );
 }
+
+#[test]
+fn privileges_need_existing_non_root_accounts() {
+    let mut b = base();
+    b.set(0, "server.username", s("no-such-user-lighttpd-rs"));
+    let mut out = Vec::new();
+    check_privileges(&b.build(), &mut out);
+    assert_eq!(
+        messages(&out),
+        ["can't find username no-such-user-lighttpd-rs"]
+    );
+    let mut b = base();
+    b.set(0, "server.groupname", s("no-such-group-lighttpd-rs"));
+    let mut out = Vec::new();
+    check_privileges(&b.build(), &mut out);
+    assert_eq!(
+        messages(&out),
+        ["can't find groupname no-such-group-lighttpd-rs"]
+    );
+    let mut b = base();
+    b.set(0, "server.username", s("root"));
+    let mut out = Vec::new();
+    check_privileges(&b.build(), &mut out);
+    assert_eq!(
+        messages(&out),
+        ["I will not set uid to 0.  Perhaps you should comment out server.username in lighttpd.conf\\n"]
+    );
+    let mut out = Vec::new();
+    check_privileges(&base().build(), &mut out);
+    assert!(out.is_empty());
+}
