@@ -171,6 +171,8 @@ pub struct RangeDecision {
 
 /// lighttpd `http_range_rfc7233` for a complete response body of `body_len`
 /// bytes. `version_ok`: HTTP/1.1, or HTTP/1.0 with the `http10.range` flag.
+/// Call it for empty bodies too: lighttpd still adds `Accept-Ranges: bytes`
+/// to an empty 200 (verified), it only skips the Range itself.
 pub fn evaluate(
     status: u16,
     method: &Method,
@@ -363,6 +365,14 @@ mod tests {
             }
         );
         assert!(!evaluate(200, &Method::Get, false, &req, &resp, 10).add_accept_ranges);
+        let empty = evaluate(200, &Method::Get, true, &req, &resp, 0);
+        assert_eq!(
+            empty,
+            RangeDecision {
+                add_accept_ranges: true,
+                spec: RangeSpec::Full
+            }
+        );
         assert!(!evaluate(404, &Method::Get, true, &req, &resp, 10).add_accept_ranges);
         let mut enc = Headers::new();
         enc.append("Content-Encoding", "gzip");
