@@ -1,6 +1,7 @@
 use super::testing::{cond, kv, list, s, TreeBuilder};
 use super::*;
 use crate::config::cond::{CondField, CondOp};
+use crate::config::value::{Array, Value};
 
 fn messages(diags: &[Diagnostic]) -> Vec<String> {
     diags.iter().map(|d| d.message.clone()).collect()

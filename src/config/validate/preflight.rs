@@ -1,0 +1,378 @@
+//! What `-tt` and a real start check after the syntax check, phase by
+//! phase as lighttpd (server.c): `config_set_defaults`, `plugins_load`,
+//! the TLS module's defaults at plugin init, `network_init`, the account
+//! checks of a root start, each module's `set_defaults`, `config_finalize`.
+
+use super::modules::module_list;
+use super::{check_group, get_list, global_value, is_network_key, keys_where, listen};
+use crate::config::cond::CondField;
+use crate::config::diagnostic::Diagnostic;
+use crate::config::directive::{
+    is_module, lookup, owner_loaded, suggest, suggest_key, suggest_module, DirectiveInfo,
+    TLS_MODULES,
+};
+use crate::config::tree::ConfigTree;
+
+use super::MODULE_DIR;
+
+/// What `-tt` and a real start check beyond [`syntax_check`].
+pub fn preflight(tree: &ConfigTree) -> Vec<Diagnostic> {
+    preflight_phases(tree).concat()
+}
+
+/// `config_set_defaults`, `plugins_load`, `network_init`, each module's
+/// `set_defaults`, `config_finalize`.
+pub(super) fn preflight_phases(tree: &ConfigTree) -> Vec<Vec<Diagnostic>> {
+    let mut phases = Vec::new();
+    let mut defaults = Vec::new();
+    check_set_defaults(tree, &mut defaults);
+    phases.push(defaults);
+    let modules = module_list(tree);
+    let mut loading = Vec::new();
+    check_modules_loadable(tree, &modules, &mut loading);
+    phases.push(loading);
+    if modules.iter().any(|m| is_tls(m)) {
+        phases.push(tls_phase(tree));
+    }
+    let mut network = Vec::new();
+    check_network_backend(tree, &mut network);
+    let net_keys = keys_where(|d| d.name == "ssl.engine" || is_network_key(d));
+    check_group(tree, &net_keys, &mut network);
+    listen::check_listeners(tree, &mut network);
+    phases.push(network);
+    if nix::unistd::geteuid().is_root() {
+        let mut privileges = Vec::new();
+        check_privileges(tree, &mut privileges);
+        phases.push(privileges);
+    }
+    for m in modules.iter().filter(|m| !is_tls(m)) {
+        let keys = keys_where(|d| d.module == m.as_str());
+        let mut module = Vec::new();
+        check_group(tree, &keys, &mut module);
+        if !module.iter().any(Diagnostic::is_error) {
+            deprecated_aliases(tree, &keys, &mut module);
+        }
+        if module.iter().any(Diagnostic::is_error) {
+            module.push(Diagnostic::error(
+                "Configuration of plugins failed. Going down.",
+                None,
+            ));
+        }
+        phases.push(module);
+    }
+    let mut unknown = Vec::new();
+    check_unknown_keys(tree, &modules, &mut unknown);
+    phases.push(unknown);
+    phases
+}
+
+/// The keys mod_openssl reads per listener (`set_defaults_sockets`).
+const TLS_SOCKET_KEYS: [&str; 5] = [
+    "ssl.engine",
+    "ssl.cipher-list",
+    "ssl.openssl.ssl-conf-cmd",
+    "ssl.pemfile",
+    "ssl.stek-file",
+];
+
+/// The TLS module's defaults, run while plugins are initialised (before
+/// the listeners): its connection keys, then its per-socket keys, which
+/// only count in the global block or a `$SERVER["socket"]` block.
+fn tls_phase(tree: &ConfigTree) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let main_keys = keys_where(|d| {
+        d.module == "mod_openssl" && (d.name == "ssl.pemfile" || !TLS_SOCKET_KEYS.contains(&d.name))
+    });
+    check_group(tree, &main_keys, &mut out);
+    if !out.iter().any(Diagnostic::is_error) {
+        let socket_keys: Vec<&DirectiveInfo> =
+            TLS_SOCKET_KEYS.iter().filter_map(|k| lookup(k)).collect();
+        check_group(tree, &socket_keys, &mut out);
+        if !out.iter().any(Diagnostic::is_error) {
+            tls_socket_scope_notes(tree, &mut out);
+        }
+    }
+    if out.iter().any(Diagnostic::is_error) {
+        out.push(Diagnostic::error(
+            "Initialization of plugins failed. Going down.",
+            None,
+        ));
+    }
+    out
+}
+
+fn tls_socket_scope_notes(tree: &ConfigTree, out: &mut Vec<Diagnostic>) {
+    for ctx in tree.contexts.iter().skip(1) {
+        let socket = ctx
+            .cond
+            .as_ref()
+            .is_some_and(|c| c.field == CondField::ServerSocket);
+        if socket {
+            continue;
+        }
+        for key in TLS_SOCKET_KEYS.iter().filter(|k| **k != "ssl.pemfile") {
+            if let Some(d) = ctx.get(key) {
+                out.push(Diagnostic::warning(
+                    format!("{key} is valid only in global scope or $SERVER[\"socket\"] condition"),
+                    Some(d.span),
+                ));
+            }
+        }
+    }
+}
+
+/// mod_deflate's notes for the old `compress.*` names (after its types
+/// were checked).
+fn deprecated_aliases(tree: &ConfigTree, keys: &[&DirectiveInfo], out: &mut Vec<Diagnostic>) {
+    for ctx in &tree.contexts {
+        for info in keys.iter().filter(|i| i.name.starts_with("compress.")) {
+            if let (Some(d), Some(new)) = (ctx.get(info.name), info.alias_of) {
+                out.push(Diagnostic::warning(
+                    format!("DEPRECATED: {} replaced with {new}", info.name),
+                    Some(d.span),
+                ));
+            }
+        }
+    }
+}
+
+/// The accounts lighttpd switches to when started as root (server.c):
+/// they must exist and not be root.
+pub fn check_privileges(tree: &ConfigTree, out: &mut Vec<Diagnostic>) {
+    use nix::unistd::{Gid, Group, User};
+    let named = |key: &str| {
+        global_value(tree, key).and_then(|d| {
+            d.value
+                .as_str()
+                .filter(|v| !v.is_empty())
+                .map(|v| (v.to_string(), d.span))
+        })
+    };
+    let mut gid = None;
+    if let Some((name, span)) = named("server.groupname") {
+        match Group::from_name(&name) {
+            Ok(Some(g)) => gid = Some(g.gid),
+            _ => {
+                out.push(Diagnostic::error(
+                    format!("can't find groupname {name}"),
+                    Some(span),
+                ));
+                return;
+            }
+        }
+    }
+    if let Some((name, span)) = named("server.username") {
+        let user = match User::from_name(&name) {
+            Ok(Some(u)) => u,
+            _ => {
+                out.push(Diagnostic::error(
+                    format!("can't find username {name}"),
+                    Some(span),
+                ));
+                return;
+            }
+        };
+        if user.uid.is_root() {
+            out.push(Diagnostic::error(
+                "I will not set uid to 0.  Perhaps you should comment out server.username in lighttpd.conf\\n",
+                Some(span),
+            ));
+            return;
+        }
+        if gid.is_none() {
+            match Group::from_gid(user.gid) {
+                Ok(Some(g)) => gid = Some(g.gid),
+                _ => {
+                    out.push(Diagnostic::error(
+                        format!("can't find group id {}", user.gid),
+                        Some(span),
+                    ));
+                    return;
+                }
+            }
+        }
+    }
+    if gid == Some(Gid::from_raw(0)) {
+        let span = named("server.groupname")
+            .or_else(|| named("server.username"))
+            .map(|n| n.1);
+        out.push(Diagnostic::error(
+            "I will not set gid to 0.  Perhaps you should comment out server.groupname in lighttpd.conf\\n",
+            span,
+        ));
+    }
+}
+
+/// The `server.network-backend` names lighttpd 1.4.69 accepts.
+pub const NETWORK_BACKENDS: [&str; 6] = [
+    "sendfile",
+    "linux-sendfile",
+    "freebsd-sendfile",
+    "solaris-sendfilev",
+    "writev",
+    "write",
+];
+
+/// lighttpd `network_write_init`.
+fn check_network_backend(tree: &ConfigTree, out: &mut Vec<Diagnostic>) {
+    let Some(d) = global_value(tree, "server.network-backend") else {
+        return;
+    };
+    let Some(v) = d.value.as_str().filter(|v| !v.is_empty()) else {
+        return;
+    };
+    if !NETWORK_BACKENDS.contains(&v) {
+        let mut diag = Diagnostic::error(
+            format!("server.network-backend has an unknown value: {v}"),
+            Some(d.span),
+        );
+        if let Some(s) = suggest(v, NETWORK_BACKENDS) {
+            diag = diag.with_help(format!("did you mean `{s}`?"));
+        }
+        out.push(diag);
+    }
+}
+
+fn is_tls(m: &str) -> bool {
+    TLS_MODULES.contains(&m)
+}
+
+/// lighttpd `config_set_defaults`: event handler, chroot, upload dirs,
+/// document root.
+fn check_set_defaults(tree: &ConfigTree, out: &mut Vec<Diagnostic>) {
+    let before = out.len();
+    if let Some(d) = global_value(tree, "server.event-handler") {
+        let v = d.value.as_str().unwrap_or("");
+        const HANDLERS: [&str; 5] = ["linux-sysepoll", "epoll", "poll", "select", "libev"];
+        if !HANDLERS.contains(&v) {
+            let mut diag = Diagnostic::error(
+                format!("the selected event-handler in unknown or not supported: {v}"),
+                Some(d.span),
+            );
+            if let Some(s) = suggest(v, HANDLERS) {
+                diag = diag.with_help(format!("did you mean `{s}`?"));
+            }
+            out.push(diag);
+        }
+    }
+    check_chroot(tree, out);
+    check_upload_dirs(tree, out);
+    let root = global_value(tree, "server.document-root");
+    let root_text = root.and_then(|d| d.value.as_str()).unwrap_or("");
+    if root_text.is_empty() {
+        out.push(
+            Diagnostic::error("server.document-root is not set", root.map(|d| d.span))
+                .with_help("set server.document-root in the global block (not only in conditions)"),
+        );
+    }
+    if out[before..].iter().any(Diagnostic::is_error) {
+        out.push(Diagnostic::error("setting default values failed", None));
+    }
+}
+
+fn check_chroot(tree: &ConfigTree, out: &mut Vec<Diagnostic>) {
+    let Some(d) = global_value(tree, "server.chroot") else {
+        return;
+    };
+    let Some(path) = d.value.as_str().filter(|s| !s.trim().is_empty()) else {
+        return;
+    };
+    match std::fs::metadata(path) {
+        Err(_) => out.push(Diagnostic::error(
+            format!("server.chroot doesn't exist: {path}"),
+            Some(d.span),
+        )),
+        Ok(m) if !m.is_dir() => out.push(Diagnostic::error(
+            format!("server.chroot isn't a directory: {path}"),
+            Some(d.span),
+        )),
+        Ok(_) => {}
+    }
+}
+
+fn check_upload_dirs(tree: &ConfigTree, out: &mut Vec<Diagnostic>) {
+    let Some(d) = global_value(tree, "server.upload-dirs") else {
+        return;
+    };
+    let chroot = global_value(tree, "server.chroot")
+        .and_then(|c| c.value.as_str())
+        .unwrap_or("");
+    for dir in get_list("server.upload-dirs", &d.value).unwrap_or_default() {
+        let path = if chroot.is_empty() {
+            dir.clone()
+        } else {
+            format!(
+                "{}/{}",
+                chroot.trim_end_matches('/'),
+                dir.trim_start_matches('/')
+            )
+        };
+        match std::fs::metadata(&path) {
+            Err(_) => out.push(Diagnostic::warning(
+                format!("server.upload-dirs doesn't exist: {path}"),
+                Some(d.span),
+            )),
+            Ok(m) if !m.is_dir() => out.push(Diagnostic::warning(
+                format!("server.upload-dirs isn't a directory: {path}"),
+                Some(d.span),
+            )),
+            Ok(_) => {}
+        }
+    }
+}
+
+/// lighttpd `plugins_load`: every module must exist.
+fn check_modules_loadable(tree: &ConfigTree, modules: &[String], out: &mut Vec<Diagnostic>) {
+    let span = global_value(tree, "server.modules").map(|d| d.span);
+    let mut failed = false;
+    for m in modules.iter().filter(|m| !is_module(m)) {
+        let path = format!("{MODULE_DIR}/{m}.so");
+        let mut d = Diagnostic::error(
+            format!("dlopen() failed for: {path} {path}: cannot open shared object file: No such file or directory"),
+            span,
+        );
+        if let Some(s) = suggest_module(m) {
+            d = d.with_help(format!("did you mean `{s}`?"));
+        } else if matches!(
+            m.as_str(),
+            "mod_secdownload" | "mod_evasive" | "mod_uploadprogress" | "mod_usertrack"
+        ) {
+            d = d.with_help(format!("{m} was removed in lighttpd 1.4.68"));
+        }
+        out.push(d);
+        failed = true;
+    }
+    if failed {
+        out.push(Diagnostic::error("loading plugins finally failed", None));
+    }
+}
+
+/// lighttpd `config_finalize`: keys no loaded module reads.
+fn check_unknown_keys(tree: &ConfigTree, modules: &[String], out: &mut Vec<Diagnostic>) {
+    for (_, d) in tree.all_directives() {
+        let key = d.key.as_str();
+        if key.starts_with("var.")
+            || (key.starts_with("dir-listing.") && key != "dir-listing.activate")
+        {
+            continue;
+        }
+        let help = match lookup(key) {
+            Some(info) if owner_loaded(info.module, modules) => continue,
+            Some(info) => format!(
+                "{} is read by {}, which is not loaded (add it to server.modules)",
+                info.name, info.module
+            ),
+            None => match suggest_key(key) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "no module of lighttpd 1.4.69 knows this key".to_string(),
+            },
+        };
+        out.push(
+            Diagnostic::warning(
+                format!("WARNING: unknown config-key: {key} (ignored)"),
+                Some(d.span),
+            )
+            .with_help(help),
+        );
+    }
+}
