@@ -409,6 +409,28 @@ pub static MODULES: &[&str] = &[
     "mod_wstunnel",
 ];
 
+/// Modules of older lighttpd releases that 1.4.69 no longer has, with the
+/// prefix of their keys (for help texts).
+pub static REMOVED_MODULES: &[(&str, &str)] = &[
+    ("mod_secdownload", "secdownload."),
+    ("mod_evasive", "evasive."),
+    ("mod_uploadprogress", "upload-progress."),
+    ("mod_usertrack", "usertrack."),
+    ("mod_trigger_b4_dl", "trigger-before-download."),
+    ("mod_geoip", "geoip."),
+    ("mod_cml", "cml."),
+    ("mod_mysql_vhost", "mysql-vhost."),
+    ("mod_flv_streaming", "flv-streaming."),
+];
+
+/// The removed module a key belonged to, if any.
+pub fn removed_module_of_key(key: &str) -> Option<&'static str> {
+    REMOVED_MODULES
+        .iter()
+        .find(|(_, prefix)| key.starts_with(prefix))
+        .map(|(m, _)| *m)
+}
+
 /// The TLS modules; any of them knows the `ssl.*` keys.
 pub static TLS_MODULES: &[&str] = &[
     "mod_openssl",

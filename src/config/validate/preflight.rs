@@ -8,8 +8,8 @@ use super::{check_group, get_list, global_value, is_network_key, keys_where, lis
 use crate::config::cond::CondField;
 use crate::config::diagnostic::Diagnostic;
 use crate::config::directive::{
-    is_module, lookup, owner_loaded, suggest, suggest_key, suggest_module, DirectiveInfo,
-    TLS_MODULES,
+    is_module, lookup, owner_loaded, removed_module_of_key, suggest, suggest_key, suggest_module,
+    DirectiveInfo, REMOVED_MODULES, TLS_MODULES,
 };
 use crate::config::tree::ConfigTree;
 
@@ -28,9 +28,7 @@ pub(super) fn preflight_phases(tree: &ConfigTree) -> Vec<Vec<Diagnostic>> {
     check_set_defaults(tree, &mut defaults);
     phases.push(defaults);
     let modules = module_list(tree);
-    let mut loading = Vec::new();
-    check_modules_loadable(tree, &modules, &mut loading);
-    phases.push(loading);
+    phases.extend(check_modules_loadable(tree, &modules));
     if modules.iter().any(|m| is_tls(m)) {
         phases.push(tls_phase(tree));
     }
@@ -321,30 +319,31 @@ fn check_upload_dirs(tree: &ConfigTree, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// lighttpd `plugins_load`: every module must exist.
-fn check_modules_loadable(tree: &ConfigTree, modules: &[String], out: &mut Vec<Diagnostic>) {
+/// lighttpd `plugins_load`: every module must exist. lighttpd stops at
+/// the first missing one (first phase); the others follow in a second
+/// phase, for `check`.
+fn check_modules_loadable(tree: &ConfigTree, modules: &[String]) -> [Vec<Diagnostic>; 2] {
     let span = global_value(tree, "server.modules").map(|d| d.span);
-    let mut failed = false;
-    for m in modules.iter().filter(|m| !is_module(m)) {
+    let mut missing = modules.iter().filter(|m| !is_module(m)).map(|m| {
         let path = format!("{MODULE_DIR}/{m}.so");
-        let mut d = Diagnostic::error(
+        let d = Diagnostic::error(
             format!("dlopen() failed for: {path} {path}: cannot open shared object file: No such file or directory"),
             span,
         );
-        if let Some(s) = suggest_module(m) {
-            d = d.with_help(format!("did you mean `{s}`?"));
-        } else if matches!(
-            m.as_str(),
-            "mod_secdownload" | "mod_evasive" | "mod_uploadprogress" | "mod_usertrack"
-        ) {
-            d = d.with_help(format!("{m} was removed in lighttpd 1.4.68"));
+        if REMOVED_MODULES.iter().any(|(r, _)| r == m) {
+            d.with_help(format!("{m} is not part of lighttpd 1.4.69 (removed upstream)"))
+        } else if let Some(s) = suggest_module(m) {
+            d.with_help(format!("did you mean `{s}`?"))
+        } else {
+            d
         }
-        out.push(d);
-        failed = true;
+    });
+    let mut first = Vec::new();
+    if let Some(d) = missing.next() {
+        first.push(d);
+        first.push(Diagnostic::error("loading plugins finally failed", None));
     }
-    if failed {
-        out.push(Diagnostic::error("loading plugins finally failed", None));
-    }
+    [first, missing.collect()]
 }
 
 /// lighttpd `config_finalize`: keys no loaded module reads.
@@ -362,9 +361,10 @@ fn check_unknown_keys(tree: &ConfigTree, modules: &[String], out: &mut Vec<Diagn
                 "{} is read by {}, which is not loaded (add it to server.modules)",
                 info.name, info.module
             ),
-            None => match suggest_key(key) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => "no module of lighttpd 1.4.69 knows this key".to_string(),
+            None => match (removed_module_of_key(key), suggest_key(key)) {
+                (Some(m), _) => format!("{m} is not part of lighttpd 1.4.69 (removed upstream)"),
+                (None, Some(s)) => format!("did you mean `{s}`?"),
+                (None, None) => "no module of lighttpd 1.4.69 knows this key".to_string(),
             },
         };
         out.push(

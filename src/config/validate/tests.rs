@@ -570,3 +570,31 @@ fn privileges_need_existing_non_root_accounts() {
     check_privileges(&base().build(), &mut out);
     assert!(out.is_empty());
 }
+
+#[test]
+fn missing_modules_lighttpd_stops_at_the_first_check_shows_all() {
+    let mut b = base();
+    b.set(0, "server.bind", s("127.0.0.1"))
+        .set(0, "server.modules", list(&["mod_secdownload", "mod_foo"]))
+        .set(0, "secdownload.secret", s("x"));
+    let tree = b.build();
+    let all = preflight(&tree);
+    assert_eq!(
+        messages(&all),
+        [
+            "dlopen() failed for: /usr/lib/lighttpd/mod_secdownload.so /usr/lib/lighttpd/mod_secdownload.so: cannot open shared object file: No such file or directory",
+            "loading plugins finally failed",
+            "dlopen() failed for: /usr/lib/lighttpd/mod_foo.so /usr/lib/lighttpd/mod_foo.so: cannot open shared object file: No such file or directory",
+            "WARNING: unknown config-key: secdownload.secret (ignored)",
+        ]
+    );
+    assert_eq!(
+        all[0].help.as_deref(),
+        Some("mod_secdownload is not part of lighttpd 1.4.69 (removed upstream)")
+    );
+    assert_eq!(
+        all[3].help.as_deref(),
+        Some("mod_secdownload is not part of lighttpd 1.4.69 (removed upstream)")
+    );
+    assert_eq!(lighttpd_preflight(&tree).len(), 2);
+}
