@@ -319,6 +319,54 @@ mod tests {
     }
 
     #[test]
+    fn same_page_as_lighttpd_with_options() {
+        // recorded: encoding utf-8, external css/js, set-footer "FOOT",
+        // hide-dotfiles disable, show-header enable (hidden, not encoded)
+        let mt = vec![(".txt".to_string(), "text/plain".to_string())];
+        let o = ListingOptions {
+            uri_path: "/l2/",
+            hide_dotfiles: false,
+            show_readme: None,
+            hide_readme_file: false,
+            show_header: Some("HEADER.txt"),
+            hide_header_file: true,
+            readme_text: None,
+            header_text: Some("HEAD <i>\n"),
+            encode_readme: true,
+            encode_header: false,
+            external_css: Some("/s.css"),
+            external_js: Some("/s.js"),
+            encoding: Some("utf-8"),
+            auto_layout: true,
+            footer: Some("FOOT"),
+            mimetypes: &mt,
+        };
+        let e = |name: &str, is_dir: bool, size: u64| DirEntry {
+            name: name.into(),
+            is_dir,
+            size,
+            mtime: 0,
+        };
+        let entries = vec![
+            e("big.bin", false, 2_500_000),
+            e("HEADER.txt", false, 9),
+            e("Ünï.txt", false, 2),
+            e(".dot", false, 3),
+            e("adir", true, 4096),
+        ];
+        let t = |_| LocalTime {
+            year: 2026,
+            month: 11,
+            day: 25,
+            hour: 21,
+            minute: 24,
+            second: 32,
+        };
+        let page = render_listing(&o, entries, &no_exclude, &t);
+        assert_eq!(page, include_str!("testdata/dirlist_options.html"));
+    }
+
+    #[test]
     fn layout_options() {
         let mt = Vec::new();
         let mut o = options(&mt);
