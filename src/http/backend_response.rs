@@ -6,6 +6,7 @@
 //! CGI case. Local redirects and X-Sendfile act on the result elsewhere.
 
 use crate::http::headers::{contains_token, Headers};
+use crate::http::uri::{path_simplify, urldecode_path};
 
 /// lighttpd MAX_HTTP_RESPONSE_FIELD_SIZE: larger heads are a 502.
 pub const MAX_RESPONSE_HEAD: usize = 65535;
@@ -294,6 +295,44 @@ impl<'o> HeadBuilder<'o> {
     }
 }
 
+/// The file an `X-Sendfile` (or `X-LIGHTTPD-send-file`) value names
+/// (lighttpd `http_response_xsendfile`): URL-decoded, valid UTF-8 (else
+/// 502), simplified, lowercased under `server.force-lowercase-filenames`,
+/// non-empty (else 502) and under one of `docroots` (else 403; each ends in
+/// '/'; an empty list allows any path). The caller then serves it as a static
+/// file, keeping a non-200 backend status, and drops any backend
+/// Content-Length.
+pub fn xsendfile_path(
+    value: &str,
+    docroots: &[String],
+    force_lowercase: bool,
+) -> Result<String, u16> {
+    let decoded = urldecode_path(value.as_bytes());
+    let decoded = String::from_utf8(decoded).map_err(|_| 502u16)?;
+    let simple = path_simplify(decoded.as_bytes());
+    let mut path = String::from_utf8(simple).map_err(|_| 502u16)?;
+    if force_lowercase {
+        path.make_ascii_lowercase();
+    }
+    if path.is_empty() {
+        return Err(502);
+    }
+    let allowed = docroots.is_empty()
+        || docroots.iter().any(|root| {
+            path.len() >= root.len()
+                && if force_lowercase {
+                    path.as_bytes()[..root.len()].eq_ignore_ascii_case(root.as_bytes())
+                } else {
+                    path.starts_with(root.as_str())
+                }
+        });
+    if allowed {
+        Ok(path)
+    } else {
+        Err(403)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -530,6 +569,27 @@ mod tests {
             parse_backend_head(b"HTTP/1.1 2000 x\n\n", &opts(Backend::Cgi)),
             Err(502)
         );
+    }
+
+    #[test]
+    fn xsendfile_paths() {
+        let roots = vec!["/srv/files/".to_string()];
+        assert_eq!(
+            xsendfile_path("/srv/files/a%20b", &roots, false),
+            Ok("/srv/files/a b".into())
+        );
+        assert_eq!(
+            xsendfile_path("/srv/files/../etc/passwd", &roots, false),
+            Err(403)
+        );
+        assert_eq!(xsendfile_path("/srv/filesX/a", &roots, false), Err(403));
+        assert_eq!(
+            xsendfile_path("/SRV/Files/A", &roots, true),
+            Ok("/srv/files/a".into())
+        );
+        assert_eq!(xsendfile_path("/x/%ff", &[], false), Err(502));
+        assert_eq!(xsendfile_path("", &[], false), Err(502));
+        assert_eq!(xsendfile_path("/x/%01y", &[], false), Ok("/x/_y".into()));
     }
 
     #[test]
