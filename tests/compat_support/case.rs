@@ -18,8 +18,17 @@ pub struct Case {
     pub docroot: String,
     /// Lines appended to compat-tests/base.conf.
     pub config: String,
-    /// Connections in order; each holds its sends (escaped text, placeholders unexpanded).
-    pub connections: Vec<Vec<String>>,
+    /// Connections in order.
+    pub connections: Vec<Connection>,
+}
+
+/// One client connection of a case.
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    /// Connect to the second port (`== connection port2`, for `$SERVER["socket"]` cases).
+    pub port2: bool,
+    /// The sends in order (escaped text, placeholders unexpanded).
+    pub sends: Vec<String>,
 }
 
 /// A declared normalisation, applied to recorded and observed answers alike.
@@ -64,11 +73,11 @@ pub fn parse(name: &str, text: &str) -> Result<Case, String> {
         connections: Vec::new(),
     };
     let mut section = Section::Header;
-    let mut new_connection = true;
+    let mut next_connection = Some(Connection::default());
     for (index, line) in text.lines().enumerate() {
         let at = |e: String| format!("line {}: {e}", index + 1);
         if let Some(marker) = line.strip_prefix("== ") {
-            section = start_section(&mut case, marker.trim(), &mut new_connection).map_err(at)?;
+            section = start_section(&mut case, marker.trim(), &mut next_connection).map_err(at)?;
             continue;
         }
         match section {
@@ -79,11 +88,14 @@ pub fn parse(name: &str, text: &str) -> Result<Case, String> {
             }
             Section::Send => {
                 if !line.is_empty() {
-                    let sends = case
+                    let connection = case
                         .connections
                         .last_mut()
                         .ok_or("send outside connection")?;
-                    let send = sends.last_mut().ok_or("send outside send block")?;
+                    let send = connection
+                        .sends
+                        .last_mut()
+                        .ok_or("send outside send block")?;
                     send.push_str(line);
                     send.push('\n');
                 }
@@ -99,21 +111,23 @@ pub fn parse(name: &str, text: &str) -> Result<Case, String> {
 fn start_section(
     case: &mut Case,
     marker: &str,
-    new_connection: &mut bool,
+    next: &mut Option<Connection>,
 ) -> Result<Section, String> {
     match marker {
         "config" => Ok(Section::Config),
-        "connection" => {
-            *new_connection = true;
+        "connection" | "connection port2" => {
+            *next = Some(Connection {
+                port2: marker.ends_with("port2"),
+                sends: Vec::new(),
+            });
             Ok(Section::Header)
         }
         "send" => {
-            if *new_connection {
-                case.connections.push(Vec::new());
-                *new_connection = false;
+            if let Some(connection) = next.take() {
+                case.connections.push(connection);
             }
-            if let Some(sends) = case.connections.last_mut() {
-                sends.push(String::new());
+            if let Some(connection) = case.connections.last_mut() {
+                connection.sends.push(String::new());
             }
             Ok(Section::Send)
         }
@@ -166,7 +180,7 @@ mod tests {
         == config\nserver.tag = \"x\"\n\
         == send\nGET / HTTP/1.1\\r\\n\n\n\\r\\n\n\
         == send\nGET /b HTTP/1.0\\r\\n\\r\\n\n\
-        == connection\n== send\nX\n";
+        == connection port2\n== send\nX\n";
 
     #[test]
     fn parses_sections() {
@@ -175,8 +189,12 @@ mod tests {
         assert_eq!(case.normalize.len(), 2);
         assert_eq!(case.config, "server.tag = \"x\"\n");
         assert_eq!(case.connections.len(), 2);
-        assert_eq!(case.connections[0].len(), 2);
-        assert_eq!(case.connections[0][0], "GET / HTTP/1.1\\r\\n\n\\r\\n\n");
+        assert_eq!(case.connections[0].sends.len(), 2);
+        assert_eq!(
+            case.connections[0].sends[0],
+            "GET / HTTP/1.1\\r\\n\n\\r\\n\n"
+        );
+        assert!(!case.connections[0].port2 && case.connections[1].port2);
     }
 
     #[test]

@@ -99,11 +99,12 @@ fn load_cases(dir: &Path) -> (Vec<Case>, Vec<String>) {
 
 fn summarise(results: &[(String, Option<String>, Verdict)], exe: &Path) -> Vec<String> {
     let mut failures = Vec::new();
-    let (mut matched, mut xfailed, mut recorded) = (0, 0, 0);
+    let (mut matched, mut xfailed, mut recorded, mut flaky) = (0, 0, 0, 0);
     let mut report = String::new();
     for (name, xfail, verdict) in results {
         let (kind, detail) = match verdict {
             Verdict::Match => ("match", String::new()),
+            Verdict::Flaky(d) => ("match", format!("matched on the second try; first: {d}")),
             Verdict::Differ(d) => ("differ", d.clone()),
             Verdict::Broken(d) => ("broken", d.clone()),
             Verdict::Recorded => ("recorded", String::new()),
@@ -115,6 +116,14 @@ fn summarise(results: &[(String, Option<String>, Verdict)], exe: &Path) -> Vec<S
         match (verdict, xfail) {
             (Verdict::Recorded, _) => recorded += 1,
             (Verdict::Match, None) => matched += 1,
+            (Verdict::Flaky(d), _) => {
+                matched += 1;
+                flaky += 1;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "compat: {name} matched only on the second try ({d})"
+                );
+            }
             (Verdict::Match, Some(_)) => {
                 matched += 1;
                 failures.push(format!(
@@ -139,7 +148,7 @@ fn summarise(results: &[(String, Option<String>, Verdict)], exe: &Path) -> Vec<S
         )
     } else {
         format!(
-            "compat: {} cases, {matched} match, {xfailed} expected-fail, {} unexpected ({})\n",
+            "compat: {} cases, {matched} match ({flaky} on retry), {xfailed} expected-fail, {} unexpected ({})\n",
             results.len(),
             failures.len(),
             exe.display()

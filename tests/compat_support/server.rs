@@ -3,11 +3,13 @@
 //! (compat-tests/base.conf + the case's snippet, placeholders filled in), and the process,
 //! started with `-D -f` and killed by pid when the case ends.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Modification time given to every fixture file and directory: 2024-01-02 03:04:05 UTC.
@@ -53,12 +55,24 @@ impl Drop for Fixture {
     }
 }
 
+/// Ports handed out in this run: the kernel may give a just-released port to the next
+/// bind, and two parallel cases must never start servers on the same port.
+static PORTS_USED: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
 fn free_port() -> Result<u16, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| e.to_string())
+    for _ in 0..100 {
+        let listener =
+            TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+        let port = listener
+            .local_addr()
+            .map(|a| a.port())
+            .map_err(|e| e.to_string())?;
+        let mut used = PORTS_USED.lock().map_err(|_| "port registry poisoned")?;
+        if used.insert(port) {
+            return Ok(port);
+        }
+    }
+    Err("no unused free port after 100 tries".into())
 }
 
 fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
