@@ -4,7 +4,7 @@
 //!
 //! Environment: `COMPAT_SERVER` (binary to test, default ours), `COMPAT_RECORD=1` (write
 //! compat-tests/expected/ instead of comparing), `COMPAT_CASES` (comma-separated name
-//! substrings), `COMPAT_JOBS` (parallel cases, default 3), `COMPAT_REPORT` (file that
+//! substrings), `COMPAT_JOBS` (parallel cases, default 6), `COMPAT_REPORT` (file that
 //! receives one `name<TAB>result<TAB>detail` line per case, read by compat-tests/mark-xfail),
 //! `COMPAT_IGNORE_XFAIL=1` (treat every case as unmarked: used to check the recordings
 //! against lighttpd itself).
@@ -43,7 +43,7 @@ pub fn run_all(default_exe: &Path) -> Vec<String> {
     let jobs = std::env::var("COMPAT_JOBS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(3usize)
+        .unwrap_or(6usize)
         .max(1);
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::new());
