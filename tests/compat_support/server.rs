@@ -140,8 +140,15 @@ impl Server {
                     stderr_head(fixture)
                 ));
             }
-            if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
-                return Ok(());
+            match listener_owned_by(self.child.id(), fixture.port) {
+                Some(true) => return Ok(()),
+                Some(false) => {}
+                None if TcpStream::connect_timeout(&address, Duration::from_millis(200))
+                    .is_ok() =>
+                {
+                    return Ok(())
+                }
+                None => {}
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -156,6 +163,35 @@ impl Server {
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
+}
+
+/// Whether process `pid` holds the listening socket on 127.0.0.1:`port` (from /proc), so a
+/// server that lost the port to another process is never mistaken for ready; `None` when
+/// /proc cannot tell (then a connect probe decides).
+fn listener_owned_by(pid: u32, port: u16) -> Option<bool> {
+    let table = fs::read_to_string("/proc/net/tcp").ok()?;
+    let wanted = format!("0100007F:{port:04X}");
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let listening = fields.get(1) == Some(&wanted.as_str()) && fields.get(3) == Some(&"0A");
+            listening.then(|| fields.get(9).map(|inode| format!("socket:[{inode}]")))?
+        })
+        .collect();
+    if inodes.is_empty() {
+        return Some(false);
+    }
+    let fds = fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    let owned = fds
+        .filter_map(|fd| fd.ok().and_then(|fd| fs::read_link(fd.path()).ok()))
+        .any(|target| {
+            inodes
+                .iter()
+                .any(|inode| target.as_os_str() == inode.as_str())
+        });
+    Some(owned)
 }
 
 fn stderr_head(fixture: &Fixture) -> String {
