@@ -1,0 +1,2 @@
+#!/bin/sh
+printf 'Location: /hello.txt\r\n\r\n'

@@ -1,0 +1,2 @@
+#!/bin/sh
+printf 'no header line here\n'

@@ -1,0 +1,2 @@
+#!/bin/sh
+printf 'Location: http://other.example/x\r\n\r\n'
