@@ -90,6 +90,10 @@ pub struct Conn {
     can_read: bool,
     /// The client shut its write side (EOF seen).
     read_closed: bool,
+    /// The poller reported the peer's FIN: read until EOF.
+    eof_hint: bool,
+    /// WRITABLE is part of the registered interest.
+    write_interest: bool,
     /// Timeouts from the last request's config.
     ka_idle: i64,
     read_idle: i64,
@@ -114,6 +118,8 @@ impl Conn {
             last_io: now,
             can_read: true,
             read_closed: false,
+            eof_hint: false,
+            write_interest: false,
             ka_idle: 5,
             read_idle: 60,
             write_idle: 360,
@@ -146,11 +152,26 @@ impl Conn {
     }
 
     pub fn register(&mut self, registry: &Registry) -> io::Result<()> {
-        registry.register(
-            &mut self.stream,
-            Token(self.id),
-            Interest::READABLE | Interest::WRITABLE,
-        )
+        registry.register(&mut self.stream, Token(self.id), Interest::READABLE)
+    }
+
+    /// Ask for writability only while a write is blocked (saves a wakeup
+    /// per response).
+    fn want_write(&mut self, registry: &Registry, on: bool) {
+        if self.write_interest == on {
+            return;
+        }
+        let interest = if on {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        if registry
+            .reregister(&mut self.stream, Token(self.id), interest)
+            .is_ok()
+        {
+            self.write_interest = on;
+        }
     }
 
     /// Is the connection idle between requests (for graceful shutdown)?
@@ -159,10 +180,11 @@ impl Conn {
     }
 
     /// A readiness event on the socket.
-    pub fn on_event(&mut self, readable: bool, env: &mut Env) {
-        if readable {
+    pub fn on_event(&mut self, readable: bool, peer_closed: bool, env: &mut Env) {
+        if readable || peer_closed {
             self.can_read = true;
         }
+        self.eof_hint |= peer_closed;
         self.advance(env);
     }
 
@@ -210,7 +232,12 @@ impl Conn {
             self.rbuf.truncate(len + *got.as_ref().unwrap_or(&0));
             match got {
                 Ok(0) => self.read_closed = true,
-                Ok(_) => self.last_io = env.now,
+                Ok(n) => {
+                    self.last_io = env.now;
+                    // A short read drained the socket; edge-triggered
+                    // readiness reports the next bytes.
+                    self.can_read = n == READ_CHUNK || self.eof_hint;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.can_read = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -451,8 +478,10 @@ impl Conn {
                     self.last_io = env.now;
                 }
                 if w.blocked {
+                    self.want_write(env.registry, true);
                     return false;
                 }
+                self.want_write(env.registry, false);
             }
             Err(_) => {
                 self.abort(env);

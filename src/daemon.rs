@@ -173,7 +173,11 @@ pub fn fork_workers(n: usize) -> io::Result<Option<Vec<Pid>>> {
     let mut pids = Vec::with_capacity(n);
     for _ in 0..n {
         match sys::fork().map_err(io::Error::from)? {
-            ForkResult::Child => return Ok(None),
+            ForkResult::Child => {
+                // A worker must not outlive its parent.
+                let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGTERM);
+                return Ok(None);
+            }
             ForkResult::Parent { child } => pids.push(child),
         }
     }

@@ -19,7 +19,7 @@ use crate::daemon::{self, Identity, Ready};
 use crate::log::{self, LogTarget};
 use crate::log_error;
 use crate::plugin::{registry, Ctx, Hook, Pipeline};
-use crate::request::ReqContext;
+use crate::request::{CoreConfs, ReqContext};
 use crate::signals::{SignalEvent, Signals};
 use crate::sockets::{self, Listener};
 
@@ -80,7 +80,7 @@ impl Site {
                 scheme: "http",
                 remote_ip: String::new(),
                 server_socket: String::new(),
-                core: Rc::new(compiled.core),
+                core: Rc::new(CoreConfs::new(compiled.core)),
                 cond_tree: compiled.conds,
                 now: 0,
                 seq: 0,
@@ -371,7 +371,7 @@ impl Server {
                 self.tick();
             }
             for ev in events.iter() {
-                self.dispatch(ev.token(), ev.is_readable() || ev.is_read_closed());
+                self.dispatch(ev.token(), ev.is_readable(), ev.is_read_closed());
             }
             if let Some(code) = self.handle_signals() {
                 return code;
@@ -382,7 +382,7 @@ impl Server {
         }
     }
 
-    fn dispatch(&mut self, token: Token, readable: bool) {
+    fn dispatch(&mut self, token: Token, readable: bool, peer_closed: bool) {
         match token.0 {
             t if t == SIGNAL_TOKEN.0 => {}
             t if (LISTENER_BASE..(1 << 32)).contains(&t) => self.accept(t - LISTENER_BASE),
@@ -390,7 +390,7 @@ impl Server {
                 let (id, slot) = (t & 0xFFFF_FFFF, t >> 32);
                 self.with_conn(id, |conn, env| {
                     if slot == 0 {
-                        conn.on_event(readable, env)
+                        conn.on_event(readable, peer_closed, env)
                     } else {
                         conn.on_handler_event(slot, env)
                     }

@@ -125,8 +125,8 @@ fn queue_body(r: &mut Request, mut file: File, len: u64) {
         return;
     }
     if len <= SMALL_FILE {
-        let mut buf = Vec::with_capacity(len as usize);
-        if file.by_ref().take(len).read_to_end(&mut buf).is_ok() && buf.len() as u64 == len {
+        let mut buf = vec![0u8; len as usize];
+        if file.read_exact(&mut buf).is_ok() {
             r.resp.body.append_vec(buf);
             return;
         }

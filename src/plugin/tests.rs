@@ -41,7 +41,7 @@ fn request() -> Request {
         scheme: "http",
         remote_ip: "127.0.0.1".into(),
         server_socket: "127.0.0.1:80".into(),
-        core: Rc::new(compiled.core),
+        core: Rc::new(crate::request::CoreConfs::new(compiled.core)),
         cond_tree: compiled.conds,
         now: 0,
         seq: 1,

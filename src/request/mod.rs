@@ -11,6 +11,8 @@ pub mod prepare;
 pub mod response;
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::chunk::ChunkQueue;
@@ -114,10 +116,11 @@ pub struct Request {
     /// handler's first call).
     pub env: Vec<(String, String)>,
     pub env_ready: bool,
-    /// Core settings in effect for this request.
-    pub conf: CoreConf,
+    /// Core settings in effect for this request (shared: requests matching
+    /// the same condition blocks share one resolved value).
+    pub conf: Rc<CoreConf>,
     /// Where `conf` is resolved from.
-    pub core: Rc<Scoped<CoreConf>>,
+    pub core: Rc<CoreConfs>,
     pub conds: CondCache,
     pub resp: Response,
     pub body: Body,
@@ -275,6 +278,38 @@ impl Request {
         scoped.resolve(&mut self.conds, &view)
     }
 
+    /// Resolve the core config (memoised by the set of matching blocks).
+    pub fn resolve_core(&mut self) -> Rc<CoreConf> {
+        let core = self.core.clone();
+        let mut matched = Vec::new();
+        for ctx in core.scoped.contexts() {
+            let view = CondView {
+                uri: &self.uri,
+                headers: &self.headers,
+                method: self.method.as_str(),
+                remote_ip: &self.remote_ip,
+                server_socket: &self.server_socket,
+                physical: &self.physical,
+            };
+            if self.conds.matches(ctx, &view) {
+                matched.push(ctx);
+            }
+        }
+        if matched.is_empty() {
+            return core.defaults.clone();
+        }
+        if let Some(c) = core.memo.borrow().get(&matched) {
+            return c.clone();
+        }
+        let resolved = Rc::new(self.resolve(&core.scoped));
+        let mut memo = core.memo.borrow_mut();
+        if memo.len() >= CoreConfs::MEMO_MAX {
+            memo.clear();
+        }
+        memo.insert(matched, resolved.clone());
+        resolved
+    }
+
     /// The url or query changed (rewrite, error handler): re-evaluate the
     /// conditions that look at them.
     pub fn invalidate_uri_conds(&mut self) {
@@ -299,13 +334,33 @@ impl Request {
     }
 }
 
+/// The scoped core config with its global value and a memo of resolved
+/// values per set of matching condition blocks.
+pub struct CoreConfs {
+    pub scoped: Scoped<CoreConf>,
+    pub defaults: Rc<CoreConf>,
+    memo: RefCell<HashMap<Vec<usize>, Rc<CoreConf>>>,
+}
+
+impl CoreConfs {
+    const MEMO_MAX: usize = 256;
+
+    pub fn new(scoped: Scoped<CoreConf>) -> CoreConfs {
+        CoreConfs {
+            defaults: Rc::new(scoped.defaults.clone()),
+            scoped,
+            memo: RefCell::new(HashMap::new()),
+        }
+    }
+}
+
 /// What a connection gives every request it creates.
 #[derive(Clone)]
 pub struct ReqContext {
     pub scheme: &'static str,
     pub remote_ip: String,
     pub server_socket: String,
-    pub core: Rc<Scoped<CoreConf>>,
+    pub core: Rc<CoreConfs>,
     pub cond_tree: Rc<crate::config::scoped::CondTree>,
     pub now: i64,
     pub seq: u32,

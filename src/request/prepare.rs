@@ -85,8 +85,7 @@ fn prepare_once(r: &mut Request, p: &mut Pipeline, cx: &mut Ctx, srv: &ServerCon
 
 /// Steps 2.1–2.10: config, limits, uri hooks, docroot, physical path.
 fn prepare_uri(r: &mut Request, p: &mut Pipeline, cx: &mut Ctx) -> Flow {
-    let core = r.core.clone();
-    r.conf = r.resolve(&core);
+    r.conf = r.resolve_core();
     r.server_name = match &r.conf.server_name {
         Some(name) => name.clone(),
         None => r.uri.authority.clone(),

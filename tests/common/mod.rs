@@ -5,6 +5,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -82,6 +83,7 @@ impl Server {
         let conf_path = dir.join("lighttpd.conf");
         std::fs::write(&conf_path, conf).expect("write conf");
         let child = Command::new(env!("CARGO_BIN_EXE_lighttpd"))
+            .process_group(0)
             .args(args)
             .arg("-f")
             .arg(&conf_path)
@@ -152,7 +154,8 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        signal(self.pid(), libc::SIGKILL);
+        // The server runs in its own process group: this also stops workers.
+        signal(-self.pid(), libc::SIGKILL);
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
