@@ -32,7 +32,9 @@ pub enum ExprKind {
     /// The digits as written (converted, with lighttpd's wrap-around, by eval).
     Int(String),
     Array(Vec<Element>),
-    Plus(Box<Expr>, Box<Expr>),
+    /// `a + b + c`: the operands (two or more), merged left to right.
+    /// Flat, so long chains cannot exhaust the stack.
+    Plus(Vec<Expr>),
 }
 
 /// One array element: `value` or `key => value`.

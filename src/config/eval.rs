@@ -20,6 +20,33 @@ use super::value::{Array, Value};
 
 /// Deepest include/include_shell nesting accepted.
 pub const MAX_INCLUDE_DEPTH: usize = 32;
+/// Deepest array nesting a value may reach (also through variables).
+pub const MAX_VALUE_DEPTH: usize = 100;
+/// Largest value (string bytes + array elements, all levels) accepted;
+/// doubling a variable with `+=` would otherwise exhaust memory.
+pub const MAX_VALUE_WEIGHT: usize = 16 * 1024 * 1024;
+
+/// Depth and weight of a value, or None when beyond the limits.
+fn measure(v: &Value) -> Option<(usize, usize)> {
+    match v {
+        Value::Str(s) => (s.len() <= MAX_VALUE_WEIGHT).then_some((0, s.len())),
+        Value::Int(_) => Some((0, 1)),
+        Value::Array(a) => {
+            let (mut depth, mut weight) = (0, 1);
+            for (k, item) in &a.items {
+                let (d, w) = measure(item)?;
+                depth = depth.max(d + 1);
+                weight += w + k.as_ref().map_or(1, |k| k.len());
+                if depth > MAX_VALUE_DEPTH || weight > MAX_VALUE_WEIGHT {
+                    return None;
+                }
+            }
+            Some((depth, weight))
+        }
+    }
+}
+
+const TOO_LARGE: &str = "value too large or arrays nested too deep";
 
 /// Why loading failed: lighttpd's stderr lines and our diagnostics.
 #[derive(Debug, Default)]
@@ -53,9 +80,16 @@ pub struct Evaluator {
     regex_errors: Vec<(CtxId, String)>,
     warnings: Vec<Diagnostic>,
     warning_lines: Vec<LhLine>,
+    /// False for fuzzing: `include` / `include_shell` are refused.
+    external: bool,
 }
 
 impl Evaluator {
+    /// Refuse `include` and `include_shell` (fuzzing untrusted input).
+    pub fn sandbox(&mut self) {
+        self.external = false;
+    }
+
     /// A fresh evaluator with the global context and `var.CWD`/`var.PID`;
     /// `main_path` is the `-f` argument (it decides the include basedir).
     pub fn new(main_path: &str) -> Evaluator {
@@ -98,6 +132,7 @@ impl Evaluator {
             regex_errors: Vec::new(),
             warnings: Vec::new(),
             warning_lines: Vec::new(),
+            external: true,
         }
     }
 
@@ -294,11 +329,18 @@ impl Evaluator {
                 )),
             },
             ExprKind::Key(k) => self.variable(id, k, e),
-            ExprKind::Plus(a, b) => {
-                let left = self.expr(id, a)?;
-                let right = self.expr(id, b)?;
-                self.merge(left, &right)
-                    .map_err(|lines| self.merge_failure(id, lines, &b.follow, e.span))
+            ExprKind::Plus(operands) => {
+                let Some((first, rest)) = operands.split_first() else {
+                    return Ok(Value::Str(String::new()));
+                };
+                let mut acc = self.expr(id, first)?;
+                for b in rest {
+                    let right = self.expr(id, b)?;
+                    acc = self
+                        .merge(acc, &right)
+                        .map_err(|lines| self.merge_failure(id, lines, &b.follow, e.span))?;
+                }
+                Ok(acc)
             }
             ExprKind::Array(elements) => {
                 let mut arr = Array::default();
@@ -316,7 +358,11 @@ impl Evaluator {
                     }
                     arr.items.push((key, value));
                 }
-                Ok(Value::Array(arr))
+                let v = Value::Array(arr);
+                match measure(&v) {
+                    Some(_) => Ok(v),
+                    None => Err(self.fail(id, TOO_LARGE, true, &e.follow, e.span)),
+                }
             }
         }
     }
@@ -374,9 +420,17 @@ impl Evaluator {
         }
     }
 
-    /// lighttpd's `configparser_merge_data` (`+` and `+=`). On failure
-    /// returns the lines printed so far (the messages).
+    /// lighttpd's `configparser_merge_data` (`+` and `+=`), bounded in
+    /// size. On failure returns the lines printed so far (the messages).
     fn merge(&mut self, left: Value, right: &Value) -> Result<Value, Vec<LhLine>> {
+        let merged = self.merge_unbounded(left, right)?;
+        match measure(&merged) {
+            Some(_) => Ok(merged),
+            None => Err(vec![LhLine::Plain(format!("{TOO_LARGE}\n"))]),
+        }
+    }
+
+    fn merge_unbounded(&mut self, left: Value, right: &Value) -> Result<Value, Vec<LhLine>> {
         match (left, right) {
             (Value::Str(a), Value::Str(b)) => Ok(Value::Str(a + b)),
             (Value::Str(a), Value::Int(b)) => Ok(Value::Str(format!("{a}{b}"))),
@@ -676,6 +730,13 @@ impl Evaluator {
     // ----- includes -----------------------------------------------------
 
     fn enter_include(&mut self, what: &str, span: Span) -> EResult<()> {
+        if !self.external {
+            let msg = format!("include refused in sandbox: {what}");
+            return Err(Failure::new(
+                vec![LhLine::Plain(msg.clone() + "\n")],
+                Diagnostic::error(msg, Some(span)),
+            ));
+        }
         if self.depth >= MAX_INCLUDE_DEPTH {
             let msg = format!(
                 "includes nested more than {MAX_INCLUDE_DEPTH} deep (recursive include?): {what}"
@@ -690,6 +751,9 @@ impl Evaluator {
     }
 
     fn include(&mut self, target: &str, span: Span) -> EResult<()> {
+        if !self.external {
+            return self.enter_include(target, span);
+        }
         let path = include::resolve(&self.basedir, target);
         let files = include::glob(&path);
         if files.is_empty() {
@@ -726,6 +790,9 @@ impl Evaluator {
     }
 
     fn include_shell(&mut self, cmd: &str, span: Span) -> EResult<()> {
+        if !self.external {
+            return self.enter_include(cmd, span);
+        }
         let out = include::run_shell(cmd, &self.basedir).map_err(|e| {
             let msg = match e {
                 ShellError::Status(n) => format!("command \"{cmd}\" exited non-zero: {n}"),

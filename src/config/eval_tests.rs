@@ -338,3 +338,58 @@ fn include_shell_runs_in_the_config_directory() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn runaway_values_are_bounded() {
+    let doubling = format!(
+        "var.a = \"0123456789abcdef\"\n{}",
+        "var.a += var.a\n".repeat(30)
+    );
+    assert!(stderr(&doubling).starts_with("value too large or arrays nested too deep\n"));
+    let nesting = format!("var.a = ()\n{}", "var.a := (var.a)\n".repeat(200));
+    assert!(stderr(&nesting).starts_with("value too large or arrays nested too deep\n"));
+}
+
+/// A small deterministic fuzz run (the real one is fuzz/): mutated configs
+/// must load or fail cleanly, never panic, and print when they load.
+#[test]
+fn mutated_configs_never_panic() {
+    use crate::config::eval::Evaluator;
+    use crate::config::print::print;
+    use crate::config::source::Origin;
+    let seeds: [&[u8]; 4] = [
+        b"var.a = \"x\" + 1\nserver.modules = (\"mod_a\", \"k\" => (1, 2))\nvar.a += \"y\"\n",
+        b"$HTTP[\"host\"] =~ \"^(a)\\.b$\" { var.x = 1 } else $HTTP[\"url\"] =^ \"/\" { } else { var.y = (\"a\" => 1) }\n",
+        b"global { var.g = 1 }\n$SERVER[\"socket\"] == \":80\" { $HTTP[\"remoteip\"] == \"10.0.0.0/8\" { var.z := 2 } }\n",
+        b"include \"x.conf\"\ninclude_shell \"echo\"\nvar.e = env.HOME + var.CWD\n",
+    ];
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    const ALPHABET: &[u8] = b"$[]{}()\"=+:!~^,#\n\r\\ azAZ09._-\xc2\xa0\0";
+    for round in 0..4000 {
+        let mut text = seeds[round % seeds.len()].to_vec();
+        for _ in 0..(next() % 6 + 1) {
+            let pos = (next() as usize) % (text.len() + 1);
+            let byte = ALPHABET[(next() as usize) % ALPHABET.len()];
+            match next() % 3 {
+                0 if pos < text.len() => text[pos] = byte,
+                1 if pos < text.len() => {
+                    text.remove(pos);
+                }
+                _ => text.insert(pos, byte),
+            }
+        }
+        let mut ev = Evaluator::new("fuzz.conf");
+        ev.sandbox();
+        if ev.eval_source(Origin::Stdin, text).is_ok() {
+            if let Ok(tree) = ev.finish() {
+                assert!(print(&tree).starts_with("config {\n"));
+            }
+        }
+    }
+}

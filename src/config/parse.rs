@@ -44,6 +44,7 @@ pub fn parse(input: &[u8], file: FileId) -> File {
         end_offset: lexed.stray_nul.map_or(input.len(), |(_, o)| o),
         lex_error: lexed.error,
         failure: None,
+        depth: 0,
     };
     let stmts = p.top_level();
     let stray_nul = lexed.stray_nul.map(|(at, o)| {
@@ -76,7 +77,13 @@ struct Parser {
     end_offset: usize,
     lex_error: Option<LexError>,
     failure: Option<ParseFailure>,
+    /// Current nesting of blocks and arrays.
+    depth: usize,
 }
+
+/// Deepest nesting of blocks and arrays (lighttpd's parser stack holds 100
+/// entries); deeper input fails instead of exhausting our stack.
+pub const MAX_NESTING: usize = 100;
 
 const NEWER_ELSE_IF: [&str; 3] = ["elif", "elsif", "elseif"];
 
@@ -129,6 +136,23 @@ impl Parser {
         Stop
     }
 
+    /// Enter a nested block or array at token `at`, failing when too deep.
+    fn enter(&mut self, at: usize) -> PResult<()> {
+        self.depth += 1;
+        if self.depth <= MAX_NESTING {
+            return Ok(());
+        }
+        let t = &self.tokens[at.min(self.tokens.len().saturating_sub(1))];
+        let span = self.span(t.start, t.end);
+        self.failure = Some(ParseFailure::Token {
+            message: "blocks or arrays nested more than 100 deep",
+            at: t.after,
+            last_text: t.text.clone(),
+            span,
+        });
+        Err(Stop)
+    }
+
     /// Skip tokens until one satisfies `want`; return its index (consumed).
     fn expect(&mut self, want: impl Fn(&Tok) -> bool) -> PResult<usize> {
         loop {
@@ -160,6 +184,13 @@ impl Parser {
 
     /// Statements up to and including the block's closing `}`.
     fn block_body(&mut self) -> PResult<(Vec<Stmt>, usize)> {
+        self.enter(self.i.saturating_sub(1))?;
+        let res = self.block_statements();
+        self.depth -= 1;
+        res
+    }
+
+    fn block_statements(&mut self) -> PResult<(Vec<Stmt>, usize)> {
         let mut out = Vec::new();
         loop {
             match self.peek() {
@@ -245,19 +276,22 @@ impl Parser {
     }
 
     fn expression(&mut self) -> PResult<Expr> {
-        let mut left = self.value()?;
+        let first = self.value()?;
+        if self.peek() != Some(&Tok::Plus) {
+            return Ok(first);
+        }
+        let mut operands = vec![first];
         while self.peek() == Some(&Tok::Plus) {
             self.i += 1;
-            let right = self.value()?;
-            let span = self.span(left.span.start, right.span.end);
-            let follow = right.follow.clone();
-            left = Expr {
-                kind: ExprKind::Plus(Box::new(left), Box::new(right)),
-                span,
-                follow,
-            };
+            operands.push(self.value()?);
         }
-        Ok(left)
+        let (start, last) = (operands[0].span.start, &operands[operands.len() - 1]);
+        let (span, follow) = (self.span(start, last.span.end), last.follow.clone());
+        Ok(Expr {
+            kind: ExprKind::Plus(operands),
+            span,
+            follow,
+        })
     }
 
     fn value(&mut self) -> PResult<Expr> {
@@ -280,6 +314,13 @@ impl Parser {
 
     /// After `(`: elements, commas, `)`.
     fn array(&mut self, start: usize) -> PResult<Expr> {
+        self.enter(self.i.saturating_sub(1))?;
+        let res = self.array_items(start);
+        self.depth -= 1;
+        res
+    }
+
+    fn array_items(&mut self, start: usize) -> PResult<Expr> {
         let mut items = Vec::new();
         let mut after_element = false;
         loop {
@@ -484,7 +525,11 @@ mod tests {
             ExprKind::Key(k) => k.clone(),
             ExprKind::Str(s) => format!("{s:?}"),
             ExprKind::Int(d) => d.clone(),
-            ExprKind::Plus(a, b) => format!("({} + {})", show_expr(a), show_expr(b)),
+            ExprKind::Plus(ops) => {
+                let mut it = ops.iter().map(show_expr);
+                let first = it.next().unwrap_or_default();
+                it.fold(first, |acc, x| format!("({acc} + {x})"))
+            }
             ExprKind::Array(items) => {
                 let parts: Vec<String> = items
                     .iter()
@@ -613,10 +658,10 @@ mod tests {
         let Stmt::Assign { value, .. } = &s[0] else {
             panic!()
         };
-        let ExprKind::Plus(l, _) = &value.kind else {
+        let ExprKind::Plus(ops) = &value.kind else {
             panic!()
         };
-        assert_eq!(l.follow.text, "+");
+        assert_eq!(ops[0].follow.text, "+");
         // at end of input without newline: the end position, last token text
         assert_eq!(
             value.follow,
@@ -625,6 +670,22 @@ mod tests {
                 text: "x".into()
             }
         );
+    }
+
+    #[test]
+    fn deep_nesting_fails_cleanly() {
+        let deep = format!("a = {}{}", "(".repeat(100_000), ")".repeat(100_000));
+        let f = parse(deep.as_bytes(), 0);
+        assert!(
+            matches!(f.failure, Some(ParseFailure::Token { message, .. }) if message.contains("nested"))
+        );
+        let blocks = "$HTTP[\"url\"] == \"/\" {\n".repeat(150);
+        let f = parse(blocks.as_bytes(), 0);
+        assert!(matches!(f.failure, Some(ParseFailure::Token { .. })));
+        let ok_depth = format!("a = {}{}", "(".repeat(100), ")".repeat(100));
+        assert!(parse(ok_depth.as_bytes(), 0).failure.is_none());
+        let long = format!("a = 1{}", " + 1".repeat(200_000));
+        assert!(parse(long.as_bytes(), 0).failure.is_none());
     }
 
     #[test]

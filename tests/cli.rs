@@ -1,0 +1,169 @@
+//! lighttpd's command line, run on the real binary: option order, exit
+//! codes (0 / 255), stdout vs stderr, `-f -`, `-p -t`, `-p -tt`.
+//! Expected texts were checked against lighttpd 1.4.69.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn lighttpd(args: &[&str], stdin: &str) -> Out {
+    let dir = std::env::temp_dir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lighttpd"))
+        .args(args)
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    if let Some(mut input) = child.stdin.take() {
+        let _ = input.write_all(stdin.as_bytes());
+    }
+    let out = child.wait_with_output().expect("wait");
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Strip lighttpd's `YYYY-MM-DD HH:MM:SS: (file.c.N) ` log prefix.
+fn unlog(s: &str) -> String {
+    s.lines()
+        .map(|l| l.split_once(") ").map_or(l, |(_, m)| m).to_string() + "\n")
+        .collect()
+}
+
+fn conf(name: &str, text: &str) -> String {
+    let p = std::env::temp_dir().join(format!("lhrs-cli-{}-{name}", std::process::id()));
+    std::fs::write(&p, text).expect("write config");
+    p.display().to_string()
+}
+
+#[test]
+fn version_help_and_features() {
+    let v = lighttpd(&["-v"], "");
+    assert_eq!(
+        (v.code, v.stdout.as_str()),
+        (0, "lighttpd/1.4.69 (ssl) - a light and fast webserver\n")
+    );
+    let h = lighttpd(&["-h"], "");
+    assert_eq!(h.code, 0);
+    assert!(h
+        .stdout
+        .contains("\n -tt        test config-file syntax, load and init modules, then exit\n"));
+    assert!(h.stdout.ends_with("show this help\n\n"));
+    let f = lighttpd(&["-V"], "");
+    assert_eq!(f.code, 0);
+    assert!(
+        f.stdout.contains("\nFeatures:\n\n\t+ IPv6 support\n")
+            && f.stdout.contains("\t+ PCRE support\n")
+    );
+}
+
+#[test]
+fn bad_options_print_usage_and_fail() {
+    let x = lighttpd(&["-x"], "");
+    assert_eq!(x.code, 255);
+    assert!(
+        x.stderr.ends_with(": invalid option -- 'x'\n"),
+        "{}",
+        x.stderr
+    );
+    assert!(x
+        .stdout
+        .starts_with("lighttpd/1.4.69 (ssl) - a light and fast webserver\nusage:\n"));
+    let f = lighttpd(&["-f"], "");
+    assert_eq!(f.code, 255);
+    assert!(f.stderr.ends_with(": option requires an argument -- 'f'\n"));
+    let i = lighttpd(&["-i", "abc"], "");
+    assert_eq!(
+        (i.code, unlog(&i.stderr).as_str()),
+        (255, "Invalid idle timeout value: abc\n")
+    );
+    let none = lighttpd(&["-p"], "");
+    assert_eq!(
+        (none.code, unlog(&none.stderr).as_str()),
+        (255, "No configuration available. Try using -f option.\n")
+    );
+}
+
+#[test]
+fn options_act_in_order() {
+    let missing = "/nonexistent/lhrs.conf";
+    assert_eq!(lighttpd(&["-v", "-f", missing], "").code, 0);
+    let e = lighttpd(&["-f", missing, "-v"], "");
+    assert_eq!(e.code, 255);
+    assert_eq!(
+        unlog(&e.stderr),
+        format!("opening configfile {missing} failed: No such file or directory\n")
+    );
+    let c = conf("twice.conf", "var.x = 1\n");
+    let t = lighttpd(&["-f", &c, "-f", &c], "");
+    assert_eq!(t.code, 255);
+    assert_eq!(
+        unlog(&t.stderr),
+        "Can only read one config file. Use the include command to use multiple config files.\n"
+    );
+}
+
+#[test]
+fn print_test_and_stdin() {
+    let c = conf("pt.conf", "var.x = 1\n");
+    let t = lighttpd(&["-tf", &c], "");
+    assert_eq!((t.code, t.stdout.as_str()), (0, "Syntax OK\n"));
+    let pt = lighttpd(&["-f", &c, "-p", "-t"], "");
+    assert!(
+        pt.stdout.starts_with("config {\n") && pt.stdout.ends_with("\n}\nSyntax OK\n"),
+        "{}",
+        pt.stdout
+    );
+    let ptt = lighttpd(&["-f", &c, "-p", "-tt"], "");
+    assert_eq!(ptt.code, 0);
+    assert!(
+        ptt.stdout.ends_with("    var.x   = 1\n\n}\n"),
+        "{}",
+        ptt.stdout
+    );
+    let stdin = lighttpd(&["-p", "-f", "-"], "var.from_stdin = \"yes\"\n");
+    assert_eq!(stdin.code, 0);
+    assert!(
+        stdin.stdout.contains("    var.from_stdin = \"yes\"\n"),
+        "{}",
+        stdin.stdout
+    );
+    let bad = lighttpd(&["-t", "-f", "-"], "var.x = \"open\n");
+    assert_eq!(bad.code, 255);
+    assert_eq!(
+        unlog(&bad.stderr),
+        "source: - line: 1 pos: 8 missing closing quote\nconfigfile parser failed at: \n"
+    );
+}
+
+#[test]
+fn config_errors_go_to_stderr_with_status_255() {
+    let c = conf("dup.conf", "server.port = 80\nserver.port = 81\n");
+    let e = lighttpd(&["-p", "-f", &c], "");
+    assert_eq!((e.code, e.stdout.as_str()), (255, ""));
+    let want = format!(
+        "Duplicate config variable in conditional 0 global: server.port\nsource: {c} line: 3 pos: 0 parser failed somehow near here: (EOL)\n"
+    );
+    assert_eq!(unlog(&e.stderr), want);
+}
+
+#[test]
+fn check_reports_rustc_style() {
+    let c = conf("check.conf", "server.port = 80\nserver.port = 81\n");
+    let e = lighttpd(&["check", "-f", &c], "");
+    assert_eq!(e.code, 255);
+    assert!(
+        e.stderr.contains(&format!(" --> {c}:2:1\n")),
+        "{}",
+        e.stderr
+    );
+}
