@@ -239,3 +239,71 @@ pub fn fetch_header(port: u16, path: &str, header: &str) -> Result<String, Strin
     super::framing::header_value(&response.head, &header.to_ascii_lowercase())
         .ok_or_else(|| format!("HEAD {path} has no {header} header"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A one-connection fake server: reads once, answers `reply`, then closes or idles.
+    fn fake_server(reply: &'static [u8], close: bool) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(reply);
+            if !close {
+                std::thread::sleep(Duration::from_secs(2));
+            }
+        });
+        port
+    }
+
+    fn timing() -> Timing {
+        Timing {
+            idle: Duration::from_millis(200),
+            patience: Duration::from_secs(2),
+            close_wait: Duration::from_secs(1),
+            quiet: Duration::from_millis(100),
+        }
+    }
+
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+    #[test]
+    fn records_close_and_keep_alive() {
+        let send = vec![b"GET / HTTP/1.1\r\n\r\n".to_vec()];
+        let closed = run_connection(fake_server(OK, true), &send, None, timing()).unwrap();
+        assert_eq!(closed[0].responses.len(), 1);
+        assert!(closed[0].closed);
+        let open = run_connection(fake_server(OK, false), &send, None, timing()).unwrap();
+        assert_eq!(open[0].responses[0].body, b"ok");
+        assert!(!open[0].closed);
+    }
+
+    #[test]
+    fn replay_sees_missing_close_and_extra_bytes() {
+        let send = vec![b"GET / HTTP/1.1\r\n\r\n".to_vec()];
+        let expect = [Expect {
+            responses: 1,
+            leftover: false,
+            closed: true,
+        }];
+        let got = run_connection(fake_server(OK, false), &send, Some(&expect), timing()).unwrap();
+        assert!(
+            !got[0].closed,
+            "a server that keeps the connection open must be seen as open"
+        );
+        let extra: &'static [u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 4";
+        let expect = [Expect {
+            responses: 1,
+            leftover: false,
+            closed: false,
+        }];
+        let got =
+            run_connection(fake_server(extra, false), &send, Some(&expect), timing()).unwrap();
+        assert_eq!(got[0].leftover, b"HTTP/1.1 4");
+    }
+}
