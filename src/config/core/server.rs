@@ -45,7 +45,11 @@ impl Default for SocketConf {
 /// One listening socket to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listener {
-    /// The address text: `host:port`, `[v6]:port`, `:port`, a unix path.
+    /// The address text as written: `host:port`, `[v6]:port`, `:port`,
+    /// `host` alone (then [`ServerConf::port`] applies), a unix path.
+    /// Listeners are deduplicated by this text only; resolving to the same
+    /// address is left to the socket layer (lighttpd also compares the
+    /// resolved addresses).
     pub addr: String,
     /// The `$SERVER["socket"] == ...` block that defines it (None = the
     /// main `server.bind`/`server.port` listener).
