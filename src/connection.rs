@@ -378,12 +378,20 @@ impl Conn {
             }
             self.sent_continue = true;
         }
-        if self.fill(env, MAX_PENDING_INPUT).is_err() {
-            r.keep_alive = false;
-        }
-        let step = match r.body.expected {
-            Some(expected) => self.take_sized_body(r, expected, env),
-            None => self.take_chunked_body(r, env),
+        // Drain the socket (edge-triggered): fill and hand over in rounds
+        // until the body is complete or the socket has nothing more.
+        let step = loop {
+            if self.fill(env, MAX_PENDING_INPUT).is_err() {
+                r.keep_alive = false;
+            }
+            let step = match r.body.expected {
+                Some(expected) => self.take_sized_body(r, expected, env),
+                None => self.take_chunked_body(r, env),
+            };
+            let stuck = self.rbuf.len() >= MAX_PENDING_INPUT;
+            if step.is_err() || r.body.complete || !self.can_read || self.read_closed || stuck {
+                break step;
+            }
         };
         if let Err(status) = step {
             // A broken body ends the request with an error page and a close.

@@ -7,6 +7,7 @@ pub mod access;
 pub mod alias;
 pub mod auth;
 pub mod authn_file;
+pub mod cgi;
 pub mod dirlisting;
 pub mod evhost;
 pub mod expire;

@@ -29,6 +29,7 @@ pub const BUILTIN: &[(&str, Ctor)] = &[
     ("mod_alias", modules::alias::new),
     ("mod_auth", modules::auth::new),
     ("mod_authn_file", modules::authn_file::new),
+    ("mod_cgi", modules::cgi::new),
     ("mod_evhost", modules::evhost::new),
     ("mod_expire", modules::expire::new),
     ("mod_redirect", modules::redirect::new),

@@ -105,6 +105,8 @@ pub struct Request {
     /// `server.name`, else the request authority.
     pub server_name: String,
     pub remote_ip: String,
+    /// Client port, when the connection knows it (CGI REMOTE_PORT).
+    pub remote_port: Option<u16>,
     /// `$SERVER["socket"]` token of the listener.
     pub server_socket: String,
     pub content_length: Option<u64>,
@@ -236,6 +238,7 @@ impl Request {
             physical: Physical::default(),
             server_name: String::new(),
             remote_ip: ctx.remote_ip.clone(),
+            remote_port: None,
             server_socket: ctx.server_socket.clone(),
             content_length: None,
             chunked: false,

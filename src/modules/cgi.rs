@@ -1,0 +1,586 @@
+//! mod_cgi (lighttpd src/mod_cgi.c): run CGI programs selected by
+//! `cgi.assign` suffix (first match in config order; `""` matches all;
+//! empty interpreter = execute the file itself).
+//!
+//! The request body is collected first, then the program runs with the
+//! CGI environment ([`env`]), its directory as working directory, stdin fed
+//! from the body and stdout read non-blocking through the event loop.
+//! The response head is parsed by [`head`]; `cgi.local-redir` restarts the
+//! request for a Location-only answer (at most 5 times, then 500).
+//! `cgi.limits` read-timeout kills a silent program (504 if nothing came).
+//! Output is bounded ([`MAX_OUTPUT`]); the response is sent when the
+//! program closes stdout (no streaming). Not implemented: X-Sendfile,
+//! `cgi.upgrade`, `tcp-fin-propagate`.
+
+pub mod env;
+pub mod head;
+
+use std::cell::RefCell;
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::rc::Rc;
+
+use mio::unix::SourceFd;
+use mio::{Interest, Token};
+
+use crate::config::diagnostic::Diagnostic;
+use crate::config::scoped::{Patch, Scoped};
+use crate::config::tree::ConfigTree;
+use crate::config::validate::{get_bool, get_kvany, get_kvstring, get_list};
+use crate::config::value::Value;
+use crate::plugin::registry::ModuleInit;
+use crate::plugin::{Ctx, Flow, Handler, Hook, Module};
+use crate::request::Request;
+
+/// Most CGI output kept in memory for one response.
+pub const MAX_OUTPUT: usize = 64 * 1024 * 1024;
+/// lighttpd's local-redirect loop limit.
+const MAX_LOCAL_REDIRECTS: u32 = 5;
+const NAME: &str = "mod_cgi";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CgiConf {
+    pub assign: Vec<(String, String)>,
+    pub execute_x_only: bool,
+    pub local_redir: bool,
+    pub x_sendfile: bool,
+    pub x_sendfile_docroot: Vec<String>,
+    pub upgrade: bool,
+    /// Seconds without output before the program is killed (0 = never).
+    pub read_timeout: u32,
+    pub write_timeout: u32,
+}
+
+#[derive(Debug, Clone)]
+pub enum Item {
+    Assign(Vec<(String, String)>),
+    Bool(&'static str, bool),
+    Docroot(Vec<String>),
+    Limits(u32, u32),
+}
+
+impl Patch for CgiConf {
+    type Item = Item;
+    fn apply(&mut self, item: &Item) {
+        match item {
+            Item::Assign(a) => self.assign = a.clone(),
+            Item::Bool("cgi.execute-x-only", b) => self.execute_x_only = *b,
+            Item::Bool("cgi.local-redir", b) => self.local_redir = *b,
+            Item::Bool("cgi.x-sendfile", b) => self.x_sendfile = *b,
+            Item::Bool(_, b) => self.upgrade = *b,
+            Item::Docroot(d) => self.x_sendfile_docroot = d.clone(),
+            Item::Limits(r, w) => (self.read_timeout, self.write_timeout) = (*r, *w),
+        }
+    }
+}
+
+const KEYS: [&str; 7] = [
+    "cgi.assign",
+    "cgi.execute-x-only",
+    "cgi.x-sendfile",
+    "cgi.x-sendfile-docroot",
+    "cgi.local-redir",
+    "cgi.upgrade",
+    "cgi.limits",
+];
+
+pub fn compile(tree: &ConfigTree) -> Result<Scoped<CgiConf>, Vec<Diagnostic>> {
+    Scoped::build(tree, CgiConf::default(), &KEYS, |key, d| {
+        let v = &d.value;
+        Ok(match key {
+            "cgi.assign" => Item::Assign(get_kvstring(key, v)?),
+            "cgi.x-sendfile-docroot" => {
+                let list = get_list(key, v)?;
+                if let Some(bad) = list.iter().find(|p| !p.starts_with('/')) {
+                    return Err(format!(
+                        "cgi.x-sendfile-docroot paths must begin with '/'; invalid: \"{bad}\""
+                    ));
+                }
+                Item::Docroot(
+                    list.into_iter()
+                        .map(|p| if p.ends_with('/') { p } else { p + "/" })
+                        .collect(),
+                )
+            }
+            "cgi.limits" => limits(key, v)?,
+            "cgi.execute-x-only" => Item::Bool("cgi.execute-x-only", get_bool(key, v)?),
+            "cgi.local-redir" => Item::Bool("cgi.local-redir", get_bool(key, v)?),
+            "cgi.x-sendfile" => Item::Bool("cgi.x-sendfile", get_bool(key, v)?),
+            _ => Item::Bool("cgi.upgrade", get_bool(key, v)?),
+        })
+    })
+}
+
+fn limits(key: &str, v: &Value) -> Result<Item, String> {
+    let arr = get_kvany(key, v)?;
+    let num = |name: &str| -> Result<u32, String> {
+        match arr.get(name) {
+            None => Ok(0),
+            Some(Value::Int(i)) => Ok((*i).max(0) as u32),
+            Some(Value::Str(s)) => s
+                .trim()
+                .parse()
+                .map_err(|_| format!("{key} {name} must be an integer")),
+            Some(_) => Err(format!("{key} {name} must be an integer")),
+        }
+    };
+    Ok(Item::Limits(num("read-timeout")?, num("write-timeout")?))
+}
+
+/// The interpreter for a path: Some("") = run the file itself.
+pub fn interpreter<'a>(assign: &'a [(String, String)], path: &str) -> Option<&'a str> {
+    assign
+        .iter()
+        .find(|(suffix, _)| path.ends_with(suffix.as_str()))
+        .map(|(_, i)| i.as_str())
+}
+
+/// A running program known to the module's timeout watch.
+struct Watch {
+    pid: i32,
+    /// Unix time after which the program is killed (0 = no limit).
+    deadline: i64,
+    timed_out: bool,
+    done: bool,
+}
+
+type Watches = Rc<RefCell<Vec<Rc<RefCell<Watch>>>>>;
+
+/// The module.
+pub struct ModCgi {
+    conf: Scoped<CgiConf>,
+    watches: Watches,
+}
+
+/// Registry constructor.
+pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
+    Ok(Box::new(ModCgi {
+        conf: compile(init.tree)?,
+        watches: Rc::default(),
+    }))
+}
+
+/// SIGTERM to the program's process group (it runs in its own, so
+/// helpers it started and that hold stdout open go too).
+fn kill(pid: i32) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(-pid),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+}
+
+impl Module for ModCgi {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::SubrequestStart, Hook::Trigger, Hook::RequestReset]
+    }
+
+    fn subrequest_start(&mut self, r: &mut Request, _cx: &mut Ctx) -> Flow {
+        if r.handler.is_some() || r.handler_module.is_some() || r.physical.path.is_empty() {
+            return Flow::GoOn;
+        }
+        let conf = r.resolve(&self.conf);
+        let Some(interp) = interpreter(&conf.assign, &r.physical.path) else {
+            return Flow::GoOn;
+        };
+        let Ok(meta) = std::fs::metadata(&r.physical.path) else {
+            return Flow::GoOn;
+        };
+        if !meta.is_file() {
+            return Flow::GoOn;
+        }
+        if conf.execute_x_only {
+            use std::os::unix::fs::PermissionsExt;
+            if meta.permissions().mode() & 0o111 == 0 {
+                return Flow::GoOn;
+            }
+        }
+        r.handler_module = Some(NAME);
+        r.body.wanted = true;
+        r.handler = Some(Box::new(CgiHandler::new(
+            interp.to_string(),
+            conf,
+            self.watches.clone(),
+        )));
+        Flow::Finished
+    }
+
+    fn trigger(&mut self, cx: &mut Ctx) -> Flow {
+        self.watches.borrow_mut().retain(|w| !w.borrow().done);
+        for w in self.watches.borrow().iter() {
+            let mut w = w.borrow_mut();
+            if w.deadline > 0 && cx.now > w.deadline && !w.timed_out {
+                w.timed_out = true;
+                kill(w.pid);
+            }
+        }
+        Flow::GoOn
+    }
+
+    fn request_reset(&mut self, r: &mut Request, _cx: &mut Ctx) -> Flow {
+        r.plugin_ctx.remove(NAME);
+        Flow::GoOn
+    }
+}
+
+/// Per-request local-redirect counter.
+#[derive(Default)]
+struct Redirects(u32);
+
+const STDOUT_SLOT: usize = 1;
+const STDIN_SLOT: usize = 2;
+
+/// One CGI run.
+pub struct CgiHandler {
+    interpreter: String,
+    conf: CgiConf,
+    watches: Watches,
+    child: Option<Child>,
+    stdin: Option<ChildStdin>,
+    stdout: Option<ChildStdout>,
+    watch: Option<Rc<RefCell<Watch>>>,
+    /// Body bytes read from the request but not yet written.
+    pending: Vec<u8>,
+    out: Vec<u8>,
+    eof: bool,
+    timed_out: bool,
+    failed: Option<u16>,
+}
+
+impl CgiHandler {
+    fn new(interpreter: String, conf: CgiConf, watches: Watches) -> CgiHandler {
+        CgiHandler {
+            interpreter,
+            conf,
+            watches,
+            child: None,
+            stdin: None,
+            stdout: None,
+            watch: None,
+            pending: Vec::new(),
+            out: Vec::new(),
+            eof: false,
+            timed_out: false,
+            failed: None,
+        }
+    }
+
+    fn token(cx: &Ctx, slot: usize) -> Token {
+        Token(cx.token_base | (slot << 32))
+    }
+
+    /// Fork/exec the program (lighttpd `cgi_create_env`).
+    fn spawn(&mut self, r: &mut Request, cx: &mut Ctx) -> Result<(), u16> {
+        let script = r.physical.path.clone();
+        let mut cmd = if self.interpreter.is_empty() {
+            Command::new(&script)
+        } else {
+            let mut c = Command::new(&self.interpreter);
+            c.arg(&script);
+            c
+        };
+        let dir = std::path::Path::new(&script)
+            .parent()
+            .map(|p| p.to_path_buf());
+        cmd.env_clear();
+        for var in ["LD_PRELOAD", "LD_LIBRARY_PATH"] {
+            if let Ok(v) = std::env::var(var) {
+                cmd.env(var, v);
+            }
+        }
+        cmd.envs(env::build(r, &env::EnvOpts::default()));
+        if let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+            cmd.current_dir(d);
+        }
+        let has_body = r.body.expected.unwrap_or(1) > 0 || r.body.received > 0;
+        cmd.stdin(if has_body {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        cmd.stdout(Stdio::piped());
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let mut child = cmd.spawn().map_err(|e| {
+            crate::log_error!("execve failed for: {script} {e}");
+            500u16
+        })?;
+        let stdout = child.stdout.take().ok_or(500u16)?;
+        set_nonblocking(stdout.as_raw_fd());
+        cx.registry
+            .register(
+                &mut SourceFd(&stdout.as_raw_fd()),
+                Self::token(cx, STDOUT_SLOT),
+                Interest::READABLE,
+            )
+            .map_err(|_| 500u16)?;
+        if let Some(stdin) = child.stdin.take() {
+            set_nonblocking(stdin.as_raw_fd());
+            cx.registry
+                .register(
+                    &mut SourceFd(&stdin.as_raw_fd()),
+                    Self::token(cx, STDIN_SLOT),
+                    Interest::WRITABLE,
+                )
+                .map_err(|_| 500u16)?;
+            self.stdin = Some(stdin);
+        }
+        let deadline = if self.conf.read_timeout > 0 {
+            cx.now + i64::from(self.conf.read_timeout)
+        } else {
+            0
+        };
+        let watch = Rc::new(RefCell::new(Watch {
+            pid: child.id() as i32,
+            deadline,
+            timed_out: false,
+            done: false,
+        }));
+        self.watches.borrow_mut().push(watch.clone());
+        self.watch = Some(watch);
+        self.stdout = Some(stdout);
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// Feed the request body to stdin.
+    fn write_body(&mut self, r: &mut Request, cx: &mut Ctx) {
+        loop {
+            let Some(stdin) = self.stdin.as_mut() else {
+                return;
+            };
+            if self.pending.is_empty() {
+                if r.body
+                    .queue
+                    .read_into(&mut self.pending, 64 * 1024)
+                    .is_err()
+                {
+                    self.pending.clear();
+                }
+                if self.pending.is_empty() {
+                    self.close_stdin(cx);
+                    return;
+                }
+            }
+            match stdin.write(&self.pending) {
+                Ok(n) => {
+                    self.pending.drain(..n);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => {
+                    // The program does not read its input: fine.
+                    self.pending.clear();
+                    r.body.queue.reset();
+                    self.close_stdin(cx);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn close_stdin(&mut self, cx: &mut Ctx) {
+        if let Some(stdin) = self.stdin.take() {
+            let _ = cx.registry.deregister(&mut SourceFd(&stdin.as_raw_fd()));
+        }
+    }
+
+    /// Read what stdout has.
+    fn read_output(&mut self, cx: &mut Ctx) {
+        let Some(stdout) = self.stdout.as_mut() else {
+            return;
+        };
+        let mut buf = [0u8; 16384];
+        loop {
+            match stdout.read(&mut buf) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => {
+                    if self.out.len() + n > MAX_OUTPUT {
+                        crate::log_error!("CGI output exceeds {MAX_OUTPUT} bytes; aborting");
+                        self.failed = Some(502);
+                        self.eof = true;
+                        break;
+                    }
+                    self.out.extend_from_slice(&buf[..n]);
+                    if let Some(w) = &self.watch {
+                        let mut w = w.borrow_mut();
+                        if w.deadline > 0 {
+                            w.deadline = cx.now + i64::from(self.conf.read_timeout);
+                        }
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.eof = true;
+                    break;
+                }
+            }
+        }
+        if self.eof {
+            self.release(cx, false);
+        }
+    }
+
+    /// Deregister fds; kill the program if it may still run.
+    fn release(&mut self, cx: &mut Ctx, kill_child: bool) {
+        self.close_stdin(cx);
+        if let Some(stdout) = self.stdout.take() {
+            let _ = cx.registry.deregister(&mut SourceFd(&stdout.as_raw_fd()));
+        }
+        if let Some(w) = self.watch.take() {
+            let mut w = w.borrow_mut();
+            self.timed_out = w.timed_out;
+            if kill_child || self.failed.is_some() {
+                kill(w.pid);
+            }
+            w.done = true;
+        }
+        // The server's SIGCHLD handler reaps the process.
+        self.child = None;
+    }
+
+    /// Turn the collected output into the response.
+    fn finish(&mut self, r: &mut Request) -> Flow {
+        let timed_out = self.timed_out;
+        if let Some(status) = self.failed {
+            return fail(r, status);
+        }
+        let parsed = match head::parse(&self.out, true) {
+            Ok(Some(h)) => h,
+            Ok(None) | Err(_) if timed_out && self.out.is_empty() => return fail(r, 504),
+            Ok(None) => return fail(r, 500),
+            Err(status) => return fail(r, status),
+        };
+        if parsed.close {
+            r.keep_alive = false;
+        }
+        if self.conf.local_redir
+            && parsed.location_only
+            && parsed.headers.len() == 1
+            && parsed.body_at == self.out.len()
+        {
+            if let Some(flow) = local_redirect(r, &parsed.headers[0].1, parsed.status) {
+                return flow;
+            }
+        }
+        r.resp.status = parsed.status;
+        for (k, v) in &parsed.headers {
+            r.resp.headers.append(k, v);
+        }
+        let body = self.out.split_off(parsed.body_at.min(self.out.len()));
+        r.resp.body.append_vec(body);
+        r.resp.complete = true;
+        Flow::Finished
+    }
+}
+
+fn fail(r: &mut Request, status: u16) -> Flow {
+    r.handler_module = None;
+    r.resp.status = status;
+    r.resp.headers = Default::default();
+    r.resp.body.reset();
+    r.resp.complete = true;
+    Flow::Finished
+}
+
+/// RFC 3875 local redirect: restart with the Location as target.
+fn local_redirect(r: &mut Request, location: &str, status: u16) -> Option<Flow> {
+    if !location.starts_with('/') {
+        return None;
+    }
+    let path = &r.uri.path;
+    if let Some(rest) = location.strip_prefix(path.as_str()) {
+        if rest.is_empty() || rest.starts_with('/') || rest.starts_with('?') {
+            return None;
+        }
+    }
+    let count = {
+        let c = r.plugin_ctx.entry::<Redirects>(NAME);
+        c.0 += 1;
+        c.0
+    };
+    if count > MAX_LOCAL_REDIRECTS {
+        crate::log_error!(
+            "too many internal loops while processing request: {}",
+            r.target_orig
+        );
+        return Some(fail(r, 500));
+    }
+    r.target = location.to_string();
+    r.physical.path_info.clear();
+    if !matches!(status, 307 | 308) {
+        r.method = crate::http::method::Method::Get;
+    }
+    r.body.queue.reset();
+    r.resp.headers = Default::default();
+    r.resp.status = 0;
+    Some(Flow::Comeback)
+}
+
+fn set_nonblocking(fd: i32) {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    if let Ok(flags) = fcntl(fd, FcntlArg::F_GETFL) {
+        let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
+        let _ = fcntl(fd, FcntlArg::F_SETFL(flags));
+    }
+}
+
+impl Handler for CgiHandler {
+    fn handle(&mut self, r: &mut Request, cx: &mut Ctx) -> Flow {
+        if self.child.is_none() && !self.eof {
+            if !r.body.complete {
+                return Flow::WaitForEvent;
+            }
+            if let Err(status) = self.spawn(r, cx) {
+                return fail(r, status);
+            }
+            self.write_body(r, cx);
+            self.read_output(cx);
+        }
+        if self.eof {
+            let flow = self.finish(r);
+            if flow == Flow::Comeback {
+                r.handler = None;
+            }
+            return flow;
+        }
+        Flow::WaitForEvent
+    }
+
+    fn on_event(&mut self, r: &mut Request, cx: &mut Ctx, slot: usize) -> Flow {
+        if slot == STDIN_SLOT {
+            self.write_body(r, cx);
+        } else {
+            self.read_output(cx);
+        }
+        Flow::WaitForEvent
+    }
+
+    fn reset(&mut self, cx: &mut Ctx) {
+        let running = !self.eof;
+        self.release(cx, running);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assign_is_first_suffix_match() {
+        let a = vec![
+            (".pl".to_string(), "/usr/bin/perl".to_string()),
+            ("".to_string(), "".to_string()),
+        ];
+        assert_eq!(interpreter(&a, "/x/a.pl"), Some("/usr/bin/perl"));
+        assert_eq!(interpreter(&a, "/x/a.sh"), Some(""));
+        assert_eq!(interpreter(&a[..1], "/x/a.sh"), None);
+    }
+}
