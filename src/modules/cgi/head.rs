@@ -77,7 +77,7 @@ pub fn parse(out: &[u8], eof: bool) -> Result<Option<Head>, u16> {
         let Some((name, value)) = line.split_once(':') else {
             continue;
         };
-        if name.is_empty() || name.ends_with([' ', '\t']) {
+        if name.is_empty() || name.contains([' ', '\t']) {
             continue;
         }
         let value = value.trim_matches([' ', '\t']);
