@@ -1,7 +1,7 @@
 //! `lighttpd check`: load a configuration, run every check lighttpd's
 //! `-t`/`-tt` would, and print every problem rustc-style (or as JSON
-//! lines), with "did you mean" help; `--explain` shows how one request
-//! would be configured.
+//! lines), with "did you mean" help, plus advice on conditions that can
+//! never match; `--explain` shows how one request would be configured.
 //!
 //! ```text
 //! lighttpd check [-f FILE] [--format text|json]
@@ -328,12 +328,15 @@ pub fn check_with(
     };
     let mut diags = syntax_check(&tree);
     diags.extend(preflight(&tree));
+    diags.extend(lints::lints(&tree));
     let explanation = opts
         .explain
         .as_ref()
         .map(|req| explain(&tree, &request_facts(req, &tree)));
     report(&diags, &tree.sources, opts.json, explanation.as_deref())
 }
+
+mod lints;
 
 #[cfg(test)]
 mod tests;
