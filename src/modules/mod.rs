@@ -4,6 +4,7 @@
 //! [`crate::plugin::registry::BUILTIN`].
 
 pub mod access;
+pub mod accesslog;
 pub mod alias;
 pub mod auth;
 pub mod authn_file;

@@ -26,6 +26,7 @@ pub const BUILTIN: &[(&str, Ctor)] = &[
     ("mod_dirlisting", modules::dirlisting::new),
     ("mod_staticfile", modules::staticfile::new),
     ("mod_access", modules::access::new),
+    ("mod_accesslog", modules::accesslog::new),
     ("mod_alias", modules::alias::new),
     ("mod_auth", modules::auth::new),
     ("mod_authn_file", modules::authn_file::new),

@@ -1,0 +1,720 @@
+//! mod_accesslog (lighttpd src/mod_accesslog.c): one line per request in
+//! `accesslog.format` (Apache-like `%` specifiers), to a file, a `|pipe`
+//! or syslog, at request_done.
+//!
+//! Differences: lines are written at once (lighttpd buffers up to 8 KiB /
+//! 4 s); `%b`/`%O` count response body bytes (the head is not counted);
+//! `%T`/`%D` have one-second resolution (requests carry a start second);
+//! `%{...}t` supports the usual strftime conversions (see [`strftime`]).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::Write;
+use std::rc::Rc;
+
+use crate::config::diagnostic::Diagnostic;
+use crate::config::scoped::{Patch, Scoped};
+use crate::config::tree::ConfigTree;
+use crate::config::validate::{get_bool, get_short, get_str};
+use crate::plugin::registry::ModuleInit;
+use crate::plugin::{Ctx, Flow, Hook, Module};
+use crate::request::Request;
+
+pub const DEFAULT_FORMAT: &str = "%h %V %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"";
+
+/// One format element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Field {
+    Literal(String),
+    RemoteAddr,
+    LocalAddr,
+    BytesOutNoHeader,
+    BytesOut,
+    BytesIn,
+    Cookie(String),
+    TimeUsed(TimeUnit),
+    Env(String),
+    Filename,
+    Protocol,
+    RequestHeader(String),
+    ResponseHeader(String),
+    KeepaliveCount,
+    Method,
+    Port(bool),
+    Nothing,
+    Query,
+    RequestLine,
+    Status,
+    Time(TimeFmt),
+    RemoteUser,
+    Url,
+    ServerName,
+    Host,
+    ConnStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    Sec,
+    Ms,
+    Us,
+    Ns,
+}
+
+/// A `%t` variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeFmt {
+    pub begin: bool,
+    pub kind: TimeKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeKind {
+    /// `[%d/%b/%Y:%H:%M:%S %z]`
+    Clf,
+    Strftime(String),
+    Epoch(TimeUnit),
+    Frac(TimeUnit),
+}
+
+/// Parse a format (lighttpd `accesslog_parse_format` + `process_format`).
+pub fn parse_format(format: &str) -> Result<Vec<Field>, String> {
+    let fail = |m: &str| {
+        Err(format!(
+            "{m}\nparsing accesslog-definition failed: {format}"
+        ))
+    };
+    let b = format.as_bytes();
+    let mut out: Vec<Field> = Vec::new();
+    let lit = |out: &mut Vec<Field>, s: &str| match out.last_mut() {
+        Some(Field::Literal(l)) => l.push_str(s),
+        _ => out.push(Field::Literal(s.to_string())),
+    };
+    let mut i = 0;
+    while i < b.len() {
+        let start = i;
+        while i < b.len() && b[i] != b'%' {
+            i += 1;
+        }
+        if start != i {
+            lit(&mut out, &format[start..i]);
+        }
+        if i == b.len() {
+            break;
+        }
+        i += 1;
+        if i == b.len() {
+            return fail("% must be followed by a format-specifier");
+        }
+        let mut param = None;
+        if b[i] == b'{' {
+            let k = i + 1;
+            let Some(end) = b[k..].iter().position(|&c| c == b'}').filter(|&e| e > 0) else {
+                return fail("%{...} must contain string and %{ must be terminated by }");
+            };
+            param = Some(&format[k..k + end]);
+            i = k + end + 1;
+        } else {
+            if b[i] == b'<' || b[i] == b'>' {
+                i += 1;
+            }
+            if i < b.len() && (b[i] == b'%' || b[i] == b'l') {
+                lit(&mut out, if b[i] == b'%' { "%" } else { "-" });
+                i += 1;
+                continue;
+            }
+        }
+        let Some(&c) = b.get(i) else {
+            return fail("% or %{...} must be followed by a valid format-specifier");
+        };
+        let p = param.unwrap_or("").to_string();
+        let field = match c {
+            b'a' | b'h' => Field::RemoteAddr,
+            b'A' => Field::LocalAddr,
+            b'b' | b'B' => Field::BytesOutNoHeader,
+            b'C' => Field::Cookie(p),
+            b'D' => Field::TimeUsed(TimeUnit::Us),
+            b'e' | b'n' => Field::Env(p),
+            b'f' => Field::Filename,
+            b'H' => Field::Protocol,
+            b'i' => Field::RequestHeader(p),
+            b'I' => Field::BytesIn,
+            b'k' => Field::KeepaliveCount,
+            b'm' => Field::Method,
+            b'o' => Field::ResponseHeader(p),
+            b'O' => Field::BytesOut,
+            b'p' => Field::Port(p == "remote"),
+            b'P' => Field::Nothing,
+            b'q' => Field::Query,
+            b'r' => Field::RequestLine,
+            b's' => Field::Status,
+            b't' => Field::Time(time_field(&p).map_err(|m| format!("{m}{format}"))?),
+            b'T' => Field::TimeUsed(match p.as_str() {
+                "ms" | "msec" => TimeUnit::Ms,
+                "us" | "usec" => TimeUnit::Us,
+                "ns" | "nsec" => TimeUnit::Ns,
+                _ => TimeUnit::Sec,
+            }),
+            b'u' => Field::RemoteUser,
+            b'U' => Field::Url,
+            b'v' => Field::ServerName,
+            b'V' => Field::Host,
+            b'X' => Field::ConnStatus,
+            _ => return fail("% or %{...} must be followed by a valid format-specifier"),
+        };
+        out.push(field);
+        i += 1;
+    }
+    let strftime_like = out
+        .iter()
+        .filter(|f| matches!(f, Field::Time(t) if matches!(t.kind, TimeKind::Clf | TimeKind::Strftime(_) | TimeKind::Epoch(TimeUnit::Sec))))
+        .count();
+    if strftime_like > 1 {
+        return Err(format!(
+            "you may not use strftime timestamp format %{{}}t twice in the same access log: {format}"
+        ));
+    }
+    Ok(out)
+}
+
+fn time_field(p: &str) -> Result<TimeFmt, String> {
+    let (begin, p) = match (p.strip_prefix("begin:"), p.strip_prefix("end:")) {
+        (Some(r), _) => (true, r),
+        (_, Some(r)) => (false, r),
+        _ => (false, p),
+    };
+    let kind = match p {
+        "" => TimeKind::Clf,
+        "sec" => TimeKind::Epoch(TimeUnit::Sec),
+        "msec" => TimeKind::Epoch(TimeUnit::Ms),
+        "usec" => TimeKind::Epoch(TimeUnit::Us),
+        "nsec" => TimeKind::Epoch(TimeUnit::Ns),
+        "msec_frac" => TimeKind::Frac(TimeUnit::Ms),
+        "usec_frac" => TimeKind::Frac(TimeUnit::Us),
+        "nsec_frac" => TimeKind::Frac(TimeUnit::Ns),
+        f if f.contains('%') => TimeKind::Strftime(f.to_string()),
+        _ => {
+            return Err(
+                "constant string for time format (misspelled token? or missing '%'): ".into(),
+            )
+        }
+    };
+    Ok(TimeFmt { begin, kind })
+}
+
+/// `\n`, `\t`… in the configured format string.
+pub fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match it.next() {
+            Some('a') => out.push('\x07'),
+            Some('b') => out.push('\x08'),
+            Some('f') => out.push('\x0c'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('v') => out.push('\x0b'),
+            Some(o) => out.push(o),
+            None => {}
+        }
+    }
+    out
+}
+
+/// Append `s` escaped (default: C-like `\xHH`; JSON: `\u00HH`).
+pub fn escape(out: &mut String, s: &[u8], json: bool) {
+    for &c in s {
+        match c {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(char::from(c)),
+            0x80..=0xff if json => out.push_str(&String::from_utf8_lossy(&[c])),
+            _ => {
+                let named = match c {
+                    b'\x07' if !json => Some('a'),
+                    b'\x08' => Some('b'),
+                    b'\t' => Some('t'),
+                    b'\n' => Some('n'),
+                    b'\x0b' if !json => Some('v'),
+                    b'\x0c' => Some('f'),
+                    b'\r' => Some('r'),
+                    _ => None,
+                };
+                match named {
+                    Some(n) => {
+                        out.push('\\');
+                        out.push(n);
+                    }
+                    None if json => out.push_str(&format!("\\u{c:04X}")),
+                    None => out.push_str(&format!("\\x{c:02X}")),
+                }
+            }
+        }
+    }
+}
+
+/// Days since 1970-01-01 of a civil date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+
+/// strftime over local time: `%Y %y %m %d %e %H %M %S %b %h %B? %a %j %z
+/// %T %D %F %s %%` (others are copied).
+pub fn strftime(fmt: &str, secs: i64) -> String {
+    let t = crate::sys::localtime(secs);
+    let days = days_from_civil(i64::from(t.year), i64::from(t.month), i64::from(t.day));
+    let local = days * 86_400 + i64::from(t.hour * 3600 + t.minute * 60 + t.second);
+    let off = (local - secs) / 60;
+    let mon = MONTHS
+        .get(t.month.saturating_sub(1) as usize)
+        .copied()
+        .unwrap_or("Jan");
+    let mut out = String::with_capacity(fmt.len() + 16);
+    let mut it = fmt.chars();
+    while let Some(c) = it.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let Some(k) = it.next() else {
+            out.push('%');
+            break;
+        };
+        let s = match k {
+            'Y' => t.year.to_string(),
+            'y' => format!("{:02}", t.year.rem_euclid(100)),
+            'm' => format!("{:02}", t.month),
+            'd' => format!("{:02}", t.day),
+            'e' => format!("{:2}", t.day),
+            'H' => format!("{:02}", t.hour),
+            'M' => format!("{:02}", t.minute),
+            'S' => format!("{:02}", t.second),
+            'b' | 'h' => mon.to_string(),
+            'a' => DAYS[(days + 4).rem_euclid(7) as usize].to_string(),
+            'j' => format!("{:03}", days - days_from_civil(i64::from(t.year), 1, 1) + 1),
+            'z' => format!(
+                "{}{:02}{:02}",
+                if off < 0 { '-' } else { '+' },
+                off.abs() / 60,
+                off.abs() % 60
+            ),
+            'T' => format!("{:02}:{:02}:{:02}", t.hour, t.minute, t.second),
+            'D' => format!("{:02}/{:02}/{:02}", t.month, t.day, t.year.rem_euclid(100)),
+            'F' => format!("{}-{:02}-{:02}", t.year, t.month, t.day),
+            's' => secs.to_string(),
+            '%' => "%".into(),
+            other => format!("%{other}"),
+        };
+        out.push_str(&s);
+    }
+    out
+}
+
+/// What a log line is made of (filled from the request).
+#[derive(Debug, Clone, Default)]
+pub struct Entry<'a> {
+    pub remote_addr: &'a str,
+    pub local_addr: &'a str,
+    pub local_port: &'a str,
+    pub remote_port: Option<u16>,
+    pub bytes_out: u64,
+    pub bytes_in: u64,
+    pub start: i64,
+    pub end: i64,
+    pub env: &'a [(String, String)],
+    pub filename: &'a str,
+    pub protocol: &'a str,
+    pub method: &'a str,
+    pub request_headers: Vec<(&'a str, &'a str)>,
+    pub response_headers: Vec<(&'a str, &'a str)>,
+    pub keepalive_count: u32,
+    pub query: &'a str,
+    /// `METHOD target_orig PROTOCOL`, or None for a request that failed to parse.
+    pub target_orig: Option<&'a str>,
+    pub target: &'a str,
+    pub status: u16,
+    pub server_name: &'a str,
+    pub host: &'a str,
+    /// `+` keep-alive, `-` close, `X` aborted.
+    pub conn_status: char,
+}
+
+fn header<'a>(list: &[(&'a str, &'a str)], name: &str) -> Option<String> {
+    let vals: Vec<&str> = list
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| *v)
+        .collect();
+    (!vals.is_empty()).then(|| vals.join(", "))
+}
+
+fn dash_or(out: &mut String, v: Option<&str>, json: bool) {
+    match v {
+        Some(v) if !v.is_empty() => escape(out, v.as_bytes(), json),
+        _ => out.push('-'),
+    }
+}
+
+/// Render one line (without the newline).
+pub fn render(fields: &[Field], e: &Entry, json: bool) -> String {
+    let mut out = String::with_capacity(256);
+    for f in fields {
+        match f {
+            Field::Literal(s) => out.push_str(s),
+            Field::RemoteAddr => out.push_str(e.remote_addr),
+            Field::LocalAddr => out.push_str(e.local_addr),
+            Field::BytesOutNoHeader | Field::BytesOut => {
+                if e.bytes_out > 0 || e.status != 0 {
+                    out.push_str(&e.bytes_out.to_string())
+                } else {
+                    out.push('-')
+                }
+            }
+            Field::BytesIn => out.push_str(&e.bytes_in.to_string()),
+            Field::Cookie(name) => {
+                if let Some(c) = header(&e.request_headers, "Cookie") {
+                    let v = c
+                        .split(';')
+                        .map(str::trim_start)
+                        .find_map(|kv| kv.strip_prefix(name.as_str())?.strip_prefix('='));
+                    if let Some(v) = v {
+                        escape(&mut out, v.trim_end().as_bytes(), json);
+                    }
+                }
+            }
+            Field::TimeUsed(unit) => {
+                let secs = (e.end - e.start).max(0);
+                let n = match unit {
+                    TimeUnit::Sec => secs,
+                    TimeUnit::Ms => secs * 1000,
+                    TimeUnit::Us => secs * 1_000_000,
+                    TimeUnit::Ns => secs * 1_000_000_000,
+                };
+                out.push_str(&n.to_string());
+            }
+            Field::Env(name) => dash_or(
+                &mut out,
+                e.env
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.as_str()),
+                json,
+            ),
+            Field::RemoteUser => dash_or(
+                &mut out,
+                e.env
+                    .iter()
+                    .find(|(k, _)| k == "REMOTE_USER")
+                    .map(|(_, v)| v.as_str()),
+                json,
+            ),
+            Field::Filename => dash_or(&mut out, Some(e.filename), json),
+            Field::Protocol => out.push_str(e.protocol),
+            Field::RequestHeader(n) => {
+                dash_or(&mut out, header(&e.request_headers, n).as_deref(), json)
+            }
+            Field::ResponseHeader(n) => {
+                dash_or(&mut out, header(&e.response_headers, n).as_deref(), json)
+            }
+            Field::KeepaliveCount => out.push_str(&e.keepalive_count.to_string()),
+            Field::Method => out.push_str(e.method),
+            Field::Port(remote) => match (remote, e.remote_port) {
+                (true, Some(p)) => out.push_str(&p.to_string()),
+                (true, None) => out.push('-'),
+                _ => out.push_str(e.local_port),
+            },
+            Field::Nothing => {}
+            Field::Query => escape(&mut out, e.query.as_bytes(), json),
+            Field::RequestLine => {
+                if let Some(t) = e.target_orig {
+                    out.push_str(e.method);
+                    out.push(' ');
+                    escape(&mut out, t.as_bytes(), json);
+                    out.push(' ');
+                    out.push_str(e.protocol);
+                } else {
+                    out.push_str("  ");
+                }
+            }
+            Field::Status => out.push_str(&e.status.to_string()),
+            Field::Time(t) => out.push_str(&time_text(t, if t.begin { e.start } else { e.end })),
+            Field::Url => escape(
+                &mut out,
+                e.target.split('?').next().unwrap_or("").as_bytes(),
+                json,
+            ),
+            Field::ServerName => dash_or(&mut out, Some(e.server_name), json),
+            Field::Host => dash_or(&mut out, Some(e.host), json),
+            Field::ConnStatus => out.push(e.conn_status),
+        }
+    }
+    out
+}
+
+fn time_text(t: &TimeFmt, secs: i64) -> String {
+    match &t.kind {
+        TimeKind::Clf => strftime("[%d/%b/%Y:%H:%M:%S %z]", secs),
+        TimeKind::Strftime(f) => strftime(f, secs),
+        TimeKind::Epoch(u) => {
+            let mul = match u {
+                TimeUnit::Sec => 1,
+                TimeUnit::Ms => 1000,
+                TimeUnit::Us => 1_000_000,
+                TimeUnit::Ns => 1_000_000_000,
+            };
+            (secs * mul).to_string()
+        }
+        TimeKind::Frac(TimeUnit::Ms) => "000".into(),
+        TimeKind::Frac(TimeUnit::Us) => "000000".into(),
+        TimeKind::Frac(_) => "000000000".into(),
+    }
+}
+
+/// Where lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    File(String),
+    Pipe(String),
+    Syslog(u16),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AccesslogConf {
+    pub filename: Option<String>,
+    pub format: Option<Rc<Vec<Field>>>,
+    pub use_syslog: bool,
+    pub syslog_level: u16,
+    pub json: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Item {
+    Filename(Option<String>),
+    Format(Rc<Vec<Field>>),
+    Syslog(bool),
+    Level(u16),
+    Json(bool),
+}
+
+impl Patch for AccesslogConf {
+    type Item = Item;
+    fn apply(&mut self, item: &Item) {
+        match item {
+            Item::Filename(f) => self.filename = f.clone(),
+            Item::Format(f) => self.format = Some(f.clone()),
+            Item::Syslog(b) => self.use_syslog = *b,
+            Item::Level(l) => self.syslog_level = *l,
+            Item::Json(j) => self.json = *j,
+        }
+    }
+}
+
+pub fn compile(tree: &ConfigTree) -> Result<Scoped<AccesslogConf>, Vec<Diagnostic>> {
+    let keys = [
+        "accesslog.filename",
+        "accesslog.format",
+        "accesslog.use-syslog",
+        "accesslog.syslog-level",
+        "accesslog.escaping",
+    ];
+    let defaults = AccesslogConf {
+        syslog_level: 6,
+        ..AccesslogConf::default()
+    };
+    let mut scoped = Scoped::build(tree, defaults, &keys, |key, d| {
+        let v = &d.value;
+        Ok(match key {
+            "accesslog.filename" => {
+                let f = get_str(key, v)?;
+                Item::Filename((!f.is_empty()).then(|| f.to_string()))
+            }
+            "accesslog.format" => Item::Format(Rc::new(parse_format(&unescape(get_str(key, v)?))?)),
+            "accesslog.use-syslog" => Item::Syslog(get_bool(key, v)?),
+            "accesslog.syslog-level" => Item::Level(get_short(key, v)?),
+            _ => Item::Json(get_str(key, v)? == "json"),
+        })
+    })?;
+    if scoped.defaults.format.is_none() {
+        let f = parse_format(DEFAULT_FORMAT).map_err(|e| vec![Diagnostic::error(e, None)])?;
+        scoped.defaults.format = Some(Rc::new(f));
+    }
+    Ok(scoped)
+}
+
+/// Open log outputs, shared by every request that logs to them.
+#[derive(Default)]
+struct Sinks {
+    files: HashMap<String, std::fs::File>,
+    pipes: HashMap<String, std::process::Child>,
+}
+
+impl Sinks {
+    fn write(&mut self, target: &Target, line: &str) {
+        let res = match target {
+            Target::File(path) => {
+                if !self.files.contains_key(path) {
+                    match crate::log::open_append(path) {
+                        Ok(f) => {
+                            self.files.insert(path.clone(), f);
+                        }
+                        Err(e) => {
+                            crate::log_error!("opening log '{path}' failed: {e}");
+                            return;
+                        }
+                    }
+                }
+                self.files
+                    .get_mut(path)
+                    .map(|f| f.write_all(line.as_bytes()))
+            }
+            Target::Pipe(cmd) => {
+                if !self.pipes.contains_key(cmd) {
+                    match crate::log::spawn_pipe(cmd) {
+                        Ok(c) => {
+                            self.pipes.insert(cmd.clone(), c);
+                        }
+                        Err(e) => {
+                            crate::log_error!("opening log '|{cmd}' failed: {e}");
+                            return;
+                        }
+                    }
+                }
+                self.pipes
+                    .get_mut(cmd)
+                    .and_then(|c| c.stdin.as_mut())
+                    .map(|s| s.write_all(line.as_bytes()))
+            }
+            Target::Syslog(level) => {
+                syslog_line(*level, line.trim_end_matches('\n'));
+                None
+            }
+        };
+        if let Some(Err(e)) = res {
+            crate::log_error!("writing access log entry failed: {e}");
+        }
+    }
+
+    /// SIGHUP: reopen files (not pipes).
+    fn reopen(&mut self) {
+        self.files.clear();
+    }
+}
+
+fn syslog_line(level: u16, line: &str) {
+    let formatter = syslog::Formatter3164 {
+        facility: syslog::Facility::LOG_DAEMON,
+        hostname: None,
+        process: "lighttpd".into(),
+        pid: std::process::id(),
+    };
+    if let Ok(mut logger) = syslog::unix(formatter) {
+        let _ = match level {
+            0..=3 => logger.err(line),
+            4 => logger.warning(line),
+            5 => logger.notice(line),
+            6 => logger.info(line),
+            _ => logger.debug(line),
+        };
+    }
+}
+
+/// The module.
+pub struct ModAccesslog {
+    conf: Scoped<AccesslogConf>,
+    sinks: RefCell<Sinks>,
+}
+
+/// Registry constructor.
+pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
+    Ok(Box::new(ModAccesslog {
+        conf: compile(init.tree)?,
+        sinks: RefCell::default(),
+    }))
+}
+
+impl Module for ModAccesslog {
+    fn name(&self) -> &'static str {
+        "mod_accesslog"
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::RequestDone, Hook::Sighup]
+    }
+
+    fn request_done(&mut self, r: &mut Request, cx: &mut Ctx) -> Flow {
+        let conf = r.resolve(&self.conf);
+        let target = if conf.use_syslog {
+            Target::Syslog(conf.syslog_level)
+        } else {
+            match conf.filename.as_deref() {
+                None => return Flow::GoOn,
+                Some(f) => match f.strip_prefix('|') {
+                    Some(cmd) => Target::Pipe(cmd.to_string()),
+                    None => Target::File(f.to_string()),
+                },
+            }
+        };
+        let Some(format) = conf.format.clone() else {
+            return Flow::GoOn;
+        };
+        let (local_addr, local_port) = r
+            .server_socket
+            .rsplit_once(':')
+            .unwrap_or((&r.server_socket, "0"));
+        let entry = Entry {
+            remote_addr: &r.remote_ip,
+            local_addr: local_addr.trim_start_matches('[').trim_end_matches(']'),
+            local_port,
+            remote_port: r.remote_port,
+            bytes_out: r.bytes_out,
+            bytes_in: r.bytes_in + r.body.received,
+            start: r.start_secs,
+            end: cx.now,
+            env: &r.env,
+            filename: &r.physical.path,
+            protocol: if r.parse_error {
+                ""
+            } else {
+                r.version.as_str()
+            },
+            method: if r.parse_error { "" } else { r.method.as_str() },
+            request_headers: r.headers.iter().collect(),
+            response_headers: r.resp.headers.iter().collect(),
+            keepalive_count: r.seq.saturating_sub(1),
+            query: &r.uri.query,
+            target_orig: (!r.parse_error).then_some(r.target_orig.as_str()),
+            target: &r.target,
+            status: r.resp.status,
+            server_name: &r.server_name,
+            host: &r.uri.authority,
+            conn_status: if r.keep_alive { '+' } else { '-' },
+        };
+        let mut line = render(&format, &entry, conf.json);
+        line.push('\n');
+        self.sinks.borrow_mut().write(&target, &line);
+        Flow::GoOn
+    }
+
+    fn sighup(&mut self, _cx: &mut Ctx) -> Flow {
+        self.sinks.borrow_mut().reopen();
+        Flow::GoOn
+    }
+}
+
+#[cfg(test)]
+mod tests;
