@@ -127,7 +127,40 @@ fn observe(
             Err(e) => return Ok(Outcome::NoServer(format!("server died: {e}"))),
         }
     }
+    let ports = [(fixture.port, "@PORT@"), (fixture.port2, "@PORT2@")];
+    for send in connections.iter_mut().flatten() {
+        for response in &mut send.responses {
+            response.head = mask_ports(&response.head, &ports);
+            response.body = mask_ports(&response.body, &ports);
+        }
+        send.leftover = mask_ports(&send.leftover, &ports);
+    }
     Ok(Outcome::Ran(connections))
+}
+
+/// Replaces `:<port>` (not followed by another digit) with `:@PORT@` / `:@PORT2@`: the
+/// case's ports differ on every run, e.g. in a Location built from the listening socket.
+fn mask_ports(bytes: &[u8], ports: &[(u16, &str)]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    for (port, name) in ports {
+        let needle = format!(":{port}").into_bytes();
+        let mut masked = Vec::with_capacity(out.len());
+        let mut i = 0;
+        while i < out.len() {
+            let hit = out[i..].starts_with(&needle)
+                && !out.get(i + needle.len()).is_some_and(u8::is_ascii_digit);
+            if hit {
+                masked.push(b':');
+                masked.extend_from_slice(name.as_bytes());
+                i += needle.len();
+            } else {
+                masked.push(out[i]);
+                i += 1;
+            }
+        }
+        out = masked;
+    }
+    out
 }
 
 /// Fills the request placeholders: `@PORT@`, `@PORT2@`, `@ETAG:/path@`,
@@ -186,5 +219,20 @@ pub fn default_timing() -> Timing {
         patience: Duration::from_secs(5),
         close_wait: Duration::from_secs(3),
         quiet: Duration::from_millis(300),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_ports;
+
+    #[test]
+    fn masks_only_whole_ports_after_a_colon() {
+        let ports = [(8080, "@PORT@"), (9, "@PORT2@")];
+        let text = b"http://h:8080/x :80801 8080 a:9 b:90";
+        assert_eq!(
+            mask_ports(text, &ports),
+            b"http://h:@PORT@/x :80801 8080 a:@PORT2@ b:90".to_vec()
+        );
     }
 }
