@@ -79,6 +79,10 @@ pub enum Stmt {
     },
     /// `$COND { } else $COND { } else { }`
     Chain(Vec<Branch>),
+    /// Input failed inside an unfinished statement: the expressions lighttpd
+    /// had already evaluated (each had its lookahead token), whose errors
+    /// (undefined variable, bad merge) it reports first.
+    Probe(Vec<Expr>),
 }
 
 /// One branch of an if/else chain.
@@ -95,6 +99,9 @@ pub struct Branch {
     pub close: Follow,
     /// Written with a 1.4.74+ keyword (`if`, `elif`, `elsif`, `elseif`, `else if`).
     pub newer_keyword: bool,
+    /// False when input failed inside the block: lighttpd has opened the
+    /// block and run its statements so far, but never closes or links it.
+    pub complete: bool,
 }
 
 /// `$OBJ[field] op rhs`

@@ -106,9 +106,26 @@ impl LhLine {
     pub fn render(&self, timestamp: &str) -> String {
         match self {
             LhLine::Plain(s) => s.clone(),
-            LhLine::Log { origin, message } => format!("{timestamp}: ({origin}) {message}\n"),
+            LhLine::Log { origin, message } => {
+                format!("{timestamp}: ({origin}) {}\n", escape_log(message))
+            }
         }
     }
+}
+
+/// lighttpd escapes control bytes in log lines (`\t`, `\r`, `\n`, `\xNN`).
+fn escape_log(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    for c in msg.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\x7f' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// lighttpd's log timestamp, `YYYY-MM-DD HH:MM:SS` in local time.

@@ -149,7 +149,7 @@ impl Evaluator {
         errors.sort_by_key(|(ctx, _)| *ctx);
         if let Some((ctx, msg)) = errors.into_iter().next() {
             let origin = if msg.starts_with("Too many") {
-                "data_config.c.118"
+                "data_config.c.116"
             } else {
                 "data_config.c.90"
             };
@@ -194,7 +194,7 @@ impl Evaluator {
             }) => {
                 let lines = vec![
                     LhLine::log(
-                        "configfile.c.1978",
+                        tokenizer_origin(message),
                         format!(
                             "source: {} line: {} pos: {} {message}",
                             self.name(id),
@@ -310,6 +310,12 @@ impl Evaluator {
                 res
             }
             Stmt::Chain(branches) => self.chain(id, branches),
+            Stmt::Probe(exprs) => {
+                for e in exprs {
+                    self.expr(id, e)?;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -618,6 +624,9 @@ impl Evaluator {
                 Some(_) => self.cond_branch(id, b)?,
                 None => self.else_branch(id, b)?,
             };
+            if !b.complete {
+                return Ok(()); // input ended inside: never linked
+            }
             let Some(p) = prev else {
                 prev = Some(this);
                 continue;
@@ -809,7 +818,7 @@ impl Evaluator {
                 ),
             };
             Failure::new(
-                vec![LhLine::log("configfile.c.2351", msg.clone())],
+                vec![LhLine::log("configfile.c.2348", msg.clone())],
                 Diagnostic::error(msg, Some(span)),
             )
         })?;
@@ -817,6 +826,23 @@ impl Evaluator {
         let res = self.eval_source(Origin::Shell(cmd.to_string()), out);
         self.depth -= 1;
         res
+    }
+}
+
+/// lighttpd's source line for each tokenizer message (its log prefix).
+fn tokenizer_origin(message: &str) -> &'static str {
+    match message {
+        "use => for assignments in arrays" => "configfile.c.1878",
+        "only == =~ =^ =$ are allowed in the condition" => "configfile.c.1892",
+        "unexpected equal-sign: =" => "configfile.c.1907",
+        "only !~ and != are allowed in the condition" => "configfile.c.1916",
+        "unexpected exclamation-marks: !" => "configfile.c.1926",
+        "missing closing quote" => "configfile.c.1978",
+        "close-parens seen open-parens" => "configfile.c.1993",
+        "unexpected character ':'" => "configfile.c.2018",
+        "invalid character in condition" => "configfile.c.2068",
+        "invalid character in variable name" => "configfile.c.2109",
+        _ => "configfile.c.0",
     }
 }
 

@@ -213,9 +213,9 @@ fn error_messages_match_lighttpd() {
         ("var.a = 1 +", near(1, 11, "+")),
         ("include \"/nonexistent/x.conf\"\n", format!("TS: (configfile.c.2259) include file not found: /nonexistent/x.conf\n{}", near(2, 0, "(EOL)"))),
         ("server.document-root = \"/srv/www\n", "TS: (configfile.c.1978) source: t.conf line: 1 pos: 23 missing closing quote\nTS: (configfile.c.2161) configfile parser failed at: \n".to_string()),
-        ("var.a = (\"k\" = \"v\")", "TS: (configfile.c.1978) source: t.conf line: 1 pos: 13 use => for assignments in arrays\nTS: (configfile.c.2161) configfile parser failed at: k\n".to_string()),
+        ("var.a = (\"k\" = \"v\")", "TS: (configfile.c.1878) source: t.conf line: 1 pos: 13 use => for assignments in arrays\nTS: (configfile.c.2161) configfile parser failed at: k\n".to_string()),
         ("global { $HTTP[\"url\"] == \"/\" { } }", "Cannot use conditionals inside a global { ... } block\n".to_string()),
-        ("$HTTP[\"url\"] =~ \"(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)\" { }", "TS: (data_config.c.118) Too many captures in regex, use (?:...) instead of (...): (a)(b)(c)(d)(e)(f)(g)(h)(i)(j)\n".to_string()),
+        ("$HTTP[\"url\"] =~ \"(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)\" { }", "TS: (data_config.c.116) Too many captures in regex, use (?:...) instead of (...): (a)(b)(c)(d)(e)(f)(g)(h)(i)(j)\n".to_string()),
     ];
     for (src, want) in cases {
         assert_eq!(stderr(src), want, "source: {src:?}");
@@ -321,7 +321,7 @@ fn include_shell_runs_in_the_config_directory() {
     };
     let text: String = e.lighttpd_lines.iter().map(|l| l.render("TS")).collect();
     assert!(
-        text.starts_with("TS: (configfile.c.2351) command \"exit 3\" exited non-zero: 3\n"),
+        text.starts_with("TS: (configfile.c.2348) command \"exit 3\" exited non-zero: 3\n"),
         "{text}"
     );
     std::fs::write(d.join("main.conf"), "include_shell \"sh ./gen.sh\"\n").expect("write");

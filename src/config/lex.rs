@@ -382,7 +382,7 @@ pub fn tokenize(input: &[u8]) -> Lexed {
         parens: 0,
         in_cond: false,
         simulate_eol: false,
-        last_text: String::new(),
+        last_text: "(null)".to_string(), // lighttpd prints its unset buffer so
     };
     let mut out = Lexed::default();
     loop {

@@ -45,6 +45,7 @@ pub fn parse(input: &[u8], file: FileId) -> File {
         lex_error: lexed.error,
         failure: None,
         depth: 0,
+        pending: Vec::new(),
     };
     let stmts = p.top_level();
     let stray_nul = lexed.stray_nul.map(|(at, o)| {
@@ -64,8 +65,18 @@ pub fn parse(input: &[u8], file: FileId) -> File {
     }
 }
 
-/// The token stream ended (the failure is recorded in the parser).
-struct Stop;
+/// The token stream ended (the failure is recorded in the parser),
+/// carrying what was parsed of the enclosing construct: lighttpd has run
+/// the grammar actions up to there (a block whose `{` was read is open).
+struct Stop(Option<Box<Partial>>);
+
+// boxed as a whole in `Stop`, so the variants' sizes do not matter
+#[allow(clippy::large_enum_variant)]
+enum Partial {
+    Stmt(Stmt),
+    Body(Vec<Stmt>),
+    Branch(Branch),
+}
 
 type PResult<T> = Result<T, Stop>;
 
@@ -79,6 +90,8 @@ struct Parser {
     failure: Option<ParseFailure>,
     /// Current nesting of blocks and arrays.
     depth: usize,
+    /// Expressions completed in the current statement (see [`Stmt::Probe`]).
+    pending: Vec<Expr>,
 }
 
 /// Deepest nesting of blocks and arrays (lighttpd's parser stack holds 100
@@ -133,7 +146,7 @@ impl Parser {
                 },
             });
         }
-        Stop
+        Stop(None)
     }
 
     /// Enter a nested block or array at token `at`, failing when too deep.
@@ -150,7 +163,7 @@ impl Parser {
             last_text: t.text.clone(),
             span,
         });
-        Err(Stop)
+        Err(Stop(None))
     }
 
     /// Skip tokens until one satisfies `want`; return its index (consumed).
@@ -173,7 +186,10 @@ impl Parser {
             match self.statement(false) {
                 Ok(Some(s)) => out.push(s),
                 Ok(None) => {}
-                Err(Stop) => return out,
+                Err(Stop(partial)) => {
+                    out.extend(self.unfinished(partial));
+                    return out;
+                }
             }
         }
         if self.lex_error.is_some() {
@@ -194,22 +210,40 @@ impl Parser {
         let mut out = Vec::new();
         loop {
             match self.peek() {
-                None => return Err(self.stop()),
+                None => {
+                    self.stop();
+                    return Err(Stop(Some(Box::new(Partial::Body(out)))));
+                }
                 Some(Tok::RCurly) => {
                     self.i += 1;
                     return Ok((out, self.i - 1));
                 }
-                Some(_) => {
-                    if let Some(s) = self.statement(true)? {
-                        out.push(s);
+                Some(_) => match self.statement(true) {
+                    Ok(Some(s)) => out.push(s),
+                    Ok(None) => {}
+                    Err(Stop(partial)) => {
+                        out.extend(self.unfinished(partial));
+                        return Err(Stop(Some(Box::new(Partial::Body(out)))));
                     }
-                }
+                },
             }
+        }
+    }
+
+    /// What an unfinished statement leaves: its partial form, or the
+    /// expressions it had completed.
+    fn unfinished(&mut self, partial: Option<Box<Partial>>) -> Option<Stmt> {
+        let pending = std::mem::take(&mut self.pending);
+        match partial.map(|p| *p) {
+            Some(Partial::Stmt(s)) => Some(s),
+            _ if !pending.is_empty() => Some(Stmt::Probe(pending)),
+            _ => None,
         }
     }
 
     /// One statement, or None when a token was skipped.
     fn statement(&mut self, in_block: bool) -> PResult<Option<Stmt>> {
+        self.pending.clear();
         let Some(tok) = self.peek() else {
             return Err(self.stop());
         };
@@ -271,11 +305,32 @@ impl Parser {
         self.i += 1;
         let open = self.follow_of(kw);
         self.expect(|t| *t == Tok::LCurly)?;
-        let (body, _) = self.block_body()?;
-        Ok(Stmt::Global { body, span, open })
+        match self.block_body() {
+            Ok((body, _)) => Ok(Stmt::Global { body, span, open }),
+            Err(Stop(partial)) => match partial.map(|p| *p) {
+                Some(Partial::Body(body)) => {
+                    Err(Stop(Some(Box::new(Partial::Stmt(Stmt::Global {
+                        body,
+                        span,
+                        open,
+                    })))))
+                }
+                _ => Err(Stop(None)),
+            },
+        }
     }
 
+    /// An expression; lighttpd evaluates it only once the token after it
+    /// was read, so a tokenizer error right after it stops here.
     fn expression(&mut self) -> PResult<Expr> {
+        let e = self.operands()?;
+        if self.peek().is_none() {
+            return Err(self.stop());
+        }
+        Ok(e)
+    }
+
+    fn operands(&mut self) -> PResult<Expr> {
         let first = self.value()?;
         if self.peek() != Some(&Tok::Plus) {
             return Ok(first);
@@ -287,11 +342,15 @@ impl Parser {
         }
         let (start, last) = (operands[0].span.start, &operands[operands.len() - 1]);
         let (span, follow) = (self.span(start, last.span.end), last.follow.clone());
-        Ok(Expr {
+        let e = Expr {
             kind: ExprKind::Plus(operands),
             span,
             follow,
-        })
+        };
+        if self.peek().is_some() {
+            self.pending.push(e.clone()); // merged when lighttpd read the next token
+        }
+        Ok(e)
     }
 
     fn value(&mut self) -> PResult<Expr> {
@@ -305,6 +364,17 @@ impl Parser {
             Tok::Int(d) => ExprKind::Int(d.clone()),
             _ => return self.array(start),
         };
+        let can_fail = !matches!(kind, ExprKind::Str(_));
+        if can_fail && self.tok(i + 1).is_some() {
+            // lighttpd looks the variable up (or converts the number) as
+            // soon as it has read the next token
+            let e = Expr {
+                kind: kind.clone(),
+                span: self.span(start, end),
+                follow: self.follow_of(i),
+            };
+            self.pending.push(e);
+        }
         Ok(Expr {
             kind,
             span: self.span(start, end),
@@ -329,12 +399,17 @@ impl Parser {
                 Some(Tok::RParen) => {
                     let close = self.i;
                     self.i += 1;
+                    let complete = self.peek().is_some();
                     let span = self.span(start, self.tokens[close].end);
-                    return Ok(Expr {
+                    let e = Expr {
                         kind: ExprKind::Array(items),
                         span,
                         follow: self.follow_of(close),
-                    });
+                    };
+                    if complete {
+                        self.pending.push(e.clone()); // built once the next token was read
+                    }
+                    return Ok(e);
                 }
                 Some(Tok::Comma) if !items.is_empty() => {
                     self.i += 1;
@@ -344,16 +419,21 @@ impl Parser {
                     items.push(self.element()?);
                     after_element = true;
                 }
-                Some(_) => self.i += 1,
+                Some(_) => {
+                    // after a comma, lighttpd's parser takes the comma as a
+                    // trailing one on any unusable token and then wants `,`/`)`
+                    after_element = !items.is_empty();
+                    self.i += 1;
+                }
             }
         }
     }
 
     fn element(&mut self) -> PResult<Element> {
         let first = self.expression()?;
-        let i = self.expect(|t| matches!(t, Tok::ArrayAssign | Tok::Comma | Tok::RParen))?;
-        if self.tokens[i].tok != Tok::ArrayAssign {
-            self.i = i; // leave `,` / `)` for the array loop
+        // lighttpd ends an element on anything but `=>` (what follows that
+        // is not `,` or `)` is then dropped by the array loop)
+        if self.peek() != Some(&Tok::ArrayAssign) {
             let span = first.span;
             return Ok(Element {
                 key: None,
@@ -361,6 +441,7 @@ impl Parser {
                 span,
             });
         }
+        self.i += 1;
         let value = self.expression()?;
         let span = self.span(first.span.start, value.span.end);
         Ok(Element {
@@ -372,7 +453,21 @@ impl Parser {
 
     /// A condition chain starting at `$`.
     fn chain(&mut self, newer: bool) -> PResult<Stmt> {
-        let mut branches = vec![self.cond_branch(newer)?];
+        let mut branches = Vec::new();
+        self.chain_branches(newer, &mut branches)
+            .map_err(|Stop(partial)| {
+                if let Some(Partial::Branch(b)) = partial.map(|p| *p) {
+                    branches.push(b);
+                }
+                match branches.is_empty() {
+                    true => Stop(None),
+                    false => Stop(Some(Box::new(Partial::Stmt(Stmt::Chain(branches))))),
+                }
+            })
+    }
+
+    fn chain_branches(&mut self, newer: bool, branches: &mut Vec<Branch>) -> PResult<Stmt> {
+        branches.push(self.cond_branch(newer)?);
         loop {
             let mut j = self.i;
             if self.tok(j) == Some(&Tok::Eol) {
@@ -398,7 +493,7 @@ impl Parser {
                     self.i = j + 1;
                     branches.push(self.cond_branch(true)?);
                 }
-                _ => return Ok(Stmt::Chain(branches)),
+                _ => return Ok(Stmt::Chain(std::mem::take(branches))),
             }
         }
     }
@@ -418,8 +513,6 @@ impl Parser {
         let rhs = self.expression()?;
         let span = self.span(start, rhs.span.end);
         let open = rhs.follow.clone();
-        self.expect(|t| *t == Tok::LCurly)?;
-        let (body, close_i) = self.block_body()?;
         let head = CondHead {
             obj,
             field,
@@ -427,14 +520,22 @@ impl Parser {
             rhs,
             span,
         };
-        Ok(Branch {
+        let mut branch = Branch {
             head: Some(head),
-            body,
+            body: Vec::new(),
             span,
             open,
-            close: self.follow_of(close_i),
+            close: Follow::default(),
             newer_keyword,
-        })
+            complete: false,
+        };
+        // lighttpd opens the block at the token after the condition, even
+        // if that is not the `{` it then waits for
+        if let Err(stop) = self.expect(|t| *t == Tok::LCurly) {
+            return Err(Stop(Some(Box::new(Partial::Branch(branch))).or(stop.0)));
+        }
+        self.branch_body(&mut branch)?;
+        Ok(branch)
     }
 
     fn else_branch(&mut self, else_i: usize) -> PResult<Branch> {
@@ -442,15 +543,51 @@ impl Parser {
         let span = self.span(t.start, t.end);
         let open = self.follow_of(else_i);
         self.expect(|t| *t == Tok::LCurly)?;
-        let (body, close_i) = self.block_body()?;
-        Ok(Branch {
+        let mut branch = Branch {
             head: None,
-            body,
+            body: Vec::new(),
             span,
             open,
-            close: self.follow_of(close_i),
+            close: Follow::default(),
             newer_keyword: false,
-        })
+            complete: false,
+        };
+        self.branch_body(&mut branch)?;
+        Ok(branch)
+    }
+
+    /// The body of a branch whose `{` was read; on a stop the branch is
+    /// handed up, incomplete, with the statements read so far.
+    fn branch_body(&mut self, branch: &mut Branch) -> PResult<()> {
+        match self.block_body() {
+            Ok((body, close_i)) => {
+                branch.body = body;
+                branch.close = self.follow_of(close_i);
+                branch.complete = true;
+                Ok(())
+            }
+            Err(Stop(partial)) => {
+                if let Some(Partial::Body(body)) = partial.map(|p| *p) {
+                    branch.body = body;
+                }
+                Err(Stop(Some(Box::new(Partial::Branch(std::mem::replace(
+                    branch,
+                    empty_branch(),
+                ))))))
+            }
+        }
+    }
+}
+
+fn empty_branch() -> Branch {
+    Branch {
+        head: None,
+        body: Vec::new(),
+        span: Span::default(),
+        open: Follow::default(),
+        close: Follow::default(),
+        newer_keyword: false,
+        complete: false,
     }
 }
 
@@ -502,6 +639,10 @@ mod tests {
                 )
             }
             Stmt::Global { body, .. } => format!("global {{ {} }}", show(body)),
+            Stmt::Probe(es) => format!(
+                "probe {}",
+                es.iter().map(show_expr).collect::<Vec<_>>().join(" ")
+            ),
             Stmt::Chain(bs) => bs
                 .iter()
                 .map(|b| match &b.head {
