@@ -393,3 +393,51 @@ fn mutated_configs_never_panic() {
         }
     }
 }
+
+/// lighttpd runs grammar actions as tokens arrive: what it reports first
+/// when a config has several problems (all recorded from lighttpd 1.4.69).
+#[test]
+fn evaluation_points_follow_lighttpd() {
+    let cases: &[(&str, &str)] = &[
+        // the key before a tokenizer error is never looked up
+        (
+            "s=erver.document-~root = 1\n",
+            "TS: (configfile.c.2109) source: t.conf line: 1 pos: 17 invalid character in variable name\nTS: (configfile.c.2161) configfile parser failed at: erver.document-\n",
+        ),
+        // a condition is checked at the token after it, even if that is junk
+        (
+            "$HTTP[\"url\"] =^ 0\"/ab\"x = 1 }\n",
+            "rvalue must be stringTS: (configfile.c.2164) source: t.conf line: 1 pos: 22 parser failed somehow near here: /ab\n",
+        ),
+        (
+            "~x = 1\n",
+            "TS: (configfile.c.2109) source: t.conf line: 1 pos: 0 invalid character in variable name\nTS: (configfile.c.2161) configfile parser failed at: (null)\n",
+        ),
+        // a merge completed inside an unfinished statement
+        (
+            "var.a = (\"a\" + (\"a\" => else  1)\n",
+            "data type mismatch, cannot merge\nTS: (configfile.c.2164) source: t.conf line: 2 pos: 0 parser failed somehow near here: )\n",
+        ),
+        // include_shell waits for its lookahead: the command never runs
+        (
+            "include_shell \"exit 3\" :\n",
+            "TS: (configfile.c.2018) source: t.conf line: 1 pos: 23 unexpected character ':'\nTS: (configfile.c.2161) configfile parser failed at: exit 3\n",
+        ),
+        // a block whose `{` was read is opened (its condition checked)
+        (
+            "$HTTP[\"path\"] == \"/x\" {\n var.b = \"open\n",
+            "error comp_key $HTTP[\"path\"] == \"/x\"TS: (configfile.c.2164) source: t.conf line: 1 pos: 23 parser failed somehow near here: {\n",
+        ),
+    ];
+    for (src, want) in cases {
+        assert_eq!(stderr(src), *want, "source: {src:?}");
+    }
+    // junk inside arrays is dropped the way lighttpd's parser drops it
+    let Value::Array(a) = global(
+        "var.a = (\"m\" x, \"n\")\nvar.b = (\".a\"[ => \"x\")\n",
+        "var.b",
+    ) else {
+        panic!()
+    };
+    assert_eq!(a.items, vec![(None, s(".a"))]);
+}
