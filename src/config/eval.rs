@@ -17,6 +17,7 @@ use super::parse::parse;
 use super::source::{FileId, Origin, Source, SourceMap, Span};
 use super::tree::{ConfigTree, Context, CtxId, Directive};
 use super::value::{Array, Value};
+use std::collections::HashMap;
 
 /// Deepest include/include_shell nesting accepted.
 pub const MAX_INCLUDE_DEPTH: usize = 32;
@@ -82,6 +83,31 @@ pub struct Evaluator {
     warning_lines: Vec<LhLine>,
     /// False for fuzzing: `include` / `include_shell` are refused.
     external: bool,
+    /// Block key (lowercase) → context: lighttpd's block identity.
+    blocks: HashMap<String, CtxId>,
+    /// (context, lowercase key) → directive position.
+    index: KeyIndex,
+}
+
+/// Directive positions by (context, ASCII-lowercased key), so lookups and
+/// duplicate checks stay O(1) on configs with thousands of keys.
+#[derive(Default)]
+struct KeyIndex {
+    map: HashMap<(CtxId, String), usize>,
+}
+
+impl KeyIndex {
+    fn find(&self, ctx: CtxId, key: &str) -> Option<usize> {
+        self.map.get(&(ctx, key.to_ascii_lowercase())).copied()
+    }
+
+    fn insert(&mut self, ctx: CtxId, key: &str, i: usize) {
+        self.map.insert((ctx, key.to_ascii_lowercase()), i);
+    }
+
+    fn remove(&mut self, ctx: CtxId, key: &str) {
+        self.map.remove(&(ctx, key.to_ascii_lowercase()));
+    }
 }
 
 impl Evaluator {
@@ -133,7 +159,17 @@ impl Evaluator {
             warnings: Vec::new(),
             warning_lines: Vec::new(),
             external: true,
+            blocks: HashMap::from([("global".to_string(), 0)]),
+            index: KeyIndex::default(),
         }
+        .with_global_index()
+    }
+
+    fn with_global_index(mut self) -> Evaluator {
+        for (i, d) in self.contexts[0].directives.iter().enumerate() {
+            self.index.insert(0, &d.key, i);
+        }
+        self
     }
 
     /// Evaluate one source's text into the current block.
@@ -408,8 +444,8 @@ impl Evaluator {
     fn lookup(&self, mut ctx: CtxId, key: &str) -> Option<&Value> {
         loop {
             let c = &self.contexts[ctx];
-            if let Some(d) = c.get(key) {
-                return Some(&d.value);
+            if let Some(i) = self.index.find(ctx, key) {
+                return c.directives.get(i).map(|d| &d.value);
             }
             ctx = c.parent?;
         }
@@ -515,10 +551,7 @@ impl Evaluator {
             );
             return Err(self.fail(id, &msg, true, follow, key_span));
         }
-        let pos = self.contexts[ndx]
-            .directives
-            .iter()
-            .position(|d| d.key.eq_ignore_ascii_case(key));
+        let pos = self.index.find(ndx, key);
         let directive = |value| Directive {
             key: key.to_string(),
             value,
@@ -538,11 +571,11 @@ impl Evaluator {
                 Ok(())
             }
             (AssignOp::Append, Some(i)) => {
-                let old = swap_remove_like_lighttpd(&mut self.contexts[ndx].directives, i);
+                let old = self.take_directive(ndx, i);
                 let merged = self
                     .merge(old.value, &value)
                     .map_err(|lines| self.merge_failure(id, lines, follow, span))?;
-                self.contexts[ndx].directives.push(directive(merged));
+                self.push_directive(ndx, directive(merged));
                 Ok(())
             }
             (AssignOp::Append, None) => {
@@ -556,11 +589,11 @@ impl Evaluator {
                         .map_err(|lines| self.merge_failure(id, lines, follow, span))?,
                     None => value,
                 };
-                self.contexts[ndx].directives.push(directive(stored));
+                self.push_directive(ndx, directive(stored));
                 Ok(())
             }
             (_, None) => {
-                self.contexts[ndx].directives.push(directive(value));
+                self.push_directive(ndx, directive(value));
                 Ok(())
             }
         }
@@ -589,9 +622,26 @@ impl Evaluator {
     }
 
     fn find_block(&self, key: &str) -> Option<CtxId> {
-        self.contexts
-            .iter()
-            .position(|c| c.key.eq_ignore_ascii_case(key))
+        self.blocks.get(&key.to_ascii_lowercase()).copied()
+    }
+
+    /// Append a directive to a context, keeping the key index.
+    fn push_directive(&mut self, ctx: CtxId, d: Directive) {
+        let dirs = &mut self.contexts[ctx].directives;
+        self.index.insert(ctx, &d.key, dirs.len());
+        dirs.push(d);
+    }
+
+    /// lighttpd's `array_extract_element_klen`: remove directive `i`,
+    /// moving the last one into its slot.
+    fn take_directive(&mut self, ctx: CtxId, i: usize) -> Directive {
+        let dirs = &mut self.contexts[ctx].directives;
+        let d = dirs.swap_remove(i);
+        self.index.remove(ctx, &d.key);
+        if let Some(moved) = dirs.get(i) {
+            self.index.insert(ctx, &moved.key, i);
+        }
+        d
     }
 
     fn new_block(
@@ -613,6 +663,9 @@ impl Evaluator {
             span,
             key,
         });
+        self.blocks
+            .entry(self.contexts[id].key.to_ascii_lowercase())
+            .or_insert(id);
         self.contexts[self.current].children.push(id);
         id
     }
@@ -715,7 +768,11 @@ impl Evaluator {
                     if self.find_block(&key).is_some() {
                         msgs.push("unreachable else condition");
                     } else {
-                        self.contexts[this].key = key;
+                        let old = std::mem::replace(&mut self.contexts[this].key, key.clone());
+                        if self.find_block(&old) == Some(this) {
+                            self.blocks.remove(&old.to_ascii_lowercase());
+                        }
+                        self.blocks.insert(key.to_ascii_lowercase(), this);
                         self.contexts[this].cond = Some(neg);
                     }
                 }
@@ -844,12 +901,6 @@ fn tokenizer_origin(message: &str) -> &'static str {
         "invalid character in variable name" => "configfile.c.2109",
         _ => "configfile.c.0",
     }
-}
-
-/// lighttpd's `array_extract_element_klen`: remove element `i`, moving
-/// the last element into its slot.
-fn swap_remove_like_lighttpd(v: &mut Vec<Directive>, i: usize) -> Directive {
-    v.swap_remove(i)
 }
 
 #[cfg(test)]
