@@ -326,7 +326,8 @@ pub fn check_with(
             return report(&diags, &sources, opts.json, None);
         }
     };
-    let mut diags = syntax_check(&tree);
+    let mut diags = tree.warnings.clone(); // found while loading
+    diags.extend(syntax_check(&tree));
     diags.extend(preflight(&tree));
     diags.extend(lints::lints(&tree));
     let explanation = opts

@@ -695,6 +695,12 @@ impl Evaluator {
         let Some(head) = &b.head else {
             return Err(Failure::default());
         };
+        if b.newer_keyword {
+            let msg = "`if`/`elif`/`elsif`/`elseif`/`else if` are read as in lighttpd 1.4.74+; lighttpd 1.4.69 misreads them";
+            let help = "for 1.4.69, write `else $HTTP[...] ... {` (and no `if`)";
+            self.warnings
+                .push(Diagnostic::warning(msg, Some(b.span)).with_help(help));
+        }
         let field = self.stringop(id, &head.field)?;
         let rhs = match self.expr(id, &head.rhs)? {
             Value::Str(s) => s,
@@ -713,7 +719,19 @@ impl Evaluator {
         let comp_key = format!("${}[\"{field}\"] {} \"{value}\"", head.obj, op.as_str());
         let key = format!("{} / {comp_key}", self.contexts[self.current].key);
         let ctx = match self.find_block(&key) {
-            Some(existing) => existing,
+            Some(existing) => {
+                if self.contexts[existing].key != key {
+                    let msg = format!(
+                        "condition `{comp_key}` shares the block of an earlier condition that differs only in letter case: `{}`",
+                        self.contexts[existing].cond.as_ref().map(|c| c.text()).unwrap_or_default()
+                    );
+                    let help =
+                        "lighttpd 1.4.69 merges them into one block; write both the same way";
+                    self.warnings
+                        .push(Diagnostic::warning(msg, Some(head.span)).with_help(help));
+                }
+                existing
+            }
             None => {
                 let built = cond::build(&head.obj, &field, op, &value).map_err(|e| match e {
                     CondError::UnknownField => {

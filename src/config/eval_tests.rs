@@ -441,3 +441,14 @@ fn evaluation_points_follow_lighttpd() {
     };
     assert_eq!(a.items, vec![(None, s(".a"))]);
 }
+
+#[test]
+fn check_only_warnings_for_newer_keywords_and_case_merges() {
+    let t = tree("$HTTP[\"url\"] == \"/X\" { }\n$HTTP[\"url\"] == \"/x\" { }\nif $HTTP[\"url\"] == \"/a\" { }\n");
+    let msgs: Vec<&str> = t.warnings.iter().map(|w| w.message.as_str()).collect();
+    assert_eq!(msgs.len(), 2, "{msgs:?}");
+    assert!(msgs[0].contains("differs only in letter case"));
+    assert!(msgs[1].contains("1.4.74"));
+    // lighttpd prints nothing for them
+    assert!(t.warning_lines.is_empty());
+}
