@@ -574,8 +574,15 @@ impl Conn {
         self.state = State::Closed;
     }
 
-    /// The 1 s tick: close connections idle for too long.
+    /// The 1 s tick: handler timeouts, then close connections idle for
+    /// too long.
     pub fn check_timeout(&mut self, env: &mut Env) {
+        if self.state == State::Handle && self.tick_handler(env) {
+            self.advance(env);
+            if self.state == State::Closed {
+                return;
+            }
+        }
         let idle = env.now - self.last_io;
         let limit = match self.state {
             State::ReadHead if self.rbuf.is_empty() && self.seq > 0 => self.ka_idle,
@@ -591,6 +598,22 @@ impl Conn {
         if idle > limit {
             self.abort(env);
         }
+    }
+}
+
+impl Conn {
+    /// Let the handler check its timeouts; true when it wants to run.
+    fn tick_handler(&mut self, env: &mut Env) -> bool {
+        let Some(r) = self.req.as_mut() else {
+            return false;
+        };
+        let Some(mut h) = r.handler.take() else {
+            return false;
+        };
+        let mut cx = ctx(env.registry, env.now, self.id);
+        let flow = h.tick(r, &mut cx);
+        r.handler = Some(h);
+        flow != Flow::WaitForEvent
     }
 }
 

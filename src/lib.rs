@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod connection;
 pub mod daemon;
+pub mod gw;
 pub mod http;
 pub mod log;
 pub mod modules;

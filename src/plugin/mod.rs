@@ -179,6 +179,13 @@ pub trait Handler {
         self.handle(r, cx)
     }
 
+    /// Once a second while the request is handled (backend timeouts).
+    /// Anything but `WaitForEvent` makes the connection call
+    /// [`Handler::handle`] again.
+    fn tick(&mut self, r: &mut Request, cx: &mut Ctx) -> Flow {
+        Flow::WaitForEvent
+    }
+
     /// The request is over (finished, aborted, or restarted): deregister
     /// and close your fds.
     fn reset(&mut self, cx: &mut Ctx) {}
