@@ -458,7 +458,10 @@ impl GwHandler {
             if h.close_connection {
                 r.keep_alive = false;
             }
-            self.framing = if h.chunked {
+            let bodiless = r.is_head() || matches!(h.status, 204 | 304);
+            self.framing = if bodiless && self.proto.backend() == Backend::Proxy {
+                Framing::Length(0)
+            } else if h.chunked {
                 Framing::Chunked(Box::default())
             } else {
                 h.content_length.map_or(Framing::UntilEnd, Framing::Length)

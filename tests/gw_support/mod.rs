@@ -110,8 +110,11 @@ pub fn fcgi_reply(s: &mut TcpStream, out: &[u8]) {
     let _ = s.write_all(&v);
 }
 
+/// Environment pairs in the order received.
+pub type Env = Vec<(String, String)>;
+
 /// An SCGI request: the environment and the body.
-pub fn scgi_read(s: &mut TcpStream) -> Option<(Vec<(String, String)>, Vec<u8>)> {
+pub fn scgi_read(s: &mut TcpStream) -> Option<(Env, Vec<u8>)> {
     let mut len = 0usize;
     loop {
         let b = read_exact(s, 1)?[0];
