@@ -51,7 +51,7 @@ pub fn build(
         server_addr,
         server_name: &r.server_name,
         remote_addr: &r.remote_ip,
-        remote_port: 0,
+        remote_port: r.remote_port.unwrap_or(0),
         headers: Some(&r.headers),
         env: &r.env,
     };
