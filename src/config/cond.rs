@@ -422,7 +422,58 @@ pub fn build(obj: &str, field_name: &str, op: CondOp, value: &str) -> Result<Bui
     })
 }
 
+/// lighttpd's `pcre_keyvalue_burl_normalize_key`: `%xx` hex digits
+/// uppercased, bytes above 0x7F percent-encoded.
+pub fn burl_normalize_key(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'%'
+            && b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+        {
+            out.push('%');
+            out.push(char::from(b[i + 1].to_ascii_uppercase()));
+            out.push(char::from(b[i + 2].to_ascii_uppercase()));
+            i += 3;
+            continue;
+        }
+        if c > 0x7F {
+            out.push_str(&format!("%{c:02X}"));
+        } else {
+            out.push(char::from(c));
+        }
+        i += 1;
+    }
+    out
+}
+
 impl Condition {
+    /// `$HTTP["querystring"]` values are compared with the normalised
+    /// query when `server.http-parseopts` "url-normalize" is on (lighttpd's
+    /// `config_burl_normalize_cond`). Returns a regex error, if any.
+    pub fn normalize_querystring(&mut self) -> Option<String> {
+        if self.field != CondField::QueryString {
+            return None;
+        }
+        match &self.pattern {
+            Pattern::Literal(lit) => {
+                self.pattern = Pattern::Literal(burl_normalize_key(lit));
+                None
+            }
+            Pattern::Regex(_) => match CondRegex::compile(&burl_normalize_key(&self.value)) {
+                Ok(re) => {
+                    self.pattern = Pattern::Regex(re);
+                    None
+                }
+                Err(e) => Some(e),
+            },
+            _ => None,
+        }
+    }
+
     /// `$OBJ["field"] op "value"` as lighttpd prints and keys it.
     pub fn text(&self) -> String {
         format!(
@@ -691,6 +742,21 @@ mod tests {
         let b = cond("HTTP", "url", CondOp::Match, "(a)\\1");
         assert!(matches!(b.pattern, Pattern::Regex(CondRegex::Fancy(_))));
         assert!(matches(&b, "xaa") && !matches(&b, "ab"));
+    }
+
+    #[test]
+    fn querystring_values_are_burl_normalised() {
+        assert_eq!(
+            burl_normalize_key("a=%7e%2f&b=\u{e9}%zz"),
+            "a=%7E%2F&b=%C3%A9%zz"
+        );
+        let mut c = cond("HTTP", "querystring", CondOp::Eq, "x=%2f");
+        assert_eq!(c.normalize_querystring(), None);
+        assert!(matches(&c, "x=%2F") && !matches(&c, "x=%2f"));
+        assert_eq!(c.value, "x=%2f");
+        let mut r = cond("HTTP", "querystring", CondOp::Match, "q=%c3%a9");
+        assert_eq!(r.normalize_querystring(), None);
+        assert!(matches(&r, "q=%C3%A9"));
     }
 
     #[test]

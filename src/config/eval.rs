@@ -179,8 +179,36 @@ impl Evaluator {
         self.eval_file(id, &file)
     }
 
+    /// lighttpd normalises `$HTTP["querystring"]` values unless
+    /// `server.http-parseopts` turns "url-normalize" off.
+    fn normalize_querystrings(&mut self) {
+        let opts = self.contexts[0]
+            .get("server.http-parseopts")
+            .map(|d| d.value.clone());
+        let enabled = match opts.as_ref().and_then(|v| v.as_array()) {
+            Some(a) => a
+                .get("url-normalize")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            None => true,
+        };
+        if !enabled {
+            return;
+        }
+        for ctx in 1..self.contexts.len() {
+            let err = self.contexts[ctx]
+                .cond
+                .as_mut()
+                .and_then(|c| c.normalize_querystring());
+            if let Some(e) = err {
+                self.regex_errors.push((ctx, e));
+            }
+        }
+    }
+
     /// Finish: report deferred regex errors, then hand out the tree.
-    pub fn finish(self) -> Result<ConfigTree, (Failure, SourceMap)> {
+    pub fn finish(mut self) -> Result<ConfigTree, (Failure, SourceMap)> {
+        self.normalize_querystrings();
         let mut errors = self.regex_errors.clone();
         errors.sort_by_key(|(ctx, _)| *ctx);
         if let Some((ctx, msg)) = errors.into_iter().next() {
