@@ -12,6 +12,7 @@ pub mod cgi;
 pub mod dirlisting;
 pub mod evhost;
 pub mod expire;
+pub mod extforward;
 pub mod fastcgi;
 pub mod indexfile;
 pub mod keyvalue;

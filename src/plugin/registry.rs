@@ -33,6 +33,7 @@ pub const BUILTIN: &[(&str, Ctor)] = &[
     ("mod_cgi", modules::cgi::new),
     ("mod_evhost", modules::evhost::new),
     ("mod_expire", modules::expire::new),
+    ("mod_extforward", modules::extforward::new),
     ("mod_fastcgi", modules::fastcgi::new),
     ("mod_proxy", modules::proxy::new),
     ("mod_redirect", modules::redirect::new),
