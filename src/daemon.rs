@@ -184,12 +184,15 @@ pub fn fork_workers(n: usize) -> io::Result<Option<Vec<Pid>>> {
     Ok(Some(pids))
 }
 
-/// Reap exited children without blocking; returns their pids.
-pub fn reap_children() -> Vec<Pid> {
+/// Reap exited children without blocking; returns their pids and wait
+/// statuses.
+pub fn reap_children() -> Vec<(Pid, WaitStatus)> {
     let mut gone = Vec::new();
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(pid, _)) | Ok(WaitStatus::Signaled(pid, _, _)) => gone.push(pid),
+            Ok(st @ WaitStatus::Exited(pid, _)) | Ok(st @ WaitStatus::Signaled(pid, _, _)) => {
+                gone.push((pid, st))
+            }
             Ok(WaitStatus::StillAlive) | Err(_) => break,
             Ok(_) => continue,
         }

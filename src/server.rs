@@ -145,6 +145,10 @@ pub fn run(tree: ConfigTree, opts: ServeOptions) -> i32 {
 
 /// Serve `tree` until told to stop; returns the process exit code.
 pub fn serve(tree: ConfigTree, settings: Settings) -> i32 {
+    if let Err(e) = crate::signals::catch_early() {
+        log_error!("sigaction failed: {e}");
+        return 255;
+    }
     let site = match Site::build(&tree, &settings.module_dir) {
         Ok(s) => s,
         Err(diags) => {
@@ -261,8 +265,12 @@ fn supervise_workers(n: usize) -> Option<i32> {
                 daemon::signal_all(&pids, sig);
             }
         }
-        let gone = daemon::reap_children();
-        pids.retain(|p| !gone.contains(p));
+        for (pid, status) in daemon::reap_children() {
+            if !stopping {
+                log_error!("worker {pid} ended: {status:?}");
+            }
+            pids.retain(|p| *p != pid);
+        }
         if stopping && pids.is_empty() {
             return Some(0);
         }
@@ -273,6 +281,16 @@ fn supervise_workers(n: usize) -> Option<i32> {
                 Err(_) => break,
             }
         }
+    }
+}
+
+/// A wait status as the `status` int of the waitpid hook (exit code, or
+/// 128 + signal number).
+fn wait_code(status: nix::sys::wait::WaitStatus) -> i32 {
+    match status {
+        nix::sys::wait::WaitStatus::Exited(_, code) => code,
+        nix::sys::wait::WaitStatus::Signaled(_, sig, _) => 128 + sig as i32,
+        _ => 0,
     }
 }
 
@@ -514,10 +532,11 @@ impl Server {
             token_base: 0,
         };
         self.site.pipeline.run_server(Hook::Trigger, &mut cx, 0, 0);
-        for pid in daemon::reap_children() {
+        for (pid, status) in daemon::reap_children() {
+            let code = wait_code(status);
             self.site
                 .pipeline
-                .run_server(Hook::Waitpid, &mut cx, pid.as_raw(), 0);
+                .run_server(Hook::Waitpid, &mut cx, pid.as_raw(), code);
         }
     }
 
@@ -549,10 +568,11 @@ impl Server {
                         registry: self.poll.registry(),
                         token_base: 0,
                     };
-                    for pid in daemon::reap_children() {
+                    for (pid, status) in daemon::reap_children() {
+                        let code = wait_code(status);
                         self.site
                             .pipeline
-                            .run_server(Hook::Waitpid, &mut cx, pid.as_raw(), 0);
+                            .run_server(Hook::Waitpid, &mut cx, pid.as_raw(), code);
                     }
                 }
             }

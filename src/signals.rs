@@ -88,6 +88,13 @@ pub fn events_from_bits(bits: u32) -> Vec<SignalEvent> {
         .collect()
 }
 
+/// Catch the handled signals from the very start (before the listeners
+/// exist), only recording them; [`Signals::install`] later adds the wakeup
+/// pipe and the recorded signals are acted on then.
+pub fn catch_early() -> io::Result<()> {
+    sys::install_signal_handlers(-1, &HANDLED).map_err(io::Error::from)
+}
+
 /// Restore default dispositions (in forked children that exec).
 pub fn reset_in_child() {
     sys::reset_signal_handlers(&HANDLED);
