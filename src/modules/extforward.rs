@@ -240,7 +240,10 @@ fn node_addr(node: &str) -> &str {
 
 /// The client hop of a Forwarded header: the rightmost `for=` that is not
 /// trusted (obfuscated `_x` and `unknown` are skipped).
-pub fn client_from_forwarded(h: &str, fwd: &Forwarders) -> Result<Option<ForwardedHop>, BadForwarded> {
+pub fn client_from_forwarded(
+    h: &str,
+    fwd: &Forwarders,
+) -> Result<Option<ForwardedHop>, BadForwarded> {
     let hops = parse_forwarded(h)?;
     for hop in hops.iter().rev() {
         let Some((_, node)) = hop.iter().find(|(k, _)| k == "for") else {

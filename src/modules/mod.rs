@@ -23,4 +23,5 @@ pub mod scgi;
 pub mod setenv;
 pub mod simple_vhost;
 pub mod staticfile;
+pub mod status;
 pub mod userdir;
