@@ -230,7 +230,12 @@ fn run_bounded(cmd: &mut Command) -> Option<(bool, String)> {
 #[test]
 fn pages_render_without_warnings() {
     let mut checked = 0;
-    for name in ["lighttpd.8", "lighttpd.conf.5", "lighty-enable-mod.8"] {
+    for name in [
+        "lighttpd.8",
+        "lighttpd.conf.5",
+        "lighty-enable-mod.8",
+        "lighttpd-angel.8",
+    ] {
         let path = page_path(name);
         let man = run_bounded(
             Command::new("man")

@@ -1,7 +1,8 @@
 //! The Debian package description against the code and Debian's lighttpd: the package
 //! provides exactly the module names it implements, every /etc file is a conffile, the
 //! snippets keep Debian's names and dependency headers, lighty-enable-mod behaves like
-//! Debian's, and the include_shell helpers produce configuration our binary accepts.
+//! Debian's, lighttpd-angel supervises like Debian's, and the include_shell helpers
+//! produce configuration our binary accepts.
 
 use lighttpd::plugin::registry::BUILTIN;
 use std::collections::BTreeSet;
@@ -366,5 +367,103 @@ fn include_shell_helpers_give_config_our_binary_accepts() {
         "mimetype.assign missing:\n{printed}"
     );
     assert!(printed.contains("\"application/octet-stream\""));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Sends a signal with kill(1).
+fn signal(pid: u32, sig: &str) {
+    let status = Command::new("kill")
+        .args(["-s", sig, &pid.to_string()])
+        .status()
+        .expect("kill(1)");
+    assert!(status.success(), "kill -s {sig} {pid}");
+}
+
+/// Waits up to 10 s until the log has `n` lines; returns them.
+fn log_lines(log: &Path, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(String::from).collect();
+        if lines.len() >= n || Instant::now() > deadline {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn lighttpd_angel_relays_signals_and_restarts() {
+    let dir = temp_dir("angel");
+    let log = dir.join("log");
+    // a stand-in for lighttpd that logs what happens to it
+    let fake = dir.join("fake-lighttpd");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\n\
+         trap 'echo int >>\"$ANGEL_LOG\"; exit 0' INT\n\
+         trap 'echo term >>\"$ANGEL_LOG\"; exit 0' TERM\n\
+         trap 'echo usr1 >>\"$ANGEL_LOG\"' USR1\n\
+         echo \"start $$ $*\" >>\"$ANGEL_LOG\"\n\
+         while :; do sleep 0.05; done\n",
+    )
+    .expect("write fake");
+    let mut perms = std::fs::metadata(&fake).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&fake, perms).expect("chmod");
+
+    let mut angel = Command::new(repo().join("packaging/debian/lighttpd-angel"))
+        .args(["-D", "-f", "x.conf"])
+        .env("LIGHTTPD_ANGEL_BIN", &fake)
+        .env("ANGEL_LOG", &log)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start angel");
+    let angel_pid = angel.id();
+    let child_pid = |line: &str| -> u32 {
+        line.split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("bad log line {line:?}"))
+    };
+
+    let lines = log_lines(&log, 1);
+    assert_eq!(
+        lines.first().map(|l| l.ends_with(" -D -f x.conf")),
+        Some(true),
+        "{lines:?}"
+    );
+    let first = child_pid(&lines[0]);
+    // let the traps of the stand-in be set before signalling
+    std::thread::sleep(Duration::from_millis(200));
+    signal(angel_pid, "USR1");
+    assert_eq!(log_lines(&log, 2).get(1).map(String::as_str), Some("usr1"));
+    signal(angel_pid, "HUP");
+    let lines = log_lines(&log, 4);
+    assert_eq!(lines.get(2).map(String::as_str), Some("int"), "{lines:?}");
+    let second = child_pid(lines.get(3).expect("restart after HUP"));
+    assert_ne!(first, second);
+    std::thread::sleep(Duration::from_millis(200));
+    signal(second, "KILL");
+    let lines = log_lines(&log, 5);
+    let third = child_pid(lines.get(4).expect("restart after a crash"));
+    std::thread::sleep(Duration::from_millis(200));
+    signal(angel_pid, "TERM");
+    assert_eq!(log_lines(&log, 6).get(5).map(String::as_str), Some("term"));
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = angel.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = angel.kill();
+            signal(third, "KILL");
+            panic!("angel still running after its child exited");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
     let _ = std::fs::remove_dir_all(&dir);
 }
