@@ -242,3 +242,41 @@ proxy.replace-http-host = "enable""#
         "{seen:?}"
     );
 }
+
+fn open_fds(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+#[test]
+fn large_bodies_both_ways_and_no_fd_leaks() {
+    let s = start("");
+    let body = vec![b'b'; 2 << 20];
+    let mut req = format!(
+        "POST /echo HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&body);
+    let r = request(&s, &String::from_utf8_lossy(&req));
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body.ends_with(&body[..1000]) && r.body.len() > body.len(),
+        "{}",
+        r.body.len()
+    );
+    let before = open_fds(s.pid());
+    for _ in 0..5 {
+        for path in [
+            "/bad-status",
+            "/short",
+            "/huge-head",
+            "/echo",
+            "/eof",
+            "/chunked",
+        ] {
+            s.get(path);
+        }
+    }
+    let after = open_fds(s.pid());
+    assert!(after <= before + 1, "fds before {before}, after {after}");
+}
