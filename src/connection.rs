@@ -101,6 +101,7 @@ pub struct Conn {
     /// 100 Continue already sent for the current request.
     sent_continue: bool,
     remote_ip: String,
+    remote_port: Option<u16>,
     /// `$SERVER["socket"]` token of the listener.
     server_socket: String,
 }
@@ -125,6 +126,7 @@ impl Conn {
             write_idle: 360,
             sent_continue: false,
             remote_ip: String::new(),
+            remote_port: None,
             server_socket: String::new(),
         }
     }
@@ -146,8 +148,9 @@ impl Conn {
     }
 
     /// Who the client is and which listener accepted it.
-    pub fn set_peer(&mut self, remote_ip: String, server_socket: String) {
+    pub fn set_peer(&mut self, remote_ip: String, port: Option<u16>, server_socket: String) {
         self.remote_ip = remote_ip;
+        self.remote_port = port;
         self.server_socket = server_socket;
     }
 
@@ -274,6 +277,7 @@ impl Conn {
         rctx.now = env.now;
         rctx.seq = self.seq + 1;
         rctx.remote_ip.clone_from(&self.remote_ip);
+        rctx.remote_port = self.remote_port;
         rctx.server_socket.clone_from(&self.server_socket);
         let req = match parsed {
             Ok(None) => {

@@ -79,6 +79,7 @@ impl Site {
             ctx: ReqContext {
                 scheme: "http",
                 remote_ip: String::new(),
+                remote_port: None,
                 server_socket: String::new(),
                 core: Rc::new(CoreConfs::new(compiled.core)),
                 cond_tree: compiled.conds,
@@ -471,7 +472,7 @@ impl Server {
             let Some(l) = self.listeners.get(idx) else {
                 return;
             };
-            let (stream, ip) = match l.accept() {
+            let (stream, ip, port) = match l.accept() {
                 Ok(Some(a)) => a,
                 Ok(None) => return,
                 Err(e) => {
@@ -482,11 +483,16 @@ impl Server {
                 }
             };
             let name = l.name.clone();
-            self.add_conn(stream, ip, name);
+            self.add_conn(stream, (ip, port), name);
         }
     }
 
-    fn add_conn(&mut self, stream: sockets::Stream, ip: String, socket_name: String) {
+    fn add_conn(
+        &mut self,
+        stream: sockets::Stream,
+        peer: (String, Option<u16>),
+        socket_name: String,
+    ) {
         let id = match self.free_ids.pop() {
             Some(id) => id,
             None if self.conns.len() < MAX_CONN_ID => {
@@ -497,7 +503,7 @@ impl Server {
         };
         stream.set_nodelay();
         let mut conn = Conn::new(id, stream, self.now);
-        conn.set_peer(ip, socket_name);
+        conn.set_peer(peer.0, peer.1, socket_name);
         conn.set_timeouts(&self.site.ctx.core.defaults);
         if conn.register(self.poll.registry()).is_err() {
             self.free_ids.push(id);

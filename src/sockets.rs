@@ -165,15 +165,16 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Accept one connection (non-blocking); `None` when none is waiting.
-    pub fn accept(&self) -> io::Result<Option<(Stream, String)>> {
+    /// Accept one connection (non-blocking): the stream, the client's
+    /// address text and port; `None` when none is waiting.
+    pub fn accept(&self) -> io::Result<Option<(Stream, String, Option<u16>)>> {
         let accepted = match &self.sock {
             ListenSock::Tcp(l) => l
                 .accept()
-                .map(|(s, peer)| (Stream::Tcp(s), peer_ip_text(peer))),
+                .map(|(s, peer)| (Stream::Tcp(s), peer_ip_text(peer), Some(peer.port()))),
             ListenSock::Unix(l) => l
                 .accept()
-                .map(|(s, _)| (Stream::Unix(s), String::from("0.0.0.0"))),
+                .map(|(s, _)| (Stream::Unix(s), String::from("0.0.0.0"), None)),
         };
         match accepted {
             Ok(v) => Ok(Some(v)),

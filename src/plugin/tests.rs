@@ -40,6 +40,7 @@ fn request() -> Request {
     let ctx = crate::request::ReqContext {
         scheme: "http",
         remote_ip: "127.0.0.1".into(),
+        remote_port: Some(1234),
         server_socket: "127.0.0.1:80".into(),
         core: Rc::new(crate::request::CoreConfs::new(compiled.core)),
         cond_tree: compiled.conds,

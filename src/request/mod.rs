@@ -238,7 +238,7 @@ impl Request {
             physical: Physical::default(),
             server_name: String::new(),
             remote_ip: ctx.remote_ip.clone(),
-            remote_port: None,
+            remote_port: ctx.remote_port,
             server_socket: ctx.server_socket.clone(),
             content_length: None,
             chunked: false,
@@ -362,6 +362,7 @@ impl CoreConfs {
 pub struct ReqContext {
     pub scheme: &'static str,
     pub remote_ip: String,
+    pub remote_port: Option<u16>,
     pub server_socket: String,
     pub core: Rc<CoreConfs>,
     pub cond_tree: Rc<crate::config::scoped::CondTree>,
