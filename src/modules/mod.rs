@@ -9,6 +9,7 @@ pub mod alias;
 pub mod auth;
 pub mod authn_file;
 pub mod cgi;
+pub mod deflate;
 pub mod dirlisting;
 pub mod evhost;
 pub mod expire;
