@@ -66,6 +66,16 @@ fn backend(mut s: TcpStream) {
             fcgi_reply(&mut s, b"\r\nafter stderr")
         }
         "stall" => std::thread::sleep(Duration::from_secs(6)),
+        "xsend-ok" | "xsend-outside" | "xsend-missing" => {
+            let root = req.params.get("DOCUMENT_ROOT").cloned().unwrap_or_default();
+            let file = match q.as_str() {
+                "xsend-ok" => format!("{root}/secret/file.txt"),
+                "xsend-missing" => format!("{root}/secret/none.txt"),
+                _ => format!("{root}/real.fcgi"),
+            };
+            let out = format!("X-Sendfile: {file}\r\n\r\nbackend body");
+            fcgi_reply(&mut s, out.as_bytes())
+        }
         _ => fcgi_reply(&mut s, b"Status: 404\r\n\r\nnope"),
     }
 }
@@ -75,7 +85,9 @@ fn start(extra: &str) -> Server {
     let conf = format!(
         r#"server.modules = ("mod_fastcgi")
 fastcgi.server = ( "/app" => (( "host" => "127.0.0.1", "port" => {port}, "check-local" => "disable", "read-timeout" => 1 )),
-                   ".fcgi" => ( "local" => ( "host" => "127.0.0.1", "port" => {port} )) )
+                   ".fcgi" => ( "local" => ( "host" => "127.0.0.1", "port" => {port} )),
+                   "/xs" => (( "host" => "127.0.0.1", "port" => {port}, "check-local" => "disable",
+                               "x-sendfile" => "enable", "x-sendfile-docroot" => ( "@DIR@/www/secret" ) )) )
 {extra}"#
     );
     Server::start(
@@ -175,4 +187,18 @@ fastcgi.server = ( "/secret" => ( "auth" => ( "host" => "127.0.0.1", "port" => {
     assert_eq!((r.status, r.text().as_str()), (403, "denied"));
     assert_eq!(s.get("/both?auth-ok&env=X_AUTH").text(), "granted");
     assert_eq!(s.get("/both?nope&env=X_AUTH").status, 403);
+}
+
+#[test]
+fn x_sendfile_serves_allowed_files_only() {
+    let s = start("");
+    let r = s.get("/xs?xsend-ok");
+    assert_eq!((r.status, r.text().as_str()), (200, "the secret"));
+    assert_eq!(r.header("Content-Length"), Some("10"));
+    assert_eq!(r.header("X-Sendfile"), None);
+    assert_eq!(s.get("/xs?xsend-outside").status, 403);
+    assert_eq!(s.get("/xs?xsend-missing").status, 404);
+    // without x-sendfile the header is just passed on
+    let r = s.get("/app?xsend-ok");
+    assert_eq!(r.text(), "backend body");
 }

@@ -246,7 +246,7 @@ impl Host {
 
     /// A child was reaped: is it ours? Then mark it dead (and respawn it
     /// unless it exits too quickly, lighttpd `gw_handle_waitpid_cb`).
-    pub fn reaped(&self, pid: i32, now: i64) -> bool {
+    pub fn reaped(&self, pid: i32, status: i32, now: i64) -> bool {
         let idx = {
             let st = self.state.borrow();
             st.procs.iter().position(|p| p.is_local && p.pid == pid)
@@ -258,10 +258,7 @@ impl Host {
             p.pid = 0;
             let killed = p.state == ProcState::Killed;
             if !killed {
-                crate::log_error!(
-                    "child exited: {}",
-                    p.addr.as_ref().map(Addr::name).unwrap_or_default()
-                );
+                log_exit(status, p, self.conf.kill_signal);
                 p.state = ProcState::Died;
             }
             let quick = p.disabled_until >= now;
@@ -288,6 +285,21 @@ impl Host {
                 let _ = std::fs::remove_file(path);
             }
         }
+    }
+}
+
+/// lighttpd `gw_proc_waitpid_log`.
+fn log_exit(status: i32, p: &Proc, kill_signal: u16) {
+    let name = p.addr.as_ref().map(Addr::name).unwrap_or_default();
+    if libc::WIFEXITED(status) {
+        crate::log_error!("child exited: {} {name}", libc::WEXITSTATUS(status));
+    } else if libc::WIFSIGNALED(status) {
+        let sig = libc::WTERMSIG(status);
+        if sig != libc::SIGTERM && sig != libc::SIGINT && sig != i32::from(kill_signal) {
+            crate::log_error!("child signalled: {sig}");
+        }
+    } else {
+        crate::log_error!("child died somehow: {status}");
     }
 }
 

@@ -285,8 +285,8 @@ impl Module for GwModule {
         Flow::GoOn
     }
 
-    fn waitpid(&mut self, pid: i32, _status: i32, cx: &mut Ctx) -> Flow {
-        if self.hosts.iter().any(|h| h.reaped(pid, cx.now)) {
+    fn waitpid(&mut self, pid: i32, status: i32, cx: &mut Ctx) -> Flow {
+        if self.hosts.iter().any(|h| h.reaped(pid, status, cx.now)) {
             Flow::Finished
         } else {
             Flow::GoOn
