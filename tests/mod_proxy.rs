@@ -280,3 +280,31 @@ fn large_bodies_both_ways_and_no_fd_leaks() {
     let after = open_fds(s.pid());
     assert!(after <= before + 1, "fds before {before}, after {after}");
 }
+
+#[test]
+fn backend_not_reading_the_body_hits_write_timeout() {
+    let sink = serve(|mut s: TcpStream| {
+        let mut first = [0u8; 16];
+        let _ = std::io::Read::read(&mut s, &mut first);
+        std::thread::sleep(Duration::from_secs(6));
+    });
+    let conf = format!(
+        r#"server.modules = ("mod_proxy")
+proxy.server = ( "" => (( "host" => "127.0.0.1", "port" => {sink}, "write-timeout" => 1 )) )"#
+    );
+    let s = Server::start(&conf, &[]);
+    let body = vec![b'w'; 16 << 20];
+    let mut c = s.connect();
+    let head = format!(
+        "POST /up HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    c.write_all(head.as_bytes()).expect("head");
+    c.write_all(&body).expect("body");
+    let t = Instant::now();
+    let r = common::parse(&common::read_to_close(&mut c))
+        .pop()
+        .expect("response");
+    assert_eq!(r.status, 504);
+    assert!(t.elapsed() < Duration::from_secs(5));
+}
