@@ -12,7 +12,7 @@ use crate::chunk::{ChunkQueue, SpillConf};
 use crate::config::core::ServerConf;
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::h1::{self, BlankPrefix, Version};
-use crate::plugin::{Ctx, Flow, Hook, Pipeline};
+use crate::plugin::{Ctx, Flow, Hook, Pipeline, Preamble};
 use crate::request::{prepare, response, ReqContext, Request};
 use crate::sockets::Stream;
 
@@ -94,6 +94,8 @@ pub struct Conn {
     eof_hint: bool,
     /// WRITABLE is part of the registered interest.
     write_interest: bool,
+    /// The connection-preamble hooks are done with this connection.
+    preamble_done: bool,
     /// Timeouts from the last request's config.
     ka_idle: i64,
     read_idle: i64,
@@ -121,6 +123,7 @@ impl Conn {
             read_closed: false,
             eof_hint: false,
             write_interest: false,
+            preamble_done: false,
             ka_idle: 5,
             read_idle: 60,
             write_idle: 360,
@@ -255,6 +258,9 @@ impl Conn {
             self.close(env);
             return false;
         }
+        if !self.preamble_done && !self.rbuf.is_empty() && !self.preamble(env) {
+            return false;
+        }
         if self.seq > 0 {
             match h1::keepalive_blank_prefix(&self.rbuf) {
                 BlankPrefix::Skip(n) => {
@@ -301,6 +307,42 @@ impl Conn {
         self.sent_continue = false;
         self.req = Some(Box::new(req));
         self.state = State::Handle;
+        true
+    }
+
+    /// Let the preamble hooks look at the first bytes; false = wait or closed.
+    fn preamble(&mut self, env: &mut Env) -> bool {
+        if !env.pipeline.has(Hook::ConnectionPreamble) {
+            self.preamble_done = true;
+            return true;
+        }
+        let info = self.info();
+        let mut cx = ctx(env.registry, env.now, self.id);
+        match env.pipeline.run_preamble(&info, &self.rbuf, &mut cx) {
+            Preamble::NotMine => {}
+            Preamble::NeedMore => {
+                if self.read_closed {
+                    self.close(env);
+                }
+                return false;
+            }
+            Preamble::Consumed {
+                len,
+                remote_ip,
+                remote_port,
+            } => {
+                self.rbuf.drain(..len.min(self.rbuf.len()));
+                if let Some(ip) = remote_ip {
+                    self.remote_ip = ip;
+                    self.remote_port = remote_port;
+                }
+            }
+            Preamble::Reject => {
+                self.close(env);
+                return false;
+            }
+        }
+        self.preamble_done = true;
         true
     }
 

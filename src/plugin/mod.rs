@@ -54,9 +54,10 @@ pub enum Hook {
     Trigger,
     Sighup,
     Waitpid,
+    ConnectionPreamble,
 }
 
-const HOOK_COUNT: usize = 14;
+const HOOK_COUNT: usize = 15;
 
 impl Hook {
     fn index(self) -> usize {
@@ -89,6 +90,24 @@ pub struct ConnInfo {
     pub remote_ip: String,
     /// `$SERVER["socket"]` token of the listener.
     pub server_socket: String,
+}
+
+/// What a [`Module::connection_preamble`] hook decided about the bytes a
+/// connection starts with (e.g. a HAProxy PROXY header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Preamble {
+    /// Not for this module (the next one is asked).
+    NotMine,
+    /// Mine, but incomplete: call again with more bytes.
+    NeedMore,
+    /// Mine: drop `len` bytes; the client address is replaced if given.
+    Consumed {
+        len: usize,
+        remote_ip: Option<String>,
+        remote_port: Option<u16>,
+    },
+    /// Mine and invalid: close the connection.
+    Reject,
 }
 
 /// A module (lighttpd `plugin`): every hook has a default that does nothing
@@ -143,6 +162,12 @@ pub trait Module {
     /// Right after accept(); anything but `GoOn` closes the connection.
     fn connection_accept(&mut self, conn: &ConnInfo, cx: &mut Ctx) -> Flow {
         Flow::GoOn
+    }
+    /// The first bytes of a connection, before the first request head is
+    /// parsed (PROXY protocol). Called until every module answered
+    /// `NotMine` or one consumed or rejected.
+    fn connection_preamble(&mut self, conn: &ConnInfo, input: &[u8], cx: &mut Ctx) -> Preamble {
+        Preamble::NotMine
     }
     /// Before close().
     fn connection_close(&mut self, conn: &ConnInfo, cx: &mut Ctx) -> Flow {
@@ -256,6 +281,23 @@ impl Pipeline {
             }
         }
         Flow::GoOn
+    }
+
+    /// Does any module implement `hook`?
+    pub fn has(&self, hook: Hook) -> bool {
+        !self.lists[hook.index()].is_empty()
+    }
+
+    /// Ask the preamble hooks about a connection's first bytes.
+    pub fn run_preamble(&mut self, conn: &ConnInfo, input: &[u8], cx: &mut Ctx) -> Preamble {
+        for k in 0..self.lists[Hook::ConnectionPreamble.index()].len() {
+            let i = self.lists[Hook::ConnectionPreamble.index()][k];
+            let answer = self.modules[i].connection_preamble(conn, input, cx);
+            if answer != Preamble::NotMine {
+                return answer;
+            }
+        }
+        Preamble::NotMine
     }
 
     /// Connection hooks (accept stops at the first non-GoOn; close runs all,

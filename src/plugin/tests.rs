@@ -91,3 +91,59 @@ fn uri_raw_hooks_run_before_every_uri_clean_and_reset_is_reversed() {
         ]
     );
 }
+
+struct Proxy;
+
+impl Module for Proxy {
+    fn name(&self) -> &'static str {
+        "proxyproto"
+    }
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::ConnectionPreamble]
+    }
+    fn connection_preamble(&mut self, _c: &ConnInfo, input: &[u8], _cx: &mut Ctx) -> Preamble {
+        match input.iter().position(|&b| b == b'\n') {
+            _ if !input.starts_with(b"PROXY") => Preamble::NotMine,
+            None => Preamble::NeedMore,
+            Some(i) => Preamble::Consumed {
+                len: i + 1,
+                remote_ip: Some("10.0.0.1".into()),
+                remote_port: Some(4321),
+            },
+        }
+    }
+}
+
+#[test]
+fn preamble_hooks_answer_in_order() {
+    let mut p = Pipeline::new(vec![Box::new(Proxy)]);
+    assert!(p.has(Hook::ConnectionPreamble));
+    assert!(!p.has(Hook::Trigger));
+    let poll = mio::Poll::new().unwrap();
+    let mut cx = Ctx {
+        now: 0,
+        registry: poll.registry(),
+        token_base: 0,
+    };
+    let conn = ConnInfo {
+        id: 1,
+        remote_ip: "127.0.0.1".into(),
+        server_socket: "127.0.0.1:80".into(),
+    };
+    assert_eq!(
+        p.run_preamble(&conn, b"GET / HTTP/1.1\r\n", &mut cx),
+        Preamble::NotMine
+    );
+    assert_eq!(
+        p.run_preamble(&conn, b"PROXY TCP4", &mut cx),
+        Preamble::NeedMore
+    );
+    assert_eq!(
+        p.run_preamble(&conn, b"PROXY TCP4 x\r\nGET", &mut cx),
+        Preamble::Consumed {
+            len: 14,
+            remote_ip: Some("10.0.0.1".into()),
+            remote_port: Some(4321)
+        }
+    );
+}
