@@ -124,10 +124,6 @@ fn print_diagnostics(diags: &[Diagnostic], tree: &ConfigTree) {
 /// Serve `tree` as the command line says; returns the process exit code.
 /// SIGUSR1 re-reads `opts.config_path`.
 pub fn run(tree: ConfigTree, opts: ServeOptions) -> i32 {
-    if opts.one_shot {
-        log_error!("-1 (one-shot on stdin) is not supported by this build yet");
-        return 255;
-    }
     let path = opts.config_path.clone();
     let reload = move || {
         crate::config::load(&path)
@@ -141,7 +137,36 @@ pub fn run(tree: ConfigTree, opts: ServeOptions) -> i32 {
             .unwrap_or_else(|| "/usr/lib/lighttpd".to_string()),
         reload: Some(Box::new(reload)),
     };
+    if opts.one_shot {
+        return serve_stdin(tree, settings);
+    }
     serve(tree, settings)
+}
+
+/// `-1`: serve the one connection on stdin (a socket), then exit. No
+/// listeners, no daemon, no pid file.
+pub fn serve_stdin(tree: ConfigTree, settings: Settings) -> i32 {
+    let site = match Site::build(&tree, &settings.module_dir) {
+        Ok(s) => s,
+        Err(diags) => {
+            print_diagnostics(&diags, &tree);
+            return 255;
+        }
+    };
+    let Some((stream, name)) = sockets::stdin_stream() else {
+        log_error!("lighttpd -1 stdin is not a socket");
+        return 255;
+    };
+    let mut server = match Server::new(site, Vec::new(), settings) {
+        Ok(s) => s,
+        Err(e) => {
+            log_error!("event loop setup failed: {e}");
+            return 255;
+        }
+    };
+    server.one_shot = true;
+    server.add_conn(stream, (String::from("0.0.0.0"), None), name);
+    server.run()
 }
 
 /// Serve `tree` until told to stop; returns the process exit code.
@@ -325,6 +350,8 @@ struct Server {
     last_activity: i64,
     /// Graceful shutdown started at this time.
     stopping: Option<i64>,
+    /// `-1`: exit once the connection on stdin is done.
+    one_shot: bool,
 }
 
 impl Server {
@@ -347,6 +374,7 @@ impl Server {
             date: crate::http::date::http_date_secs(now),
             last_activity: now,
             stopping: None,
+            one_shot: false,
         };
         s.set_listening(true);
         Ok(s)
@@ -641,6 +669,9 @@ impl Server {
     }
 
     fn should_exit(&mut self) -> Option<i32> {
+        if self.one_shot && self.live == 0 {
+            return Some(0);
+        }
         if let Some(since) = self.stopping {
             let limit = i64::from(self.site.server.graceful_shutdown_timeout().max(0));
             let busy = self.conns.iter().flatten().any(|c| !c.is_idle());

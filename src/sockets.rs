@@ -368,6 +368,29 @@ pub fn inherited_from_env() -> Vec<(ListenAddr, OwnedFd)> {
         .collect()
 }
 
+/// `-1`: the connected socket on stdin as a [`Stream`], with the
+/// `$SERVER["socket"]` token of its local address; None if stdin is not a
+/// socket.
+pub fn stdin_stream() -> Option<(Stream, String)> {
+    let st = nix::sys::stat::fstat(0).ok()?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return None;
+    }
+    let fd = crate::sys::adopt_inherited_fd(0)?;
+    set_nonblocking(&fd).ok()?;
+    let addr = local_addr(&fd)?;
+    let name = addr.token();
+    let stream = match addr {
+        ListenAddr::Unix(_) => Stream::Unix(mio::net::UnixStream::from_std(
+            std::os::unix::net::UnixStream::from(fd),
+        )),
+        ListenAddr::Inet(_) => {
+            Stream::Tcp(mio::net::TcpStream::from_std(std::net::TcpStream::from(fd)))
+        }
+    };
+    Some((stream, name))
+}
+
 /// getsockname() of a socket as a [`ListenAddr`].
 pub fn local_addr(fd: &OwnedFd) -> Option<ListenAddr> {
     let ss: SockaddrStorage = nsock::getsockname(fd.as_raw_fd()).ok()?;
@@ -378,8 +401,9 @@ pub fn local_addr(fd: &OwnedFd) -> Option<ListenAddr> {
         return Some(ListenAddr::Inet(SocketAddr::from((v6.ip(), v6.port()))));
     }
     if ss.family() == Some(AddressFamily::Unix) {
-        let path = ss.as_unix_addr()?.path()?.to_path_buf();
-        return Some(ListenAddr::Unix(path));
+        // Unnamed (socketpair) and abstract sockets have no path.
+        let path = ss.as_unix_addr()?.path().map(|p| p.to_path_buf());
+        return Some(ListenAddr::Unix(path.unwrap_or_default()));
     }
     None
 }

@@ -200,3 +200,34 @@ fn max_worker_forks_workers_and_stops_them() {
     ))
     .is_err()));
 }
+
+#[test]
+fn one_shot_serves_the_socket_on_stdin_then_exits() {
+    let dir = temp_dir("oneshot");
+    let www = dir.join("www");
+    write_files(&www, &[("a.txt", b"one\n")]);
+    let conf_path = dir.join("o.conf");
+    std::fs::write(&conf_path, conf(&www, free_port(), "")).expect("conf");
+    let (mut ours, theirs) = UnixStream::pair().expect("socketpair");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lighttpd"))
+        .args(["-1", "-f"])
+        .arg(&conf_path)
+        .stdin(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+            theirs,
+        )))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    ours.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    ours.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut out = Vec::new();
+    let _ = ours.read_to_end(&mut out);
+    let code = wait_exit(&mut child);
+    if code.is_none() {
+        let _ = child.kill();
+    }
+    assert_eq!(parse(&out)[0].text(), "one\n");
+    assert_eq!(code, Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
