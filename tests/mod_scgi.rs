@@ -184,3 +184,44 @@ scgi.server = ( ".pl" => (( "socket" => "{}", "bin-path" => "/usr/bin/perl {}", 
     assert!(!alive(second), "backend stopped with the server");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn graceful_restart_replaces_spawned_tcp_backends() {
+    if !std::path::Path::new("/usr/bin/perl").exists() {
+        eprintln!("skipped: no /usr/bin/perl for the spawned responder");
+        return;
+    }
+    let dir = common::temp_dir("scgi-usr1");
+    let script = dir.join("responder.pl");
+    std::fs::write(&script, PERL_RESPONDER).expect("write");
+    let port = common::free_port();
+    let conf = format!(
+        r#"server.modules = ("mod_scgi")
+scgi.server = ( ".pl" => (( "host" => "127.0.0.1", "port" => {port}, "bin-path" => "/usr/bin/perl {}", "check-local" => "disable", "max-procs" => 1 )) )"#,
+        script.display()
+    );
+    let mut s = Server::start(&conf, &[]);
+    let first = pid_of(&s.get("/a.pl").text());
+    common::signal(s.pid(), libc::SIGUSR1);
+    let deadline = Instant::now() + Duration::from_secs(6);
+    let second = loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let r = s.get("/a.pl");
+        if r.status == 200 && pid_of(&r.text()) != first {
+            break pid_of(&r.text());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no new backend after USR1 ({})",
+            r.status
+        );
+    };
+    assert!(!alive(first), "the old backend was stopped");
+    assert_eq!(s.stop(), Some(0));
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while alive(second) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alive(second));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -263,6 +263,32 @@ mod tests {
     }
 
     #[test]
+    fn random_input_never_panics_and_stays_bounded() {
+        let mut seed = 0x2545_f491_u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize
+        };
+        for _ in 0..200 {
+            let mut f = FastCgi::new(false);
+            let mut out = Vec::new();
+            for _ in 0..20 {
+                let len = next() % 3000;
+                let mut chunk: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+                if let Some(b) = chunk.first_mut() {
+                    *b = 1; // often a plausible version byte
+                }
+                if f.process_response(&chunk, &mut out).ended {
+                    break;
+                }
+                assert!(f.partial.len() <= 8 + 65535 + 255);
+            }
+        }
+    }
+
+    #[test]
     fn truncated_stream_never_ends() {
         let mut f = FastCgi::new(false);
         let mut out = Vec::new();

@@ -273,17 +273,34 @@ impl Host {
         true
     }
 
-    /// Stop spawned procs and remove their sockets (server shutdown).
+    /// Stop spawned procs, wait (briefly) for them to exit so a restarted
+    /// config can bind their addresses again, and remove their sockets
+    /// (server shutdown, graceful restart).
     pub fn stop_all(&self) {
+        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
         let st = self.state.borrow();
+        let mut pids = Vec::new();
         for p in st.procs.iter().filter(|p| p.is_local && p.pid > 0) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(p.pid),
-                nix::sys::signal::Signal::try_from(i32::from(self.conf.kill_signal)).ok(),
-            );
+            let pid = nix::unistd::Pid::from_raw(p.pid);
+            let sig = nix::sys::signal::Signal::try_from(i32::from(self.conf.kill_signal)).ok();
+            if nix::sys::signal::kill(pid, sig).is_ok() {
+                pids.push(pid);
+            }
             if let Some(Addr::Unix(path)) = &p.addr {
                 let _ = std::fs::remove_file(path);
             }
+        }
+        for _ in 0..50 {
+            pids.retain(|&pid| {
+                matches!(
+                    waitpid(pid, Some(WaitPidFlag::WNOHANG)),
+                    Ok(WaitStatus::StillAlive)
+                )
+            });
+            if pids.is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
     }
 }
