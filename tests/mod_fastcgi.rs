@@ -202,3 +202,23 @@ fn x_sendfile_serves_allowed_files_only() {
     let r = s.get("/app?xsend-ok");
     assert_eq!(r.text(), "backend body");
 }
+
+#[test]
+fn authorizer_docroot_serves_the_restarted_request() {
+    let port = serve(backend);
+    let conf = format!(
+        r#"server.modules = ("mod_fastcgi")
+fastcgi.server = ( "/" => ( "auth" => ( "host" => "127.0.0.1", "port" => {port}, "check-local" => "disable",
+                                        "mode" => "authorizer", "docroot" => "@DIR@/alt" )) )"#
+    );
+    let s = Server::start(
+        &conf,
+        &[
+            ("f.txt", b"main docroot"),
+            ("../alt/f.txt", b"authorizer docroot"),
+        ],
+    );
+    let r = s.get("/f.txt?auth-ok");
+    assert_eq!((r.status, r.text().as_str()), (200, "authorizer docroot"));
+    assert_eq!(s.get("/f.txt?denied").status, 403);
+}
