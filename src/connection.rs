@@ -72,6 +72,8 @@ pub struct Env<'a> {
     pub now: i64,
     /// The current `Date:` value.
     pub date: &'a str,
+    /// Graceful shutdown in progress (no more keep-alive).
+    pub stopping: bool,
 }
 
 /// One client connection.
@@ -504,8 +506,11 @@ impl Conn {
         }
         if r.conf.max_keep_alive_idle == 0
             || r.seq > u32::from(r.conf.max_keep_alive_requests)
-            || env.server.max_connections == 1
+            || env.stopping
+            || (self.read_closed && self.rbuf.is_empty())
         {
+            // lighttpd: no keep-alive while shutting down, nor once the
+            // client half-closed with nothing more queued.
             r.keep_alive = false;
         }
         self.ka_idle = i64::from(r.conf.max_keep_alive_idle);

@@ -460,6 +460,7 @@ impl Server {
             pool: &mut self.pool,
             now: self.now,
             date: &self.date,
+            stopping: self.stopping.is_some(),
         };
         f(conn, &mut env);
         if conn.state == State::Closed {

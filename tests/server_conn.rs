@@ -154,3 +154,33 @@ fn many_connections_are_served_concurrently() {
         assert_eq!(read_response(c, false).expect("response").text(), "aaa\n");
     }
 }
+
+#[test]
+fn connection_limit_pauses_accepting_until_a_slot_frees() {
+    let s = Server::start("server.max-connections = 2", &files());
+    let mut held: Vec<_> = (0..2).map(|_| s.connect()).collect();
+    for c in &mut held {
+        c.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+            .expect("send");
+        read_response(c, false).expect("response");
+    }
+    let mut waiting = s.connect();
+    waiting
+        .set_read_timeout(Some(Duration::from_millis(700)))
+        .expect("timeout");
+    waiting
+        .write_all(b"GET /b.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    assert!(
+        read_response(&mut waiting, false).is_none(),
+        "third client must wait"
+    );
+    drop(held.pop());
+    waiting
+        .set_read_timeout(Some(common::TIMEOUT))
+        .expect("timeout");
+    assert_eq!(
+        read_response(&mut waiting, false).expect("served").text(),
+        "bb\n"
+    );
+}
