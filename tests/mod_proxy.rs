@@ -46,6 +46,13 @@ fn backend(tag: &'static str) -> impl Fn(TcpStream) + Send + Sync + Clone + 'sta
                 respond(&mut s, b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nkeep");
                 std::thread::sleep(Duration::from_secs(3));
             }
+            "/trickle" => {
+                let resp = b"HTTP/1.1 200 OK\r\nX-T: 1\r\nContent-Length: 2\r\n\r\nok";
+                for piece in resp.chunks(3) {
+                    respond(&mut s, piece);
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
             "/short" => respond(
                 &mut s,
                 b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b",
@@ -155,6 +162,11 @@ fn response_framing() {
         (200, Some("yes"), "lf body")
     );
     assert_eq!(s.get("/eof").text(), "until close");
+    let r = s.get("/trickle");
+    assert_eq!(
+        (r.status, r.header("X-T"), r.text().as_str()),
+        (200, Some("1"), "ok")
+    );
     assert_eq!(
         s.get("/dup-cl").text(),
         "12345",

@@ -134,6 +134,8 @@ pub struct GwHandler {
     /// Undecoded response head bytes.
     head: Vec<u8>,
     head_done: bool,
+    /// The first head line was checked (early 502 for non-headers).
+    first_line_seen: bool,
     framing: Framing,
     /// Bytes of the request sent (a request that reached the backend is
     /// not retried).
@@ -156,6 +158,7 @@ impl GwHandler {
             read_ts: 0,
             head: Vec::new(),
             head_done: false,
+            first_line_seen: false,
             framing: Framing::UntilEnd,
             started: false,
             result: None,
@@ -424,7 +427,18 @@ impl GwHandler {
         if self.head_done {
             return self.on_body(r, data);
         }
+        let scan_from = self.head.len().saturating_sub(2);
         self.head.extend_from_slice(data);
+        // parse only once a blank line may have arrived: a backend
+        // trickling a long head must not cost a full re-parse per byte
+        let first_line = !self.first_line_seen && self.head.contains(&b'\n');
+        self.first_line_seen |= first_line;
+        let blank = has_blank_line(&self.head[scan_from..])
+            || self.head.starts_with(b"\n")
+            || self.head.starts_with(b"\r\n");
+        if self.head.len() <= MAX_RESPONSE_HEAD && !blank && !first_line {
+            return Ok(());
+        }
         loop {
             let opts = BackendOpts {
                 backend: self.proto.backend(),
@@ -444,6 +458,7 @@ impl GwHandler {
             let rest = self.head.split_off(h.head_len.min(self.head.len()));
             if (100..200).contains(&h.status) && h.status != 101 {
                 self.head = rest; // interim response: skip it
+                self.first_line_seen = false;
                 continue;
             }
             self.head = Vec::new();
@@ -565,6 +580,12 @@ impl GwHandler {
         }
         Ok(true)
     }
+}
+
+/// Does `buf` hold a line end followed by an empty line (`\n\n` or
+/// `\n\r\n`)?
+fn has_blank_line(buf: &[u8]) -> bool {
+    buf.windows(2).any(|w| w == b"\n\n") || buf.windows(3).any(|w| w == b"\n\r\n")
 }
 
 impl Handler for GwHandler {
