@@ -184,3 +184,62 @@ fn connection_limit_pauses_accepting_until_a_slot_frees() {
         "bb\n"
     );
 }
+
+/// A server with a CGI script that echoes its request body.
+fn echo_server() -> Server {
+    let s = Server::start(
+        "server.modules = (\"mod_cgi\")\ncgi.assign = (\".sh\" => \"\")",
+        &files(),
+    );
+    let p = s.docroot.join("echo.sh");
+    std::fs::write(
+        &p,
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\nX-Len: %s\\n\\n' \"$CONTENT_LENGTH\"\ncat\n",
+    )
+    .expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    s
+}
+
+#[test]
+fn expect_100_continue_is_sent_before_the_body_is_read() {
+    let s = echo_server();
+    let mut c = s.connect();
+    c.write_all(
+        b"POST /echo.sh HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .expect("send head");
+    let interim = read_response(&mut c, true).expect("interim response");
+    assert_eq!(interim.status_line, "HTTP/1.1 100 Continue");
+    c.write_all(b"hello").expect("send body");
+    let r = read_response(&mut c, false).expect("final response");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "hello");
+    // The body was consumed: the connection stays usable.
+    c.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    assert_eq!(read_response(&mut c, false).expect("next").text(), "aaa\n");
+}
+
+#[test]
+fn chunked_and_large_bodies_reach_the_handler_intact() {
+    let s = echo_server();
+    let chunked = b"POST /echo.sh HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\nTrailer: x\r\n\r\n";
+    let r = parse(&s.raw(chunked)).pop().expect("response");
+    assert_eq!(r.header("X-Len"), Some("7"));
+    assert_eq!(r.text(), "abcdefg");
+    let bad = b"POST /echo.sh HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n0\r\n\r\n";
+    let r = parse(&s.raw(bad)).pop().expect("response");
+    assert_eq!(r.status, 400);
+    let body: Vec<u8> = (0..300_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut req = format!(
+        "POST /echo.sh HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&body);
+    let r = parse(&s.raw(&req)).pop().expect("response");
+    assert_eq!(r.body.len(), body.len());
+    assert!(r.body == body, "echoed body differs");
+}
