@@ -99,24 +99,24 @@ impl FastCgi {
         let rec = buf.get(..total)?;
         Some((h[1], &rec[HEADER_LEN..HEADER_LEN + len], total))
     }
+}
 
-    /// Decode the complete records of `buf`; returns bytes consumed.
-    fn decode(&mut self, buf: &[u8], out: &mut Vec<u8>, stderr: &mut Vec<u8>) -> usize {
-        let mut used = 0;
-        while !self.ended {
-            let Some((kind, content, total)) = Self::next_record(&buf[used..]) else {
-                break;
-            };
-            match kind {
-                STDOUT => out.extend_from_slice(content),
-                STDERR => stderr.extend_from_slice(content),
-                END_REQUEST => self.ended = true,
-                _ => {} // lighttpd logs and skips unknown types
-            }
-            used += total;
+/// Decode the complete records of `buf`; returns bytes consumed.
+fn decode(ended: &mut bool, buf: &[u8], out: &mut Vec<u8>, stderr: &mut Vec<u8>) -> usize {
+    let mut used = 0;
+    while !*ended {
+        let Some((kind, content, total)) = FastCgi::next_record(&buf[used..]) else {
+            break;
+        };
+        match kind {
+            STDOUT => out.extend_from_slice(content),
+            STDERR => stderr.extend_from_slice(content),
+            END_REQUEST => *ended = true,
+            _ => {} // lighttpd logs and skips unknown types
         }
-        used
+        used += total;
     }
+    used
 }
 
 impl GwProtocol for FastCgi {
@@ -146,16 +146,18 @@ impl GwProtocol for FastCgi {
     fn process_response(&mut self, input: &[u8], out: &mut Vec<u8>) -> Progress {
         let mut stderr = Vec::new();
         if self.partial.is_empty() {
-            let used = self.decode(input, out, &mut stderr);
+            let used = decode(&mut self.ended, input, out, &mut stderr);
             if !self.ended {
                 self.partial.extend_from_slice(&input[used..]);
             }
         } else {
+            // a trickled record is appended, never re-copied per read
             self.partial.extend_from_slice(input);
-            let buf = std::mem::take(&mut self.partial);
-            let used = self.decode(&buf, out, &mut stderr);
-            if !self.ended {
-                self.partial = buf[used..].to_vec();
+            let used = decode(&mut self.ended, &self.partial, out, &mut stderr);
+            if self.ended {
+                self.partial.clear();
+            } else {
+                self.partial.drain(..used);
             }
         }
         if !stderr.is_empty() {
@@ -286,6 +288,25 @@ mod tests {
                 assert!(f.partial.len() <= 8 + 65535 + 255);
             }
         }
+    }
+
+    #[test]
+    fn byte_by_byte_records_decode_in_linear_time() {
+        let mut stream = record(STDOUT, &vec![b'q'; 65535], 255);
+        stream.extend(record(END_REQUEST, &[0; 8], 0));
+        let mut f = FastCgi::new(false);
+        let mut out = Vec::new();
+        let t = std::time::Instant::now();
+        let ended = stream
+            .iter()
+            .any(|b| f.process_response(std::slice::from_ref(b), &mut out).ended);
+        assert!(ended);
+        assert_eq!(out.len(), 65535);
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            t.elapsed()
+        );
     }
 
     #[test]
