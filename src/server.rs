@@ -530,7 +530,7 @@ impl Server {
             }
             None => return,
         };
-        stream.set_nodelay();
+        // No TCP_NODELAY: lighttpd leaves Nagle on (head + sendfile body).
         let mut conn = Conn::new(id, stream, self.now);
         conn.set_peer(peer.0, peer.1, socket_name);
         conn.set_timeouts(&self.site.ctx.core.defaults);

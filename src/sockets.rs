@@ -423,13 +423,6 @@ impl Stream {
             Stream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
         };
     }
-
-    /// Disable Nagle (responses are written whole).
-    pub fn set_nodelay(&self) {
-        if let Stream::Tcp(s) = self {
-            let _ = s.set_nodelay(true);
-        }
-    }
 }
 
 impl Read for Stream {
