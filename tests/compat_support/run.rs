@@ -96,12 +96,8 @@ fn observe(
     settings: &Settings,
     expected: Option<&Outcome>,
 ) -> Result<Outcome, String> {
-    let fixture = Fixture::new(&case.name, &settings.compat_dir.join(&case.docroot))?;
-    let base = std::fs::read_to_string(settings.compat_dir.join("base.conf"))
-        .map_err(|e| format!("base.conf: {e}"))?;
-    let config = fixture.fill(&format!("{base}\n# case {}\n{}", case.name, case.config));
-    let mut server = match Server::start(settings.exe, &fixture, &config) {
-        Ok(server) => server,
+    let (fixture, mut server) = match start_server(case, settings)? {
+        Ok(started) => started,
         Err(why) => return Ok(Outcome::NoServer(why)),
     };
     let plan = expected.and_then(Outcome::expectations);
@@ -161,6 +157,26 @@ fn mask_ports(bytes: &[u8], ports: &[(u16, &str)]) -> Vec<u8> {
         out = masked;
     }
     out
+}
+
+/// Prepares the fixture and starts the server. Another process may take a port between
+/// picking it and the server binding it; then the start is retried with fresh ports.
+fn start_server(
+    case: &Case,
+    settings: &Settings,
+) -> Result<Result<(Fixture, Server), String>, String> {
+    let base = std::fs::read_to_string(settings.compat_dir.join("base.conf"))
+        .map_err(|e| format!("base.conf: {e}"))?;
+    let mut attempt = 0;
+    loop {
+        let fixture = Fixture::new(&case.name, &settings.compat_dir.join(&case.docroot))?;
+        let config = fixture.fill(&format!("{base}\n# case {}\n{}", case.name, case.config));
+        match Server::start(settings.exe, &fixture, &config) {
+            Ok(server) => return Ok(Ok((fixture, server))),
+            Err(why) if why.contains("Address already in use") && attempt < 3 => attempt += 1,
+            Err(why) => return Ok(Err(why)),
+        }
+    }
 }
 
 /// Fills the request placeholders: `@PORT@`, `@PORT2@`, `@ETAG:/path@`,
