@@ -4,7 +4,8 @@
 //! 100-continue`, idle timeouts, and returning buffers to the pool while a
 //! keep-alive connection is idle.
 
-use std::io::{self, Read};
+use std::io;
+use std::os::fd::AsFd;
 
 use mio::{Interest, Registry, Token};
 
@@ -234,10 +235,7 @@ impl Conn {
             self.rbuf = env.pool.take();
         }
         while self.can_read && !self.read_closed && self.rbuf.len() < limit {
-            let len = self.rbuf.len();
-            self.rbuf.resize(len + READ_CHUNK, 0);
-            let got = self.stream.read(&mut self.rbuf[len..]);
-            self.rbuf.truncate(len + *got.as_ref().unwrap_or(&0));
+            let got = crate::sys::read_append(self.stream.as_fd(), &mut self.rbuf, READ_CHUNK);
             match got {
                 Ok(0) => self.read_closed = true,
                 Ok(n) => {

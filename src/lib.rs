@@ -26,4 +26,5 @@ pub mod request;
 pub mod server;
 pub mod signals;
 pub mod sockets;
+pub mod stat_cache;
 pub mod sys;

@@ -278,7 +278,7 @@ fn supervise_workers(n: usize) -> Option<i32> {
     let mut stopping = false;
     loop {
         let _ = poll.poll(&mut events, Some(Duration::from_secs(1)));
-        for ev in signals.drain() {
+        for ev in signals.drain(true) {
             let sig = match ev {
                 SignalEvent::Terminate => Some(nix::sys::signal::Signal::SIGTERM),
                 SignalEvent::GracefulShutdown => Some(nix::sys::signal::Signal::SIGINT),
@@ -344,6 +344,8 @@ struct Server {
     live: usize,
     pool: BufPool,
     signals: Signals,
+    /// The signal pipe reported readiness this round.
+    signal_ready: bool,
     settings: Settings,
     now: i64,
     date: String,
@@ -375,6 +377,7 @@ impl Server {
             last_activity: now,
             stopping: None,
             one_shot: false,
+            signal_ready: false,
         };
         s.set_listening(true);
         Ok(s)
@@ -431,7 +434,7 @@ impl Server {
 
     fn dispatch(&mut self, token: Token, readable: bool, peer_closed: bool) {
         match token.0 {
-            t if t == SIGNAL_TOKEN.0 => {}
+            t if t == SIGNAL_TOKEN.0 => self.signal_ready = true,
             t if (LISTENER_BASE..(1 << 32)).contains(&t) => self.accept(t - LISTENER_BASE),
             t => {
                 let (id, slot) = (t & 0xFFFF_FFFF, t >> 32);
@@ -558,6 +561,7 @@ impl Server {
 
     /// Once a second: connection timeouts and the modules' trigger hooks.
     fn tick(&mut self) {
+        crate::stat_cache::tick();
         for id in 0..self.conns.len() {
             self.with_conn(id, |conn, env| conn.check_timeout(env));
         }
@@ -576,7 +580,8 @@ impl Server {
     }
 
     fn handle_signals(&mut self) -> Option<i32> {
-        for ev in self.signals.drain() {
+        let pipe_ready = std::mem::take(&mut self.signal_ready);
+        for ev in self.signals.drain(pipe_ready) {
             match ev {
                 SignalEvent::Terminate => return Some(0),
                 SignalEvent::GracefulShutdown => {

@@ -58,14 +58,18 @@ impl Signals {
         })
     }
 
-    /// Empty the pipe and return the events for every signal received.
-    pub fn drain(&mut self) -> Vec<SignalEvent> {
+    /// Return the events for every signal received; empty the pipe first
+    /// when `pipe_ready` (its readiness was reported: no read per loop
+    /// round otherwise).
+    pub fn drain(&mut self, pipe_ready: bool) -> Vec<SignalEvent> {
         let mut buf = [0u8; 64];
-        loop {
-            match self.receiver.read(&mut buf) {
-                Ok(n) if n > 0 => continue,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                _ => break,
+        if pipe_ready {
+            loop {
+                match self.receiver.read(&mut buf) {
+                    Ok(n) if n > 0 => continue,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    _ => break,
+                }
             }
         }
         events_from_bits(sys::take_pending_signals())

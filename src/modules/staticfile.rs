@@ -1,13 +1,14 @@
 //! mod_staticfile (lighttpd src/mod_staticfile.c, http-header-glue.c): serve
 //! the file at `physical.path` for GET, HEAD, QUERY and POST — Content-Type
 //! from `mimetype.assign`, ETag and Last-Modified, conditional requests
-//! (304/412), Content-Length; small files are read into memory so head and
-//! body leave in one `writev`, larger ones go out with `sendfile`.
+//! (304/412), Content-Length; small files are read into memory (one `pread`
+//! on the fd kept by the stat cache) so head and body leave in one
+//! `writev`, larger ones go out with `sendfile`.
 //! Range requests are applied later, by the core, to any complete 200.
 
+use std::cell::RefCell;
 use std::fs::{File, Metadata};
-use std::io::Read;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::rc::Rc;
 
 use crate::config::diagnostic::Diagnostic;
@@ -56,13 +57,9 @@ impl Module for StaticFile {
 /// Fill the response with the file at `r.physical.path` (also used for
 /// X-Sendfile by backends).
 pub fn serve_file(r: &mut Request, etags: bool) -> Flow {
-    let file = match File::open(&r.physical.path) {
-        Ok(f) => f,
-        Err(e) => return r.finish_with(open_error_status(&e)),
-    };
-    let meta = match file.metadata() {
-        Ok(m) if m.is_file() => m,
-        Ok(_) => return r.finish_with(403),
+    let (file, meta) = match crate::stat_cache::open(&r.physical.path) {
+        Ok((_, m)) if !m.is_file() => return r.finish_with(403),
+        Ok(fm) => fm,
         Err(e) => return r.finish_with(open_error_status(&e)),
     };
     let ctype = crate::http::mime::lookup(&r.physical.path, &r.conf.mimetype_assign);
@@ -97,39 +94,66 @@ fn validators(r: &mut Request, meta: &Metadata, etags: bool) -> Option<Flow> {
         size: r.conf.etag_use_size,
         mtime: r.conf.etag_use_mtime,
     };
-    let etag = if etags && flags.any() {
-        let tag = make_etag_ns(
-            meta.ino(),
-            meta.len(),
-            meta.mtime(),
-            meta.mtime_nsec(),
-            flags,
-        );
-        r.resp.headers.set("ETag", &tag);
-        Some(tag)
-    } else {
-        None
-    };
-    let lm = crate::http::date::http_date_secs(meta.mtime());
+    let with_etag = etags && flags.any();
+    let (etag, lm) = validator_strings(meta, with_etag, flags);
+    if let Some(tag) = &etag {
+        r.resp.headers.set("ETag", tag);
+    }
     r.resp.headers.set("Last-Modified", &lm);
     let status = crate::http::conditional::check(&r.method, &r.headers, etag.as_deref(), &lm)?;
     r.resp.complete = true;
     Some(r.finish_with(status))
 }
 
+/// What the validators of a file are computed from.
+type ValidatorKey = (u64, u64, i64, i64, bool, [bool; 3]);
+
+thread_local! {
+    /// The last file's ETag and Last-Modified (a file served again skips
+    /// the hashing and date formatting).
+    static LAST_VALIDATORS: RefCell<Option<(ValidatorKey, Option<String>, String)>> =
+        const { RefCell::new(None) };
+}
+
+/// The ETag (if wanted) and Last-Modified of a file, memoised for the last
+/// file.
+fn validator_strings(meta: &Metadata, with_etag: bool, f: EtagFlags) -> (Option<String>, String) {
+    let key = (
+        meta.ino(),
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        with_etag,
+        [f.inode, f.size, f.mtime],
+    );
+    LAST_VALIDATORS.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((k, etag, lm)) = last.as_ref() {
+            if *k == key {
+                return (etag.clone(), lm.clone());
+            }
+        }
+        let etag = with_etag
+            .then(|| make_etag_ns(meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec(), f));
+        let lm = crate::http::date::http_date_secs(meta.mtime());
+        *last = Some((key, etag.clone(), lm.clone()));
+        (etag, lm)
+    })
+}
+
 /// The file as the body: in memory when small, else a sendfile chunk.
-fn queue_body(r: &mut Request, mut file: File, len: u64) {
+fn queue_body(r: &mut Request, file: Rc<File>, len: u64) {
     if r.is_head() || len == 0 {
         // HEAD: the head is written, the body dropped; keep the length.
-        r.resp.body.append_file(Rc::new(file), 0, len);
+        r.resp.body.append_file(file, 0, len);
         return;
     }
     if len <= SMALL_FILE {
         let mut buf = vec![0u8; len as usize];
-        if file.read_exact(&mut buf).is_ok() {
+        if file.read_exact_at(&mut buf, 0).is_ok() {
             r.resp.body.append_vec(buf);
             return;
         }
     }
-    r.resp.body.append_file(Rc::new(file), 0, len);
+    r.resp.body.append_file(file, 0, len);
 }

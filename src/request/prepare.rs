@@ -174,7 +174,7 @@ fn check_physical(r: &mut Request, srv: &ServerConf) -> Option<u16> {
     if !r.conf.follow_symlink && has_symlink(&r.physical.path) {
         return Some(403);
     }
-    match std::fs::metadata(&r.physical.path) {
+    match crate::stat_cache::metadata(&r.physical.path) {
         Ok(meta) => {
             if meta.is_dir() && !r.uri.path.ends_with('/') {
                 return Some(dir_redirect(r, srv));

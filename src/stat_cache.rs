@@ -1,0 +1,198 @@
+//! The stat cache (lighttpd src/stat_cache.c, engine "simple"): the
+//! metadata of files served lately and their open descriptors, so a file
+//! asked for again within the same second costs no `stat`, `open` or
+//! `close` — only a `pread` or `sendfile` on the kept fd. An entry is
+//! trusted for the second it was checked in (as lighttpd trusts
+//! `sce->stat_ts == log_epoch_secs`); in a later second one `stat` confirms
+//! it, and a changed file (device, inode, size, mtime) is opened afresh.
+//! Failures are never cached. Per process, single-threaded (a thread local).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fs::{File, Metadata};
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::rc::Rc;
+
+/// Most entries kept; beyond this the cache starts over.
+const MAX_ENTRIES: usize = 512;
+/// Entries not used for this many seconds are dropped by [`tick`].
+const MAX_AGE: i64 = 2;
+
+struct Entry {
+    meta: Metadata,
+    /// Second the metadata was last checked.
+    checked: i64,
+    /// Second the entry was last used.
+    used: i64,
+    /// The open file (regular files only, opened on first demand).
+    file: Option<Rc<File>>,
+}
+
+#[derive(Default)]
+struct Cache {
+    entries: HashMap<String, Entry>,
+}
+
+/// The current second (vDSO clock, no system call).
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+thread_local! {
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+}
+
+/// The same file as before: nothing that lighttpd's etag or the length
+/// depends on changed.
+fn same_file(a: &Metadata, b: &Metadata) -> bool {
+    a.dev() == b.dev()
+        && a.ino() == b.ino()
+        && a.len() == b.len()
+        && a.mtime() == b.mtime()
+        && a.mtime_nsec() == b.mtime_nsec()
+        && a.mode() == b.mode()
+}
+
+impl Cache {
+    /// The valid entry for `path`, re-checked with one stat if it is from
+    /// an earlier second.
+    fn lookup(&mut self, path: &str, now: i64) -> io::Result<&mut Entry> {
+        let fresh = match self.entries.get(path) {
+            Some(e) if e.checked == now => None,
+            Some(e) => match std::fs::metadata(path) {
+                Ok(m) if same_file(&e.meta, &m) => Some(m),
+                Ok(m) => {
+                    self.entries.remove(path);
+                    Some(m)
+                }
+                Err(err) => {
+                    self.entries.remove(path);
+                    return Err(err);
+                }
+            },
+            None => Some(std::fs::metadata(path)?),
+        };
+        if let Some(meta) = fresh {
+            if self.entries.len() >= MAX_ENTRIES && !self.entries.contains_key(path) {
+                self.entries.clear();
+            }
+            let e = self.entries.entry(path.to_string()).or_insert(Entry {
+                meta: meta.clone(),
+                checked: now,
+                used: now,
+                file: None,
+            });
+            e.meta = meta;
+            e.checked = now;
+        }
+        let e = self
+            .entries
+            .get_mut(path)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        e.used = now;
+        Ok(e)
+    }
+
+    /// See [`open`].
+    fn open(&mut self, path: &str, now: i64) -> io::Result<(Rc<File>, Metadata)> {
+        let e = self.lookup(path, now)?;
+        if let Some(f) = &e.file {
+            return Ok((f.clone(), e.meta.clone()));
+        }
+        let file = File::open(path)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() || !same_file(&e.meta, &meta) {
+            return Ok((Rc::new(file), meta));
+        }
+        let file = Rc::new(file);
+        e.file = Some(file.clone());
+        Ok((file, meta))
+    }
+
+    fn prune(&mut self, now: i64) {
+        self.entries.retain(|_, e| now - e.used <= MAX_AGE);
+    }
+}
+
+/// `stat(2)` of `path` (following symlinks), cached for the current second.
+pub fn metadata(path: &str) -> io::Result<Metadata> {
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        cache.lookup(path, now_secs()).map(|e| e.meta.clone())
+    })
+}
+
+/// `path` opened for reading with its metadata; the fd is kept (and
+/// shared) while the file stays the same. Non-regular files are opened
+/// each time and not kept.
+pub fn open(path: &str) -> io::Result<(Rc<File>, Metadata)> {
+    CACHE.with(|c| c.borrow_mut().open(path, now_secs()))
+}
+
+/// The server's 1 s tick: drop entries (and their fds) unused for a while.
+pub fn tick() {
+    CACHE.with(|c| c.borrow_mut().prune(now_secs()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::unix::fs::FileExt;
+
+    fn temp_file(name: &str, body: &[u8]) -> String {
+        let dir = std::env::temp_dir().join(format!("lrs-statcache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(body)
+            .unwrap();
+        path.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn same_second_reuses_the_fd_and_next_second_rechecks() {
+        let mut c = Cache::default();
+        let path = temp_file("a.txt", b"one");
+        let (f1, m1) = c.open(&path, 100).unwrap();
+        let (f2, _) = c.open(&path, 100).unwrap();
+        assert!(Rc::ptr_eq(&f1, &f2));
+        assert_eq!(m1.len(), 3);
+        // Replaced by a longer file: within the second the entry is trusted,
+        // in the next one the change is seen and the file reopened.
+        std::fs::write(&path, b"three").unwrap();
+        assert_eq!(c.lookup(&path, 100).unwrap().meta.len(), 3);
+        let (f3, m3) = c.open(&path, 101).unwrap();
+        assert_eq!(m3.len(), 5);
+        assert!(!Rc::ptr_eq(&f1, &f3));
+        let mut buf = [0u8; 5];
+        f3.read_exact_at(&mut buf, 0).unwrap();
+        assert_eq!(&buf, b"three");
+    }
+
+    #[test]
+    fn removed_files_are_noticed_next_second_and_errors_not_cached() {
+        let mut c = Cache::default();
+        let path = temp_file("b.txt", b"x");
+        assert!(c.lookup(&path, 200).is_ok());
+        std::fs::remove_file(&path).unwrap();
+        let err = c.lookup(&path, 201).err().map(|e| e.kind());
+        assert_eq!(err, Some(io::ErrorKind::NotFound));
+        std::fs::write(&path, b"back").unwrap();
+        assert_eq!(c.lookup(&path, 201).unwrap().meta.len(), 4);
+    }
+
+    #[test]
+    fn unused_entries_are_dropped() {
+        let mut c = Cache::default();
+        let path = temp_file("c.txt", b"x");
+        let (f, _) = c.open(&path, 300).unwrap();
+        assert_eq!(Rc::strong_count(&f), 2);
+        c.prune(300 + MAX_AGE + 1);
+        assert_eq!(Rc::strong_count(&f), 1);
+    }
+}
