@@ -9,7 +9,44 @@
 /// (U+FFFD) when the head was parsed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Headers {
-    entries: Vec<(String, String)>,
+    entries: Vec<Field>,
+}
+
+/// One field in one allocation: the name followed by the value (a field
+/// costs one heap block, and a replaced or extended value reuses it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Field {
+    text: String,
+    name_len: usize,
+}
+
+impl Field {
+    fn new(name: &str, value: &str) -> Field {
+        let mut text = String::with_capacity(name.len() + value.len());
+        text.push_str(name);
+        text.push_str(value);
+        Field {
+            text,
+            name_len: name.len(),
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.text[..self.name_len]
+    }
+
+    fn value(&self) -> &str {
+        &self.text[self.name_len..]
+    }
+
+    fn is(&self, name: &str) -> bool {
+        self.name().eq_ignore_ascii_case(name)
+    }
+
+    fn set_value(&mut self, value: &str) {
+        self.text.truncate(self.name_len);
+        self.text.push_str(value);
+    }
 }
 
 impl Headers {
@@ -19,7 +56,7 @@ impl Headers {
 
     /// Adds a separate field (e.g. repeated `Set-Cookie` response headers).
     pub fn append(&mut self, name: &str, value: &str) {
-        self.entries.push((name.to_string(), value.to_string()));
+        self.entries.push(Field::new(name, value));
     }
 
     /// Adds a value the way lighttpd stores request headers: an empty value is
@@ -32,11 +69,11 @@ impl Headers {
         match self.position(name) {
             Some(i) => {
                 let sep = joiner(name);
-                let v = &mut self.entries[i].1;
-                if !v.is_empty() {
-                    v.push_str(sep);
+                let f = &mut self.entries[i];
+                if !f.value().is_empty() {
+                    f.text.push_str(sep);
                 }
-                v.push_str(value);
+                f.text.push_str(value);
             }
             None => self.append(name, value),
         }
@@ -49,20 +86,19 @@ impl Headers {
         let at = self
             .entries
             .iter()
-            .rposition(|(n, _)| n.eq_ignore_ascii_case(name))
+            .rposition(|f| f.is(name))
             .map_or(self.entries.len(), |i| i + 1);
-        self.entries
-            .insert(at, (name.to_string(), value.to_string()));
+        self.entries.insert(at, Field::new(name, value));
     }
 
     /// Replaces every field of that name with one field (or appends it).
     pub fn set(&mut self, name: &str, value: &str) {
         match self.position(name) {
             Some(i) => {
-                self.entries[i].1 = value.to_string();
+                self.entries[i].set_value(value);
                 let mut seen = 0;
-                self.entries.retain(|(n, _)| {
-                    let same = n.eq_ignore_ascii_case(name);
+                self.entries.retain(|f| {
+                    let same = f.is(name);
                     seen += usize::from(same);
                     !same || seen == 1
                 });
@@ -73,12 +109,12 @@ impl Headers {
 
     /// Removes every field of that name.
     pub fn remove(&mut self, name: &str) {
-        self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.entries.retain(|f| !f.is(name));
     }
 
     /// The first field's value.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.position(name).map(|i| self.entries[i].1.as_str())
+        self.position(name).map(|i| self.entries[i].value())
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -91,8 +127,8 @@ impl Headers {
         let mut values = self
             .entries
             .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .filter(|f| f.is(name))
+            .map(Field::value)
             .peekable();
         values.peek()?;
         Some(values.collect::<Vec<_>>().join(joiner(name)))
@@ -100,7 +136,7 @@ impl Headers {
 
     /// Fields in order, as (name, value).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.entries.iter().map(|f| (f.name(), f.value()))
     }
 
     pub fn len(&self) -> usize {
@@ -112,9 +148,7 @@ impl Headers {
     }
 
     fn position(&self, name: &str) -> Option<usize> {
-        self.entries
-            .iter()
-            .position(|(n, _)| n.eq_ignore_ascii_case(name))
+        self.entries.iter().position(|f| f.is(name))
     }
 }
 
