@@ -148,6 +148,31 @@ pub fn localtime(secs: i64) -> LocalTime {
     }
 }
 
+#[link(name = "crypt")]
+extern "C" {
+    #[link_name = "crypt"]
+    fn libcrypt_crypt(key: *const libc::c_char, salt: *const libc::c_char) -> *mut libc::c_char;
+}
+
+/// libcrypt `crypt(3)`: the hash of `key` with the salt/settings of `salt`
+/// (used for htpasswd hash types without a Rust implementation, e.g.
+/// traditional DES). None on failure.
+pub fn crypt(key: &str, salt: &str) -> Option<String> {
+    let key = std::ffi::CString::new(key).ok()?;
+    let salt = std::ffi::CString::new(salt).ok()?;
+    // SAFETY: both arguments are valid NUL-terminated strings that outlive
+    // the call; crypt returns NULL or a pointer to its own NUL-terminated
+    // static buffer, which is copied below before any other crypt call
+    // (the server is single-threaded).
+    let out = unsafe { libcrypt_crypt(key.as_ptr(), salt.as_ptr()) };
+    if out.is_null() {
+        return None;
+    }
+    // SAFETY: `out` is non-null and NUL-terminated per crypt(3).
+    let text = unsafe { std::ffi::CStr::from_ptr(out) };
+    Some(text.to_string_lossy().into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@
 //! lines, `#` comments and lines over 1024 bytes are skipped, CRLF is
 //! tolerated. htpasswd hashes: `{SHA}`, `$apr1$`, `$1$` (MD5-crypt),
 //! `$5$`/`$6$` (SHA-crypt) and bcrypt `$2a$/$2b$/$2y$`; traditional DES
-//! crypt is not supported (lighttpd delegates it to libc `crypt()`).
+//! crypt goes to the system `crypt(3)` as in lighttpd.
 
 use std::io::Read;
 
@@ -149,7 +149,8 @@ pub fn verify_htpasswd(hash: &str, pw: &str) -> bool {
     {
         return bcrypt::verify(pw, hash).unwrap_or(false);
     }
-    false
+    // Anything else (traditional DES, …) as lighttpd: the system crypt(3).
+    crate::sys::crypt(pw, hash).is_some_and(|c| constant_eq(c.as_bytes(), hash.as_bytes()))
 }
 
 const ITOA64: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -295,6 +296,8 @@ mod tests {
             ("$6$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1", "secret"),
             ("$5$rounds=1000$abc$Mz4DiYKTnNKbZLo/mIp3d8Y4aQBhv3uhSwxLDy55/Y8", "secret"),
             ("$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", "U*U"),
+            // Traditional DES (perl crypt("test", "ab")), via crypt(3).
+            ("abgOeLfPimXQo", "test"),
         ];
         for (hash, pw) in table {
             assert!(verify_htpasswd(hash, pw), "{hash}");

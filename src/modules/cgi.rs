@@ -471,14 +471,54 @@ impl CgiHandler {
             }
         }
         r.resp.status = parsed.status;
+        let mut sendfile = None;
         for (k, v) in &parsed.headers {
+            if self.conf.x_sendfile
+                && (k.eq_ignore_ascii_case("X-Sendfile")
+                    || k.eq_ignore_ascii_case("X-LIGHTTPD-send-file"))
+            {
+                sendfile = Some(v.clone());
+                continue;
+            }
             r.resp.headers.append(k, v);
+        }
+        r.resp.complete = true;
+        if let Some(path) = sendfile {
+            return x_sendfile(r, &path, &self.conf.x_sendfile_docroot);
         }
         let body = self.out.split_off(parsed.body_at.min(self.out.len()));
         r.resp.body.append_vec(body);
-        r.resp.complete = true;
         Flow::Finished
     }
+}
+
+/// `X-Sendfile: <url-encoded path>`: serve that file instead of the
+/// CGI's body (lighttpd `http_response_xsendfile`).
+fn x_sendfile(r: &mut Request, value: &str, docroots: &[String]) -> Flow {
+    let Ok(decoded) = String::from_utf8(crate::http::uri::percent_decode(value)) else {
+        return fail(r, 502);
+    };
+    let simplified = crate::http::uri::path_simplify(decoded.as_bytes());
+    let mut path = String::from_utf8_lossy(&simplified).into_owned();
+    if r.conf.force_lowercase_filenames {
+        path = path.to_lowercase();
+    }
+    if !docroots.is_empty() && !docroots.iter().any(|d| path.starts_with(d.as_str())) {
+        crate::log_error!("X-Sendfile ({path}) not under configured x-sendfile-docroot");
+        return fail(r, 403);
+    }
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) => return fail(r, crate::request::prepare::open_error_status(&e)),
+    };
+    let len = match file.metadata() {
+        Ok(m) if m.is_file() => m.len(),
+        _ => return fail(r, 403),
+    };
+    r.resp.headers.remove("Content-Length");
+    r.resp.body.reset();
+    r.resp.body.append_file(Rc::new(file), 0, len);
+    Flow::Finished
 }
 
 fn fail(r: &mut Request, status: u16) -> Flow {
