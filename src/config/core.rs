@@ -117,21 +117,6 @@ impl Default for ParseOpts {
     }
 }
 
-/// Names of the url options in `server.http-parseopts`, in lighttpd's order.
-const URL_OPTS: [&str; 11] = [
-    "url-normalize",
-    "url-normalize-unreserved",
-    "url-normalize-required",
-    "url-ctrls-reject",
-    "url-path-backslash-trans",
-    "url-path-2f-decode",
-    "url-path-2f-reject",
-    "url-path-dotseg-remove",
-    "url-path-dotseg-reject",
-    "url-query-20-plus",
-    "url-invalid-utf8-reject",
-];
-
 /// Every key `server.http-parseopts` accepts.
 pub const PARSEOPT_KEYS: [&str; 15] = [
     "header-strict",
@@ -150,6 +135,9 @@ pub const PARSEOPT_KEYS: [&str; 15] = [
     "url-query-20-plus",
     "url-invalid-utf8-reject",
 ];
+
+/// The url options of `server.http-parseopts` (the keys from `url-normalize` on), in lighttpd's order.
+const URL_OPTS: &[&str] = PARSEOPT_KEYS.split_at(4).1;
 
 impl ParseOpts {
     fn url_flag(&mut self, name: &str) -> Option<&mut bool> {
@@ -176,7 +164,7 @@ impl ParseOpts {
     }
 
     fn clear_url_opts(&mut self) {
-        for n in URL_OPTS {
+        for &n in URL_OPTS {
             if let Some(f) = self.url_flag(n) {
                 *f = false;
             }

@@ -38,7 +38,7 @@ pub struct LoadError {
 /// Load the configuration `path` (`-` = stdin) the way lighttpd's
 /// `config_read` does (parse steps 1–2: text → tree).
 pub fn load(path: &str) -> Result<ConfigTree, LoadError> {
-    let mut ev = eval::Evaluator::new(path);
+    let ev = eval::Evaluator::new(path);
     let (origin, read) = if path == "-" {
         (Origin::Stdin, include::read_stdin())
     } else {
@@ -55,30 +55,28 @@ pub fn load(path: &str) -> Result<ConfigTree, LoadError> {
             });
         }
     };
-    if let Err(f) = ev.eval_source(origin, text) {
-        return Err(LoadError {
-            diagnostics: f.diagnostics,
-            sources: ev.sources,
-            lighttpd_lines: f.lines,
-        });
-    }
-    ev.finish().map_err(|(f, sources)| LoadError {
-        diagnostics: f.diagnostics,
-        sources,
-        lighttpd_lines: f.lines,
-    })
+    evaluate(ev, origin, text)
 }
 
 /// Load configuration text directly (tests, fuzzing); `name` is the
 /// `-f` argument it pretends to come from.
 pub fn load_str(name: &str, text: &[u8]) -> Result<ConfigTree, LoadError> {
-    let mut ev = eval::Evaluator::new(name);
+    let ev = eval::Evaluator::new(name);
     let origin = if name == "-" {
         Origin::Stdin
     } else {
         Origin::File(name.into())
     };
-    if let Err(f) = ev.eval_source(origin, text.to_vec()) {
+    evaluate(ev, origin, text.to_vec())
+}
+
+/// Evaluate the main source and finish the tree (shared by `load` and `load_str`).
+fn evaluate(
+    mut ev: eval::Evaluator,
+    origin: Origin,
+    text: Vec<u8>,
+) -> Result<ConfigTree, LoadError> {
+    if let Err(f) = ev.eval_source(origin, text) {
         return Err(LoadError {
             diagnostics: f.diagnostics,
             sources: ev.sources,
