@@ -7,22 +7,31 @@
 //! client; `X-Forwarded-Proto` http/https then sets the scheme. RFC 7239
 //! `Forwarded`: the rightmost untrusted `for=`, with its `proto=`, and
 //! `host=`/`remote_user=` when enabled in `extforward.params`.
-//! The HAProxy PROXY protocol parser is in [`proxy`]; the connection hook
-//! that would read it is not wired yet (the runtime gives modules no
-//! access to the socket before the request head).
+//!
+//! `extforward.hap-PROXY`: on a connection from a trusted forwarder (the
+//! option and the forwarders resolved for the listener's
+//! `$SERVER["socket"]` and the peer's `$HTTP["remoteip"]`, as lighttpd's
+//! accept hook does), the connection must start with a HAProxy PROXY v1/v2
+//! header ([`proxy`]); its client address replaces the peer's for the whole
+//! connection, an invalid header closes it. v2 TLVs become environment
+//! variables (request_env), and `extforward.hap-PROXY-ssl-client-verify`
+//! sets `SSL_CLIENT_VERIFY`/`REMOTE_USER`/`AUTH_TYPE` from the SSL TLV.
+//! With hap-PROXY enabled globally, `extforward.headers` has no default.
 
 pub mod proxy;
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::rc::Rc;
 
 use crate::config::cond::CondField;
 use crate::config::diagnostic::Diagnostic;
-use crate::config::scoped::{Patch, Scoped};
+use crate::config::scoped::{CondCache, CondTree, Patch, RequestFacts, Scoped};
 use crate::config::tree::ConfigTree;
 use crate::config::validate::{get_bool, get_kvany, get_kvstring, get_list};
 use crate::config::value::Value;
 use crate::plugin::registry::ModuleInit;
-use crate::plugin::{Ctx, Flow, Hook, Module};
+use crate::plugin::{ConnInfo, Ctx, Flow, Hook, Module, Preamble};
 use crate::request::Request;
 
 /// Who is a trusted proxy.
@@ -267,25 +276,14 @@ pub fn client_from_forwarded(
     Ok(None)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExtforwardConf {
     pub forwarders: Option<Forwarders>,
     pub headers: Vec<String>,
     pub use_host: bool,
     pub use_remote_user: bool,
     pub hap_proxy: bool,
-}
-
-impl Default for ExtforwardConf {
-    fn default() -> Self {
-        ExtforwardConf {
-            forwarders: None,
-            headers: vec!["X-Forwarded-For".into(), "Forwarded-For".into()],
-            use_host: false,
-            use_remote_user: false,
-            hap_proxy: false,
-        }
-    }
+    pub hap_ssl_client_verify: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -294,6 +292,7 @@ pub enum Item {
     Headers(Vec<String>),
     Params(bool, bool),
     HapProxy(bool),
+    HapSslClientVerify(bool),
 }
 
 impl Patch for ExtforwardConf {
@@ -304,6 +303,7 @@ impl Patch for ExtforwardConf {
             Item::Headers(h) => self.headers = h.clone(),
             Item::Params(h, u) => (self.use_host, self.use_remote_user) = (*h, *u),
             Item::HapProxy(b) => self.hap_proxy = *b,
+            Item::HapSslClientVerify(b) => self.hap_ssl_client_verify = *b,
         }
     }
 }
@@ -314,8 +314,9 @@ pub fn compile(tree: &ConfigTree) -> Result<Scoped<ExtforwardConf>, Vec<Diagnost
         "extforward.headers",
         "extforward.params",
         "extforward.hap-PROXY",
+        "extforward.hap-PROXY-ssl-client-verify",
     ];
-    Scoped::build(tree, ExtforwardConf::default(), &keys, |key, d| {
+    let mut scoped = Scoped::build(tree, ExtforwardConf::default(), &keys, |key, d| {
         let v = &d.value;
         Ok(match key {
             "extforward.forwarder" => Item::Forwarders(parse_forwarders(&get_kvstring(key, v)?)?),
@@ -328,21 +329,93 @@ pub fn compile(tree: &ConfigTree) -> Result<Scoped<ExtforwardConf>, Vec<Diagnost
                 };
                 Item::Params(on("host"), on("remote_user"))
             }
-            _ => Item::HapProxy(get_bool(key, v)?),
+            "extforward.hap-PROXY" => Item::HapProxy(get_bool(key, v)?),
+            _ => Item::HapSslClientVerify(get_bool(key, v)?),
         })
-    })
+    })?;
+    // lighttpd: the default headers only when hap-PROXY is off globally.
+    let d = &mut scoped.defaults;
+    if d.headers.is_empty() && !d.hap_proxy {
+        d.headers = vec!["X-Forwarded-For".into(), "Forwarded-For".into()];
+    }
+    Ok(scoped)
 }
 
 /// The module.
 pub struct ModExtforward {
     conf: Scoped<ExtforwardConf>,
+    /// Some context enables hap-PROXY (else the connection hooks are off).
+    any_hap_proxy: bool,
+    /// Conditions, for resolving the config of a connection at accept.
+    cond_tree: Rc<CondTree>,
+    /// What the PROXY header of each connection (by id) carried.
+    conns: HashMap<usize, ProxyState>,
+}
+
+/// Per-connection leftovers of a PROXY v2 header (lighttpd's handler_ctx).
+#[derive(Debug, Default)]
+struct ProxyState {
+    env: Vec<(String, String)>,
+    ssl_client_verify: bool,
 }
 
 /// Registry constructor.
 pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
+    let conf = compile(init.tree)?;
+    let any_hap_proxy = conf.defaults.hap_proxy
+        || conf
+            .blocks
+            .iter()
+            .flat_map(|(_, items)| items)
+            .any(|it| matches!(it, Item::HapProxy(true)));
     Ok(Box::new(ModExtforward {
-        conf: compile(init.tree)?,
+        conf,
+        any_hap_proxy,
+        cond_tree: Rc::new(CondTree::new(init.tree)),
+        conns: HashMap::new(),
     }))
+}
+
+impl ModExtforward {
+    /// The config as lighttpd's accept hook sees it: only what is known
+    /// about a fresh connection can match.
+    fn conn_conf(&self, conn: &ConnInfo) -> ExtforwardConf {
+        let facts = RequestFacts {
+            fields: vec![
+                (CondField::ServerSocket, conn.server_socket.clone()),
+                (CondField::RemoteIp, conn.remote_ip.clone()),
+                (CondField::Scheme, "http".to_string()),
+            ],
+            headers: None,
+        };
+        let mut cache = CondCache::new(self.cond_tree.clone());
+        self.conf.resolve(&mut cache, &facts)
+    }
+
+    /// `extforward.hap-PROXY-ssl-client-verify` for one request.
+    fn ssl_client_verify(&self, r: &mut Request, conn_id: usize) {
+        let cn = self
+            .conns
+            .get(&conn_id)
+            .filter(|st| st.ssl_client_verify)
+            .and_then(|st| st.env.iter().find(|(k, _)| k == "SSL_CLIENT_S_DN_CN"))
+            .map(|(_, v)| v.clone());
+        match cn {
+            Some(cn) => {
+                set_env(r, "SSL_CLIENT_VERIFY", "SUCCESS");
+                set_env(r, "REMOTE_USER", &cn);
+                set_env(r, "AUTH_TYPE", "SSL_CLIENT_VERIFY");
+            }
+            None => set_env(r, "SSL_CLIENT_VERIFY", "NONE"),
+        }
+    }
+}
+
+fn set_env(r: &mut Request, key: &str, value: &str) {
+    match r.env.iter_mut().find(|(k, _)| k == key) {
+        Some(slot) => slot.1 = value.to_string(),
+        None => r.env.push((key.to_string(), value.to_string())),
+    }
 }
 
 fn set_proto(r: &mut Request, proto: &str) {
@@ -374,10 +447,66 @@ impl Module for ModExtforward {
     }
 
     fn hooks(&self) -> &'static [Hook] {
-        &[Hook::UriRaw]
+        if self.any_hap_proxy {
+            &[
+                Hook::UriRaw,
+                Hook::ConnectionPreamble,
+                Hook::RequestEnv,
+                Hook::ConnectionClose,
+            ]
+        } else {
+            &[Hook::UriRaw]
+        }
     }
 
-    fn uri_raw(&mut self, r: &mut Request, _cx: &mut Ctx) -> Flow {
+    fn connection_preamble(&mut self, conn: &ConnInfo, input: &[u8], _cx: &mut Ctx) -> Preamble {
+        let conf = self.conn_conf(conn);
+        let trusted = conf
+            .forwarders
+            .as_ref()
+            .is_some_and(|f| f.trusts_connection(&conn.remote_ip));
+        if !conf.hap_proxy || !trusted {
+            return Preamble::NotMine;
+        }
+        match proxy::parse(input) {
+            Err(proxy::ProxyError::Incomplete) => Preamble::NeedMore,
+            Err(proxy::ProxyError::Invalid) => {
+                crate::log_error!("hap-PROXY proto received invalid/unsupported request");
+                Preamble::Reject
+            }
+            Ok(h) => {
+                if !h.env.is_empty() || h.ssl_client_verify {
+                    let state = ProxyState {
+                        env: h.env,
+                        ssl_client_verify: h.ssl_client_verify,
+                    };
+                    self.conns.insert(conn.id, state);
+                }
+                let (remote_ip, remote_port) = h.client.unzip();
+                Preamble::Consumed {
+                    len: h.len,
+                    remote_ip,
+                    remote_port: remote_port.flatten(),
+                }
+            }
+        }
+    }
+
+    fn request_env(&mut self, r: &mut Request, cx: &mut Ctx) -> Flow {
+        if let Some(st) = self.conns.get(&cx.token_base) {
+            for (k, v) in &st.env {
+                set_env(r, k, v);
+            }
+        }
+        Flow::GoOn
+    }
+
+    fn connection_close(&mut self, conn: &ConnInfo, _cx: &mut Ctx) -> Flow {
+        self.conns.remove(&conn.id);
+        Flow::GoOn
+    }
+
+    fn uri_raw(&mut self, r: &mut Request, cx: &mut Ctx) -> Flow {
         if r.loops > 0 {
             return Flow::GoOn;
         }
@@ -385,6 +514,9 @@ impl Module for ModExtforward {
         let Some(fwd) = conf.forwarders.as_ref() else {
             return Flow::GoOn;
         };
+        if conf.hap_ssl_client_verify {
+            self.ssl_client_verify(r, cx.token_base);
+        }
         if !fwd.trusts_connection(&r.remote_ip) {
             return Flow::GoOn;
         }

@@ -1,28 +1,34 @@
-//! HAProxy PROXY protocol v1 and v2 headers (lighttpd
+//! HAProxy PROXY protocol v1 and v2 headers (lighttpd `hap_PROXY_recv`,
 //! `mod_extforward_hap_PROXY_v1/_v2`), parsed from the first bytes of a
 //! connection. Hostile input: every length is checked, nothing panics.
+//!
+//! As lighttpd, a header is at most [`MAX_HEADER`] bytes (its peek buffer);
+//! the v1 destination address is not checked; v2 families other than
+//! TCP over IPv4/IPv6 and unix sockets keep the connection's address; the
+//! v2 TLVs lighttpd knows (unique id, SSL) become environment variables.
+//! Differences: lighttpd decides on the bytes of the first read alone; we
+//! wait for the rest of a header (bounded by the connection's read
+//! timeout). v1 ports over 65535 are refused (lighttpd truncates them).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The v2 signature.
 pub const V2_SIG: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
-/// Longest v1 line (including CRLF).
-pub const V1_MAX: usize = 107;
-/// Longest v2 header we accept (16 + 536: lighttpd's buffer).
-pub const V2_MAX: usize = 16 + 536;
+/// Longest header accepted, either version (lighttpd's 256-byte peek).
+pub const MAX_HEADER: usize = 256;
 
-/// What the header said.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Proxied {
-    /// Real client and destination.
-    Addr {
-        src: IpAddr,
-        src_port: u16,
-        dst: IpAddr,
-        dst_port: u16,
-    },
-    /// `UNKNOWN` / LOCAL: keep the connection's own addresses.
-    Local,
+/// What a valid header said.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Header {
+    /// Bytes the header takes at the start of the connection.
+    pub len: usize,
+    /// The real client (address text, port); None = keep the connection's
+    /// own address (LOCAL, UNKNOWN, unsupported family).
+    pub client: Option<(String, Option<u16>)>,
+    /// Variables from v2 TLVs (`PP2_UNIQUE_ID`, `SSL_*`).
+    pub env: Vec<(String, String)>,
+    /// The SSL TLV says a client certificate was presented and verified.
+    pub ssl_client_verify: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,249 +39,197 @@ pub enum ProxyError {
     Invalid,
 }
 
-/// Parse a header at the start of `buf`: (bytes consumed, result).
-pub fn parse(buf: &[u8]) -> Result<(usize, Proxied), ProxyError> {
-    if buf.len() >= 12 && &buf[..12] == V2_SIG {
-        return parse_v2(buf);
-    }
-    if V2_SIG.starts_with(&buf[..buf.len().min(12)]) && !buf.is_empty() && buf.len() < 12 {
-        return Err(ProxyError::Incomplete);
+/// Parse a header at the start of `buf`.
+pub fn parse(buf: &[u8]) -> Result<Header, ProxyError> {
+    let sig = buf.len().min(V2_SIG.len());
+    if buf[..sig] == V2_SIG[..sig] {
+        if buf.len() < 16 {
+            return Err(ProxyError::Incomplete);
+        }
+        if buf[12] >> 4 == 2 {
+            return parse_v2(buf);
+        }
     }
     parse_v1(buf)
 }
 
-fn parse_v1(buf: &[u8]) -> Result<(usize, Proxied), ProxyError> {
+fn parse_v1(buf: &[u8]) -> Result<Header, ProxyError> {
     let prefix = b"PROXY ";
     let n = buf.len().min(prefix.len());
     if buf[..n] != prefix[..n] {
         return Err(ProxyError::Invalid);
     }
-    let Some(end) = buf.iter().take(V1_MAX).position(|&b| b == b'\n') else {
-        return Err(if buf.len() >= V1_MAX {
+    let window = &buf[..buf.len().min(MAX_HEADER)];
+    let Some(cr) = window.iter().position(|&b| b == b'\r') else {
+        return Err(if buf.len() >= MAX_HEADER {
             ProxyError::Invalid
         } else {
             ProxyError::Incomplete
         });
     };
-    if end == 0 || buf[end - 1] != b'\r' {
+    match window.get(cr + 1) {
+        Some(b'\n') => {}
+        Some(_) => return Err(ProxyError::Invalid),
+        None if buf.len() >= MAX_HEADER => return Err(ProxyError::Invalid),
+        None => return Err(ProxyError::Incomplete),
+    }
+    let len = cr + 2;
+    let line = &buf[prefix.len()..cr];
+    if line.starts_with(b"UNKNOWN") && matches!(line.get(7), None | Some(b' ')) {
+        return Ok(Header {
+            len,
+            ..Header::default()
+        });
+    }
+    let v6 = match line.get(..5) {
+        Some(b"TCP4 ") => false,
+        Some(b"TCP6 ") => true,
+        _ => return Err(ProxyError::Invalid),
+    };
+    let line = std::str::from_utf8(&line[5..]).map_err(|_| ProxyError::Invalid)?;
+    let mut parts = line.splitn(4, ' ');
+    let (Some(src), Some(_dst), Some(sport), Some(dport)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(ProxyError::Invalid);
+    };
+    let src: IpAddr = src.parse().map_err(|_| ProxyError::Invalid)?;
+    if src.is_ipv6() != v6 {
         return Err(ProxyError::Invalid);
     }
-    let line = std::str::from_utf8(&buf[6..end - 1]).map_err(|_| ProxyError::Invalid)?;
-    let parts: Vec<&str> = line.split(' ').collect();
-    let consumed = end + 1;
-    match parts.as_slice() {
-        ["UNKNOWN", ..] => Ok((consumed, Proxied::Local)),
-        [fam @ ("TCP4" | "TCP6"), src, dst, sp, dp] => {
-            let v6 = *fam == "TCP6";
-            let addr = |s: &str| -> Result<IpAddr, ProxyError> {
-                let ip: IpAddr = s.parse().map_err(|_| ProxyError::Invalid)?;
-                if ip.is_ipv6() != v6 {
-                    return Err(ProxyError::Invalid);
-                }
-                Ok(ip)
-            };
-            Ok((
-                consumed,
-                Proxied::Addr {
-                    src: addr(src)?,
-                    dst: addr(dst)?,
-                    src_port: port(sp)?,
-                    dst_port: port(dp)?,
-                },
-            ))
-        }
+    let sport = port(sport)?;
+    port(dport)?;
+    Ok(Header {
+        len,
+        client: Some((src.to_string(), Some(sport))),
+        ..Header::default()
+    })
+}
+
+/// 1 to 5 decimal digits, not 0 (lighttpd `mod_extforward_str_to_port`).
+fn port(s: &str) -> Result<u16, ProxyError> {
+    if s.is_empty() || s.len() > 5 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ProxyError::Invalid);
+    }
+    match s.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
         _ => Err(ProxyError::Invalid),
     }
 }
 
-/// A decimal port without sign or leading zeros (lighttpd `str_to_port`).
-fn port(s: &str) -> Result<u16, ProxyError> {
-    if s.is_empty()
-        || s.len() > 5
-        || !s.bytes().all(|b| b.is_ascii_digit())
-        || (s.len() > 1 && s.starts_with('0'))
-    {
-        return Err(ProxyError::Invalid);
-    }
-    s.parse().map_err(|_| ProxyError::Invalid)
-}
+/// v2 address families.
+const TCP4: u8 = 0x11;
+const TCP6: u8 = 0x21;
+const UNIX: u8 = 0x31;
+/// Sizes of the v2 address blocks.
+const IP4_LEN: usize = 12;
+const IP6_LEN: usize = 36;
+const UNIX_LEN: usize = 216;
 
-fn parse_v2(buf: &[u8]) -> Result<(usize, Proxied), ProxyError> {
-    if buf.len() < 16 {
-        return Err(ProxyError::Incomplete);
-    }
-    let ver_cmd = buf[12];
-    let fam = buf[13];
-    let len = usize::from(u16::from_be_bytes([buf[14], buf[15]]));
-    if ver_cmd >> 4 != 2 || 16 + len > V2_MAX {
+fn parse_v2(buf: &[u8]) -> Result<Header, ProxyError> {
+    let body_len = usize::from(u16::from_be_bytes([buf[14], buf[15]]));
+    let len = 16 + body_len;
+    if len > MAX_HEADER {
         return Err(ProxyError::Invalid);
     }
-    if buf.len() < 16 + len {
+    if buf.len() < len {
         return Err(ProxyError::Incomplete);
     }
-    let body = &buf[16..16 + len];
-    let consumed = 16 + len;
-    match ver_cmd & 0xf {
-        0 => return Ok((consumed, Proxied::Local)),
+    let mut h = Header {
+        len,
+        ..Header::default()
+    };
+    match buf[12] & 0xf {
+        0 => return Ok(h),
         1 => {}
         _ => return Err(ProxyError::Invalid),
     }
+    let body = &buf[16..len];
     let be16 = |b: &[u8]| u16::from_be_bytes([b[0], b[1]]);
-    match fam {
-        0x11 | 0x12 if body.len() >= 12 => {
-            let ip = |o: usize| {
-                IpAddr::V4(Ipv4Addr::new(
-                    body[o],
-                    body[o + 1],
-                    body[o + 2],
-                    body[o + 3],
-                ))
-            };
-            Ok((
-                consumed,
-                Proxied::Addr {
-                    src: ip(0),
-                    dst: ip(4),
-                    src_port: be16(&body[8..10]),
-                    dst_port: be16(&body[10..12]),
-                },
-            ))
+    let addr_len = match buf[13] {
+        TCP4 => {
+            let a = body.get(..IP4_LEN).ok_or(ProxyError::Invalid)?;
+            let ip = Ipv4Addr::new(a[0], a[1], a[2], a[3]);
+            h.client = Some((ip.to_string(), Some(be16(&a[8..10]))));
+            IP4_LEN
         }
-        0x21 | 0x22 if body.len() >= 36 => {
-            let ip = |o: usize| {
-                let mut a = [0u8; 16];
-                a.copy_from_slice(&body[o..o + 16]);
-                IpAddr::V6(Ipv6Addr::from(a))
-            };
-            Ok((
-                consumed,
-                Proxied::Addr {
-                    src: ip(0),
-                    dst: ip(16),
-                    src_port: be16(&body[32..34]),
-                    dst_port: be16(&body[34..36]),
-                },
-            ))
+        TCP6 => {
+            let a = body.get(..IP6_LEN).ok_or(ProxyError::Invalid)?;
+            let mut octets = [0u8; 16];
+            octets.copy_from_slice(&a[..16]);
+            let ip = Ipv6Addr::from(octets);
+            h.client = Some((ip.to_string(), Some(be16(&a[32..34]))));
+            IP6_LEN
         }
-        0x00 | 0x31 | 0x32 => Ok((consumed, Proxied::Local)),
-        _ => Err(ProxyError::Invalid),
+        UNIX => {
+            let a = body.get(..UNIX_LEN).ok_or(ProxyError::Invalid)?;
+            let path = &a[..108];
+            let end = path
+                .iter()
+                .position(|&b| b == 0)
+                .ok_or(ProxyError::Invalid)?;
+            let path = String::from_utf8_lossy(&path[..end]).into_owned();
+            h.client = Some((path, None));
+            UNIX_LEN
+        }
+        // UDP and unknown families: keep the connection's address.
+        _ => return Ok(h),
+    };
+    read_tlvs(&body[addr_len..], &mut h);
+    Ok(h)
+}
+
+/// TLV types lighttpd reads.
+const PP2_TYPE_UNIQUE_ID: u8 = 0x05;
+const PP2_TYPE_SSL: u8 = 0x20;
+/// `client` bits of the SSL TLV.
+const PP2_CLIENT_CERT: u8 = 0x02 | 0x04;
+
+/// Iterate `type, length, value` vectors; stop at the first malformed one.
+fn tlvs(mut b: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    std::iter::from_fn(move || {
+        let (&t, rest) = b.split_first()?;
+        let n = usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?]));
+        let value = rest.get(2..2 + n)?;
+        b = &rest[2 + n..];
+        Some((t, value))
+    })
+}
+
+fn read_tlvs(b: &[u8], h: &mut Header) {
+    let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
+    for (t, value) in tlvs(b) {
+        match t {
+            PP2_TYPE_UNIQUE_ID => set(&mut h.env, "PP2_UNIQUE_ID", text(value)),
+            PP2_TYPE_SSL if value.len() >= 5 => {
+                let verify = u32::from_be_bytes([value[1], value[2], value[3], value[4]]);
+                if value[0] & PP2_CLIENT_CERT != 0 && verify == 0 {
+                    h.ssl_client_verify = true;
+                }
+                for (st, sv) in tlvs(&value[5..]) {
+                    let key = match st {
+                        0x21 => "SSL_PROTOCOL",
+                        0x22 => "SSL_CLIENT_S_DN_CN",
+                        0x23 => "SSL_CIPHER",
+                        0x24 => "SSL_SERVER_A_SIG",
+                        0x25 => "SSL_SERVER_A_KEY",
+                        _ => continue,
+                    };
+                    set(&mut h.env, key, text(sv));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Set or replace one variable.
+fn set(env: &mut Vec<(String, String)>, key: &str, value: String) {
+    match env.iter_mut().find(|(k, _)| k == key) {
+        Some(slot) => slot.1 = value,
+        None => env.push((key.to_string(), value)),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn v1_lines() {
-        let (n, p) = parse(b"PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\nGET /").expect("valid");
-        assert_eq!(n, "PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\n".len());
-        assert_eq!(
-            p,
-            Proxied::Addr {
-                src: "192.0.2.1"
-                    .parse()
-                    .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-                src_port: 56324,
-                dst: "198.51.100.2"
-                    .parse()
-                    .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-                dst_port: 443
-            }
-        );
-        assert!(matches!(
-            parse(b"PROXY TCP6 ::1 ::2 1 2\r\n"),
-            Ok((_, Proxied::Addr { .. }))
-        ));
-        assert_eq!(
-            parse(b"PROXY UNKNOWN whatever\r\n"),
-            Ok((24, Proxied::Local))
-        );
-        assert_eq!(parse(b"PROXY TCP4 1.2.3.4"), Err(ProxyError::Incomplete));
-        assert_eq!(parse(b"PRO"), Err(ProxyError::Incomplete));
-        for bad in [
-            &b"GET / HTTP/1.0\r\n"[..],
-            b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n",
-            b"PROXY TCP4 ::1 5.6.7.8 1 2\r\n",
-            b"PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\n",
-            b"PROXY TCP4 1.2.3.4 5.6.7.8 99999 2\r\n",
-            b"PROXY TCP4 1.2.3.4 5.6.7.8 -1 2\r\n",
-            b"PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n",
-            b"PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n",
-            b"PROXY \xff\xfe\r\n",
-        ] {
-            assert_eq!(
-                parse(bad),
-                Err(ProxyError::Invalid),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
-        }
-        let long = [b"PROXY ".to_vec(), vec![b'1'; 200]].concat();
-        assert_eq!(parse(&long), Err(ProxyError::Invalid));
-    }
-
-    fn v2(cmd: u8, fam: u8, body: &[u8]) -> Vec<u8> {
-        let mut v = V2_SIG.to_vec();
-        v.extend_from_slice(&[0x20 | cmd, fam]);
-        v.extend_from_slice(&(body.len() as u16).to_be_bytes());
-        v.extend_from_slice(body);
-        v
-    }
-
-    #[test]
-    fn v2_headers() {
-        let body = [127, 0, 0, 9, 10, 0, 0, 1, 0x1f, 0x90, 0, 80];
-        let (n, p) = parse(&v2(1, 0x11, &body)).expect("valid");
-        assert_eq!(n, 28);
-        assert!(matches!(
-            p,
-            Proxied::Addr {
-                src_port: 8080,
-                dst_port: 80,
-                ..
-            }
-        ));
-        let mut six = vec![0u8; 36];
-        six[15] = 1;
-        assert!(matches!(
-            parse(&v2(1, 0x21, &six)),
-            Ok((52, Proxied::Addr { .. }))
-        ));
-        assert_eq!(parse(&v2(0, 0x00, &[])), Ok((16, Proxied::Local)));
-        // TLVs after the addresses are skipped.
-        let mut tlv = body.to_vec();
-        tlv.extend_from_slice(&[0x20, 0, 1, 5]);
-        assert_eq!(parse(&v2(1, 0x11, &tlv)).map(|(n, _)| n), Ok(32));
-        assert_eq!(
-            parse(&v2(1, 0x11, &body[..8])),
-            Err(ProxyError::Invalid),
-            "short address block"
-        );
-        assert_eq!(
-            parse(&v2(2, 0x11, &body)),
-            Err(ProxyError::Invalid),
-            "bad command"
-        );
-        assert_eq!(
-            parse(&v2(1, 0x77, &body)),
-            Err(ProxyError::Invalid),
-            "bad family"
-        );
-        let mut wrong_ver = v2(1, 0x11, &body);
-        wrong_ver[12] = 0x11;
-        assert_eq!(parse(&wrong_ver), Err(ProxyError::Invalid));
-        let mut huge = v2(1, 0x11, &body);
-        huge[14] = 0xff;
-        assert_eq!(
-            parse(&huge),
-            Err(ProxyError::Invalid),
-            "length over the limit"
-        );
-        assert_eq!(
-            parse(&v2(1, 0x11, &body)[..20]),
-            Err(ProxyError::Incomplete)
-        );
-        assert_eq!(parse(&V2_SIG[..5]), Err(ProxyError::Incomplete));
-    }
-}
+mod tests;
