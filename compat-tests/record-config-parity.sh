@@ -6,6 +6,8 @@
 #   .out    -p stdout, var.CWD / var.PID values normalised, the checkout's path -> <REPO>
 #   .err    -p stderr, log prefixes "YYYY-MM-DD HH:MM:SS: (file.c.N) " -> "TS: "
 #   .status "p=<rc> t=<rc> tt=<rc>"
+#   .tt.err -tt stderr, normalised as .err (suite "preflight" only: its cases
+#           are module set-up errors that do not depend on the machine)
 # tests/config_parity.rs compares lighttpd-rs against these (it needs
 # neither /work/ref nor lighttpd). Usage: record-config-parity.sh [suite...]
 set -eu
@@ -23,7 +25,7 @@ normalise_err() {
     sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}: \([^)]*\) /TS: /g' |
         sed "s|$repo|<REPO>|g"
 }
-suites=${*:-"upstream/doc upstream/tests cases"}
+suites=${*:-"upstream/doc upstream/tests cases preflight"}
 for suite in $suites; do
     dir="$here/configs/$suite"
     mkdir -p "$dir/expected"
@@ -33,7 +35,11 @@ for suite in $suites; do
         cd "$dir"
         rc_p=0; "$LIGHTTPD" -p -f "$name.conf" >"$exp.out.raw" 2>"$exp.err.raw" </dev/null || rc_p=$?
         rc_t=0; "$LIGHTTPD" -t -f "$name.conf" >/dev/null 2>&1 </dev/null || rc_t=$?
-        rc_tt=0; "$LIGHTTPD" -tt -f "$name.conf" >/dev/null 2>&1 </dev/null || rc_tt=$?
+        rc_tt=0; "$LIGHTTPD" -tt -f "$name.conf" >/dev/null 2>"$exp.tt.err.raw" </dev/null || rc_tt=$?
+        if [ "$suite" = preflight ]; then
+            normalise_err <"$exp.tt.err.raw" >"$exp.tt.err"
+        fi
+        rm -f "$exp.tt.err.raw"
         normalise_out <"$exp.out.raw" >"$exp.out"
         normalise_err <"$exp.err.raw" >"$exp.err"
         rm -f "$exp.out.raw" "$exp.err.raw"

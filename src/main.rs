@@ -108,8 +108,14 @@ fn run(steps: Vec<Step>) -> u8 {
     if test == 1 || print {
         return 0;
     }
-    // -tt / startup: the phases after the ones already reported at -f
-    if report(&validate::lighttpd_preflight(&tree)) {
+    // -tt / startup: the phases after the ones already reported at -f,
+    // with the built-in modules loaded and constructed
+    let module_dir = opts
+        .module_dir
+        .as_deref()
+        .unwrap_or(cli::DEFAULT_MODULE_DIR);
+    let plugins = lighttpd::plugin::registry::Loader::new(&tree, module_dir);
+    if report(&validate::lighttpd_preflight(&tree, &plugins)) {
         return FAILED;
     }
     if test > 1 {
@@ -118,10 +124,11 @@ fn run(steps: Vec<Step>) -> u8 {
     serve(tree, opts)
 }
 
-/// Print validation findings as lighttpd log lines; true if any is an error.
+/// Print validation findings as lighttpd log lines (one per line of a
+/// message, as lighttpd logs each step of a failure); true if any is an error.
 fn report(diags: &[Diagnostic]) -> bool {
-    for d in diags {
-        log_error("configfile.c.0", &d.message);
+    for line in diags.iter().flat_map(|d| d.message.lines()) {
+        log_error("configfile.c.0", line);
     }
     diags.iter().any(Diagnostic::is_error)
 }

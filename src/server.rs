@@ -55,24 +55,7 @@ impl Site {
     /// Compile a configuration and construct its modules.
     pub fn build(tree: &ConfigTree, module_dir: &str) -> Result<Site, Vec<Diagnostic>> {
         let compiled = compile(tree)?;
-        let (known, missing): (Vec<String>, Vec<String>) = compiled
-            .modules
-            .iter()
-            .cloned()
-            .partition(|m| registry::BUILTIN.iter().any(|(n, _)| n == m));
-        for m in &missing {
-            if !crate::config::directive::is_module(m) {
-                return Err(vec![Diagnostic::error(
-                    format!(
-                        "dlopen() failed for: {module_dir}/{m}.so {module_dir}/{m}.so: \
-                         cannot open shared object file: No such file or directory"
-                    ),
-                    None,
-                )]);
-            }
-            log_error!("{m} is not implemented by this build yet; its directives are ignored");
-        }
-        let modules = registry::load(tree, &known, module_dir)?;
+        let modules = registry::load(tree, &compiled.modules, module_dir)?;
         let server = compiled.server;
         let spill = spill_conf(&server);
         Ok(Site {
@@ -88,7 +71,7 @@ impl Site {
             },
             pipeline: Pipeline::new(modules),
             spill,
-            names: known,
+            names: compiled.modules,
             server,
         })
     }

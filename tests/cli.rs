@@ -167,3 +167,81 @@ fn check_reports_rustc_style() {
         e.stderr
     );
 }
+
+/// A module lighttpd has but this build does not: `-t` accepts the config,
+/// `-tt` and a start fail as lighttpd does without the module's `.so`,
+/// naming the `-m` directory.
+#[test]
+fn modules_not_built_in_fail_like_a_missing_so() {
+    let c = conf(
+        "nomod.conf",
+        "server.document-root = \"/tmp\"\nserver.bind = \"127.0.0.1\"\nserver.port = 18997\n\
+         server.modules = (\"mod_access\", \"mod_authn_ldap\")\n",
+    );
+    assert_eq!(lighttpd(&["-t", "-f", &c], "").code, 0);
+    let want = "dlopen() failed for: /opt/mods/mod_authn_ldap.so /opt/mods/mod_authn_ldap.so: \
+                cannot open shared object file: No such file or directory\n\
+                loading plugins finally failed\n";
+    let tt = lighttpd(&["-m", "/opt/mods", "-tt", "-f", &c], "");
+    assert_eq!((tt.code, unlog(&tt.stderr).as_str()), (255, want));
+    let tt = lighttpd(&["-tt", "-f", &c], "");
+    assert!(tt.stderr.contains(" /usr/lib/lighttpd/mod_authn_ldap.so: "));
+    // -i bounds the run should the start succeed
+    let start = lighttpd(&["-D", "-i", "2", "-m", "/opt/mods", "-f", &c], "");
+    assert_eq!((start.code, unlog(&start.stderr).as_str()), (255, want));
+}
+
+/// `-tt` runs each module's set-up (lighttpd's `set_defaults`): module
+/// errors fail it, and it opens no log, spawns no backend and binds nothing.
+#[test]
+fn preflight_constructs_modules_without_side_effects() {
+    let dir = std::env::temp_dir().join(format!("lhrs-cli-{}-tt", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let marker = dir.join("spawned");
+    let backend = dir.join("backend.sh");
+    std::fs::write(&backend, format!("#!/bin/sh\ntouch {}\n", marker.display())).expect("w");
+    std::process::Command::new("chmod")
+        .args(["755", &backend.display().to_string()])
+        .status()
+        .expect("chmod");
+    let base = format!(
+        "server.document-root = \"{d}\"\nserver.bind = \"127.0.0.1\"\nserver.port = 18996\n\
+         server.modules = (\"mod_rewrite\", \"mod_accesslog\", \"mod_fastcgi\")\n\
+         accesslog.filename = \"{d}/access.log\"\nserver.errorlog = \"{d}/error.log\"\n\
+         fastcgi.server = (\".x\" => ((\"bin-path\" => \"{b}\", \"socket\" => \"{d}/fcgi.sock\")))\n",
+        d = dir.display(),
+        b = backend.display()
+    );
+    let good = conf(
+        "tt-good.conf",
+        &format!("{base}url.rewrite = (\"^/a\" => \"/b\")\n"),
+    );
+    let ok = lighttpd(&["-tt", "-f", &good], "");
+    assert_eq!((ok.code, ok.stdout.as_str()), (0, ""), "{}", ok.stderr);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    for f in [
+        "access.log",
+        "error.log",
+        "fcgi.sock",
+        "fcgi.sock-0",
+        "spawned",
+    ] {
+        assert!(!dir.join(f).exists(), "-tt created {f}");
+    }
+    let bad = conf(
+        "tt-bad.conf",
+        &format!("{base}url.rewrite = (\"^/(a\" => \"/b\")\n"),
+    );
+    let e = lighttpd(&["-tt", "-f", &bad], "");
+    assert_eq!(e.code, 255);
+    let msgs = unlog(&e.stderr);
+    assert!(msgs.contains("pcre-compile failed for ^/(a\n"), "{msgs}");
+    assert!(
+        msgs.ends_with("Configuration of plugins failed. Going down.\n"),
+        "{msgs}"
+    );
+    // -t does not set up modules
+    assert_eq!(lighttpd(&["-t", "-f", &bad], "").code, 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

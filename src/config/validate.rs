@@ -111,15 +111,16 @@ pub fn syntax_check(tree: &ConfigTree) -> Vec<Diagnostic> {
 pub fn lighttpd_messages(tree: &ConfigTree, tt: bool) -> Vec<Diagnostic> {
     let mut phases = syntax_phases(tree);
     if tt {
-        phases.extend(preflight_phases(tree));
+        phases.extend(preflight_phases(tree, &Lighttpd1469));
     }
     until_first_error(phases)
 }
 
 /// What lighttpd prints after a successful syntax check for `-tt` or a
-/// start ([`preflight`], stopping after the first failing phase).
-pub fn lighttpd_preflight(tree: &ConfigTree) -> Vec<Diagnostic> {
-    until_first_error(preflight_phases(tree))
+/// start ([`preflight`] with the modules `plugins` loads and constructs,
+/// stopping after the first failing phase).
+pub fn lighttpd_preflight(tree: &ConfigTree, plugins: &dyn Plugins) -> Vec<Diagnostic> {
+    until_first_error(preflight_phases(tree, plugins))
 }
 
 fn until_first_error(phases: Vec<Vec<Diagnostic>>) -> Vec<Diagnostic> {
@@ -215,7 +216,7 @@ mod typed;
 
 pub use modules::{module_list, module_list_checked};
 use preflight::preflight_phases;
-pub use preflight::{check_privileges, preflight, NETWORK_BACKENDS};
+pub use preflight::{check_privileges, preflight, Lighttpd1469, Plugins, NETWORK_BACKENDS};
 pub use typed::*;
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 use super::Module;
 use crate::config::diagnostic::Diagnostic;
 use crate::config::tree::ConfigTree;
+use crate::config::validate::Plugins;
 use crate::modules;
 
 /// What a module constructor gets: the whole evaluated configuration (build
@@ -82,5 +83,46 @@ pub fn load(
         Ok(out)
     } else {
         Err(errors)
+    }
+}
+
+/// The built-in modules as lighttpd's plugin loader for `-tt` and startup
+/// ([`crate::config::validate::lighttpd_preflight`]): a module is loadable
+/// when it is in [`BUILTIN`]; `set_defaults` constructs it (no files are
+/// opened, no backends spawned, no sockets bound before the server starts).
+pub struct Loader<'a> {
+    tree: &'a ConfigTree,
+    module_dir: &'a str,
+    modules: Vec<String>,
+}
+
+impl<'a> Loader<'a> {
+    pub fn new(tree: &'a ConfigTree, module_dir: &'a str) -> Loader<'a> {
+        Loader {
+            tree,
+            module_dir,
+            modules: crate::config::validate::module_list(tree),
+        }
+    }
+}
+
+impl Plugins for Loader<'_> {
+    fn loadable(&self, name: &str) -> bool {
+        BUILTIN.iter().any(|(n, _)| *n == name)
+    }
+
+    fn module_dir(&self) -> &str {
+        self.module_dir
+    }
+
+    fn set_defaults(&self, name: &str) -> Vec<Diagnostic> {
+        let Some((_, ctor)) = BUILTIN.iter().find(|(n, _)| *n == name) else {
+            return Vec::new();
+        };
+        let init = ModuleInit {
+            tree: self.tree,
+            modules: &self.modules,
+        };
+        ctor(&init).err().unwrap_or_default()
     }
 }

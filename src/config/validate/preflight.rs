@@ -15,20 +15,48 @@ use crate::config::tree::ConfigTree;
 
 use super::MODULE_DIR;
 
+/// What the `-tt` phases need from the module loader (lighttpd's
+/// `plugins_load` and each plugin's `set_defaults`).
+pub trait Plugins {
+    /// Can module `name` be loaded?
+    fn loadable(&self, name: &str) -> bool;
+    /// The directory a failed load names (`-m`).
+    fn module_dir(&self) -> &str;
+    /// Construct module `name` from the configuration: what it reports
+    /// beyond the directive types (regexes, enumerations, backend specs).
+    fn set_defaults(&self, name: &str) -> Vec<Diagnostic>;
+}
+
+/// The modules of lighttpd 1.4.69 as installed in [`MODULE_DIR`], with
+/// only the directive types checked (what `check` and [`preflight`] use).
+pub struct Lighttpd1469;
+
+impl Plugins for Lighttpd1469 {
+    fn loadable(&self, name: &str) -> bool {
+        is_module(name)
+    }
+    fn module_dir(&self) -> &str {
+        MODULE_DIR
+    }
+    fn set_defaults(&self, _name: &str) -> Vec<Diagnostic> {
+        Vec::new()
+    }
+}
+
 /// What `-tt` and a real start check beyond [`syntax_check`].
 pub fn preflight(tree: &ConfigTree) -> Vec<Diagnostic> {
-    preflight_phases(tree).concat()
+    preflight_phases(tree, &Lighttpd1469).concat()
 }
 
 /// `config_set_defaults`, `plugins_load`, `network_init`, each module's
 /// `set_defaults`, `config_finalize`.
-pub(super) fn preflight_phases(tree: &ConfigTree) -> Vec<Vec<Diagnostic>> {
+pub(super) fn preflight_phases(tree: &ConfigTree, plugins: &dyn Plugins) -> Vec<Vec<Diagnostic>> {
     let mut phases = Vec::new();
     let mut defaults = Vec::new();
     check_set_defaults(tree, &mut defaults);
     phases.push(defaults);
     let modules = module_list(tree);
-    phases.extend(check_modules_loadable(tree, &modules));
+    phases.extend(check_modules_loadable(tree, &modules, plugins));
     if modules.iter().any(|m| is_tls(m)) {
         phases.push(tls_phase(tree));
     }
@@ -49,6 +77,7 @@ pub(super) fn preflight_phases(tree: &ConfigTree) -> Vec<Vec<Diagnostic>> {
         check_group(tree, &keys, &mut module);
         if !module.iter().any(Diagnostic::is_error) {
             deprecated_aliases(tree, &keys, &mut module);
+            module.extend(plugins.set_defaults(m));
         }
         if module.iter().any(Diagnostic::is_error) {
             module.push(Diagnostic::error(
@@ -322,15 +351,22 @@ fn check_upload_dirs(tree: &ConfigTree, out: &mut Vec<Diagnostic>) {
 /// lighttpd `plugins_load`: every module must exist. lighttpd stops at
 /// the first missing one (first phase); the others follow in a second
 /// phase, for `check`.
-fn check_modules_loadable(tree: &ConfigTree, modules: &[String]) -> [Vec<Diagnostic>; 2] {
+fn check_modules_loadable(
+    tree: &ConfigTree,
+    modules: &[String],
+    plugins: &dyn Plugins,
+) -> [Vec<Diagnostic>; 2] {
     let span = global_value(tree, "server.modules").map(|d| d.span);
-    let mut missing = modules.iter().filter(|m| !is_module(m)).map(|m| {
-        let path = format!("{MODULE_DIR}/{m}.so");
+    let dir = plugins.module_dir();
+    let mut missing = modules.iter().filter(|m| !plugins.loadable(m)).map(|m| {
+        let path = format!("{dir}/{m}.so");
         let d = Diagnostic::error(
             format!("dlopen() failed for: {path} {path}: cannot open shared object file: No such file or directory"),
             span,
         );
-        if REMOVED_MODULES.iter().any(|(r, _)| r == m) {
+        if is_module(m) {
+            d.with_help(format!("lighttpd-rs does not implement {m} (yet)"))
+        } else if REMOVED_MODULES.iter().any(|(r, _)| r == m) {
             d.with_help(format!("{m} is not part of lighttpd 1.4.69 (removed upstream)"))
         } else if let Some(s) = suggest_module(m) {
             d.with_help(format!("did you mean `{s}`?"))

@@ -394,7 +394,7 @@ fn preflight_checks_module_directive_types_when_loaded() {
         ]
     );
     assert_eq!(
-        lighttpd_preflight(&tree).len(),
+        lighttpd_preflight(&tree, &Lighttpd1469).len(),
         2,
         "lighttpd stops after mod_rewrite"
     );
@@ -532,7 +532,7 @@ fn tls_keys_are_checked_while_plugins_initialise() {
         .set(0, "server.modules", list(&["mod_openssl"]))
         .set(0, "ssl.privkey", Value::Int(1));
     assert_eq!(
-        messages(&lighttpd_preflight(&b.build())),
+        messages(&lighttpd_preflight(&b.build(), &Lighttpd1469)),
         [
             "ssl.privkey should have been a string like ... = \"...\"",
             "Initialization of plugins failed. Going down.",
@@ -596,5 +596,5 @@ fn missing_modules_lighttpd_stops_at_the_first_check_shows_all() {
         all[3].help.as_deref(),
         Some("mod_secdownload is not part of lighttpd 1.4.69 (removed upstream)")
     );
-    assert_eq!(lighttpd_preflight(&tree).len(), 2);
+    assert_eq!(lighttpd_preflight(&tree, &Lighttpd1469).len(), 2);
 }
