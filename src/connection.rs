@@ -23,6 +23,9 @@ const READ_CHUNK: usize = 8192;
 const MAX_PENDING_INPUT: usize = 64 * 1024;
 /// Seconds a closing connection waits for the client's EOF.
 const LINGER_SECS: i64 = 2;
+/// Streamed response bytes written in one go before other connections get
+/// a turn (the socket is re-armed to come back).
+const STREAM_BUDGET: u64 = 1 << 20;
 
 /// Where the connection stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -397,7 +400,10 @@ impl Conn {
                         return f;
                     }
                 }
-                Flow::Finished => {
+                // a streaming handler has the head: start the response
+                f @ (Flow::Finished | Flow::WaitForEvent)
+                    if f == Flow::Finished || r.resp.streaming =>
+                {
                     let mut cx = ctx(env.registry, env.now, self.id);
                     let http10_range = env.server.feature_bool("http10.range", false);
                     match response::response_start(r, env.pipeline, &mut cx, http10_range) {
@@ -517,35 +523,70 @@ impl Conn {
         let mut head = Vec::with_capacity(256);
         response::write_head(r, env.date, &mut head);
         self.wq.append_vec(head);
-        let mut body = std::mem::take(&mut r.resp.body);
-        if r.is_head() {
-            body.reset();
-        }
-        r.bytes_out = body.len();
-        self.wq.append_queue(&mut body);
+        r.bytes_out = response::queue_body(r, &mut self.wq);
         r.head_sent = true;
         self.state = State::Write;
         true
     }
 
     fn write(&mut self, env: &mut Env) -> bool {
-        match self.wq.write_to(&self.stream) {
-            Ok(w) => {
-                if w.bytes > 0 {
-                    self.last_io = env.now;
+        let mut sent = 0;
+        loop {
+            match self.wq.write_to(&self.stream) {
+                Ok(w) => {
+                    if w.bytes > 0 {
+                        self.last_io = env.now;
+                    }
+                    if w.blocked {
+                        self.want_write(env.registry, true);
+                        return false;
+                    }
+                    sent += w.bytes;
                 }
-                if w.blocked {
-                    self.want_write(env.registry, true);
+                Err(_) => {
+                    self.abort(env);
                     return false;
                 }
-                self.want_write(env.registry, false);
             }
-            Err(_) => {
+            if !self.req.as_ref().is_some_and(|r| r.resp.streaming) {
+                break;
+            }
+            if sent >= STREAM_BUDGET {
+                // writable now: re-arming reports it again next round
+                self.write_interest = false;
+                self.want_write(env.registry, true);
+                return false;
+            }
+            if !self.pump_stream(env) {
+                if self.state == State::Write {
+                    self.want_write(env.registry, false);
+                }
+                return false;
+            }
+        }
+        self.want_write(env.registry, false);
+        self.finish_request(env);
+        true
+    }
+
+    /// Everything queued went out: queue what the streaming handler has,
+    /// asking it for more first when nothing is waiting. False = wait for
+    /// the handler's next event (or the connection was aborted).
+    fn pump_stream(&mut self, env: &mut Env) -> bool {
+        let Some(r) = self.req.as_mut() else {
+            return false;
+        };
+        if r.resp.body.is_empty() && !r.resp.complete {
+            let mut cx = ctx(env.registry, env.now, self.id);
+            if run_handler(r, &mut cx) == Flow::Error {
                 self.abort(env);
                 return false;
             }
         }
-        self.finish_request(env);
+        if r.resp.body.is_empty() && !r.resp.complete {
+            return false;
+        }
+        r.bytes_out += response::queue_body(r, &mut self.wq);
         true
     }
 
@@ -626,7 +667,8 @@ impl Conn {
     /// The 1 s tick: handler timeouts, then close connections idle for
     /// too long.
     pub fn check_timeout(&mut self, env: &mut Env) {
-        if self.state == State::Handle && self.tick_handler(env) {
+        let streaming = self.req.as_ref().is_some_and(|r| r.resp.streaming);
+        if (self.state == State::Handle || streaming) && self.tick_handler(env) {
             self.advance(env);
             if self.state == State::Closed {
                 return;

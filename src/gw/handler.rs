@@ -11,6 +11,11 @@
 //! - read timeout before the response: 504
 //! - backend closed before a complete head: 500 (as lighttpd)
 //! - after the head: what arrived is sent and the client connection closed.
+//!
+//! With `server.stream-response-body` 1/2 the response starts once the head
+//! is parsed ([`Response::streaming`](crate::request::Response)) and reading
+//! pauses while the connection has more than its cap queued
+//! ([`response::stream_cap`]); the read timeout does not run while paused.
 
 use std::io::{self, Read};
 use std::rc::Rc;
@@ -27,7 +32,7 @@ use crate::http::backend_response::{
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::headers::Headers;
 use crate::plugin::{Ctx, Flow, Handler};
-use crate::request::Request;
+use crate::request::{response, Request};
 
 /// Connect attempts on other procs after a failure (lighttpd: 5).
 const MAX_RECONNECTS: u32 = 5;
@@ -142,6 +147,10 @@ pub struct GwHandler {
     started: bool,
     result: Option<Flow>,
     rbuf: Vec<u8>,
+    /// Streaming: most body bytes queued before reading pauses.
+    cap: Option<u64>,
+    /// Reading is paused for the client (back-pressure).
+    paused: bool,
 }
 
 impl GwHandler {
@@ -163,6 +172,8 @@ impl GwHandler {
             started: false,
             result: None,
             rbuf: Vec::new(),
+            cap: None,
+            paused: false,
         }
     }
 
@@ -352,6 +363,12 @@ impl GwHandler {
             self.rbuf.resize(READ_CHUNK, 0);
         }
         loop {
+            self.paused = self.cap.is_some_and(|c| r.resp.body.len() >= c);
+            if self.paused {
+                // the connection calls handle() again once it wrote some
+                self.read_ts = cx.now;
+                return Flow::WaitForEvent;
+            }
             let Some(sock) = self.sock.as_mut() else {
                 return Flow::WaitForEvent;
             };
@@ -484,6 +501,8 @@ impl GwHandler {
             if self.host().xsendfile_allow && self.xsendfile(r, cx)? {
                 return Ok(());
             }
+            self.cap = response::stream_cap(r);
+            r.resp.streaming = self.cap.is_some();
             return self.on_body(r, &rest);
         }
     }
@@ -638,7 +657,7 @@ impl Handler for GwHandler {
             );
             return self.fail(r, cx, 504);
         }
-        if over(conf.read_timeout, self.read_ts) {
+        if !self.paused && over(conf.read_timeout, self.read_ts) {
             crate::log_error!(
                 "read timeout on socket: {}",
                 host.conf

@@ -8,7 +8,8 @@
 //! As lighttpd with its defaults (`server.stream-request-body` and
 //! `server.stream-response-body` 0), the request body is complete before the
 //! backend is contacted and the response is buffered (spilling to temp
-//! files) before it is sent. Deliberate difference: bin-path backends are
+//! files) before it is sent; with `server.stream-response-body` 1/2 the
+//! response is sent as it arrives, with back-pressure ([`handler`]). Deliberate difference: bin-path backends are
 //! spawned on first use or the first 1 s tick, not while the config is
 //! read, because this server goes to the background after reading it.
 

@@ -8,8 +8,14 @@
 //! The response head is parsed by [`head`]; `cgi.local-redir` restarts the
 //! request for a Location-only answer (at most 5 times, then 500).
 //! `cgi.limits` read-timeout kills a silent program (504 if nothing came).
-//! Output is bounded ([`MAX_OUTPUT`]); the response is sent when the
-//! program closes stdout (no streaming). Not implemented: X-Sendfile,
+//! With `server.stream-response-body` 0 (the default) the output is
+//! collected ([`MAX_OUTPUT`] at most) and the response is sent when the
+//! program closes stdout. With 1 or 2 the head is sent as soon as it is
+//! parsed and the body as it arrives; reading stops while more than the
+//! connection's cap ([`response::stream_cap`]) waits to be written, so a
+//! program writing faster than the client reads blocks on its pipe. A head
+//! that may still become a local redirect or names an X-Sendfile waits for
+//! the end of the output, as without streaming. Not implemented:
 //! `cgi.upgrade`, `tcp-fin-propagate`.
 
 pub mod env;
@@ -31,7 +37,7 @@ use crate::config::validate::{get_bool, get_kvany, get_kvstring, get_list};
 use crate::config::value::Value;
 use crate::plugin::registry::ModuleInit;
 use crate::plugin::{Ctx, Flow, Handler, Hook, Module};
-use crate::request::Request;
+use crate::request::{response, Request};
 
 /// Most CGI output kept in memory for one response.
 pub const MAX_OUTPUT: usize = 64 * 1024 * 1024;
@@ -143,6 +149,8 @@ struct Watch {
     deadline: i64,
     timed_out: bool,
     done: bool,
+    /// Reading paused for a slow client: the read timeout waits.
+    paused: bool,
 }
 
 type Watches = Rc<RefCell<Vec<Rc<RefCell<Watch>>>>>;
@@ -213,7 +221,7 @@ impl Module for ModCgi {
         self.watches.borrow_mut().retain(|w| !w.borrow().done);
         for w in self.watches.borrow().iter() {
             let mut w = w.borrow_mut();
-            if w.deadline > 0 && cx.now > w.deadline && !w.timed_out {
+            if w.deadline > 0 && cx.now > w.deadline && !w.timed_out && !w.paused {
                 w.timed_out = true;
                 kill(w.pid);
             }
@@ -245,7 +253,12 @@ pub struct CgiHandler {
     watch: Option<Rc<RefCell<Watch>>>,
     /// Body bytes read from the request but not yet written.
     pending: Vec<u8>,
+    /// Output before the head is committed (all of it when buffering).
     out: Vec<u8>,
+    /// Streaming: most bytes queued in `r.resp.body` before reading stops.
+    cap: Option<u64>,
+    /// Streaming: the head is in `r.resp`; output goes to `r.resp.body`.
+    committed: bool,
     eof: bool,
     timed_out: bool,
     failed: Option<u16>,
@@ -263,6 +276,8 @@ impl CgiHandler {
             watch: None,
             pending: Vec::new(),
             out: Vec::new(),
+            cap: None,
+            committed: false,
             eof: false,
             timed_out: false,
             failed: None,
@@ -338,6 +353,7 @@ impl CgiHandler {
             deadline,
             timed_out: false,
             done: false,
+            paused: false,
         }));
         self.watches.borrow_mut().push(watch.clone());
         self.watch = Some(watch);
@@ -388,19 +404,29 @@ impl CgiHandler {
         }
     }
 
-    /// Read what stdout has.
-    fn read_output(&mut self, cx: &mut Ctx) {
-        let Some(stdout) = self.stdout.as_mut() else {
-            return;
-        };
+    /// Read what stdout has (while streaming, until the cap is queued).
+    fn read_output(&mut self, r: &mut Request, cx: &mut Ctx) {
         let mut buf = [0u8; 16384];
         loop {
+            let paused = self.committed && self.cap.is_some_and(|c| r.resp.body.len() >= c);
+            self.pause(paused, cx);
+            if paused {
+                break; // back-pressure: the connection calls handle() again
+            }
+            let Some(stdout) = self.stdout.as_mut() else {
+                return;
+            };
             match stdout.read(&mut buf) {
                 Ok(0) => {
                     self.eof = true;
                     break;
                 }
                 Ok(n) => {
+                    self.touch(cx);
+                    if self.committed {
+                        r.resp.body.append_mem(&buf[..n]);
+                        continue;
+                    }
                     if self.out.len() + n > MAX_OUTPUT {
                         crate::log_error!("CGI output exceeds {MAX_OUTPUT} bytes; aborting");
                         self.failed = Some(502);
@@ -408,10 +434,10 @@ impl CgiHandler {
                         break;
                     }
                     self.out.extend_from_slice(&buf[..n]);
-                    if let Some(w) = &self.watch {
-                        let mut w = w.borrow_mut();
-                        if w.deadline > 0 {
-                            w.deadline = cx.now + i64::from(self.conf.read_timeout);
+                    if self.cap.is_some() {
+                        self.try_commit(r);
+                        if self.eof {
+                            break;
                         }
                     }
                 }
@@ -426,6 +452,67 @@ impl CgiHandler {
         if self.eof {
             self.release(cx, false);
         }
+    }
+
+    /// Pause or resume the read timeout (resuming restarts its clock).
+    fn pause(&mut self, on: bool, cx: &Ctx) {
+        let Some(w) = &self.watch else { return };
+        let was = std::mem::replace(&mut w.borrow_mut().paused, on);
+        if was && !on {
+            self.touch(cx);
+        }
+    }
+
+    /// Output arrived: push the read-timeout deadline.
+    fn touch(&mut self, cx: &Ctx) {
+        if let Some(w) = &self.watch {
+            let mut w = w.borrow_mut();
+            if w.deadline > 0 {
+                w.deadline = cx.now + i64::from(self.conf.read_timeout);
+            }
+        }
+    }
+
+    /// Streaming: once the head is complete, put it in the response and
+    /// start sending (unless it may turn into a local redirect or an
+    /// X-Sendfile, or is an error an error handler may replace).
+    fn try_commit(&mut self, r: &mut Request) {
+        let parsed = match head::parse(&self.out, false) {
+            Ok(Some(h)) => h,
+            Ok(None) => return,
+            Err(status) => {
+                self.failed = Some(status);
+                self.eof = true;
+                return;
+            }
+        };
+        let redirect = self.conf.local_redir
+            && parsed.location_only
+            && parsed.headers.len() == 1
+            && parsed.body_at >= self.out.len();
+        let sendfile = self.conf.x_sendfile
+            && parsed.headers.iter().any(|(k, _)| {
+                k.eq_ignore_ascii_case("X-Sendfile")
+                    || k.eq_ignore_ascii_case("X-LIGHTTPD-send-file")
+            });
+        let before = r.resp.status;
+        r.resp.status = parsed.status;
+        if redirect || sendfile || response::stream_cap(r).is_none() {
+            r.resp.status = before;
+            return;
+        }
+        if parsed.close {
+            r.keep_alive = false;
+        }
+        for (k, v) in &parsed.headers {
+            r.resp.headers.append(k, v);
+        }
+        let out = std::mem::take(&mut self.out);
+        r.resp
+            .body
+            .append_mem(&out[parsed.body_at.min(out.len())..]);
+        r.resp.streaming = true;
+        self.committed = true;
     }
 
     /// Deregister fds; kill the program if it may still run.
@@ -448,6 +535,14 @@ impl CgiHandler {
 
     /// Turn the collected output into the response.
     fn finish(&mut self, r: &mut Request) -> Flow {
+        if self.committed {
+            // the head went out already: end the body (cut short on error)
+            if self.failed.is_some() {
+                r.keep_alive = false;
+            }
+            r.resp.complete = true;
+            return Flow::Finished;
+        }
         let timed_out = self.timed_out;
         if let Some(status) = self.failed {
             return fail(r, status);
@@ -581,8 +676,11 @@ impl Handler for CgiHandler {
             if let Err(status) = self.spawn(r, cx) {
                 return fail(r, status);
             }
+            self.cap = response::stream_cap(r);
             self.write_body(r, cx);
-            self.read_output(cx);
+            self.read_output(r, cx);
+        } else if !self.eof {
+            self.read_output(r, cx);
         }
         if self.eof {
             let flow = self.finish(r);
@@ -598,7 +696,7 @@ impl Handler for CgiHandler {
         if slot == STDIN_SLOT {
             self.write_body(r, cx);
         } else {
-            self.read_output(cx);
+            self.read_output(r, cx);
         }
         Flow::WaitForEvent
     }

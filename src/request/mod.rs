@@ -59,6 +59,13 @@ pub struct Response {
     pub body: ChunkQueue,
     /// All body bytes are queued (lighttpd `r->resp_body_finished`).
     pub complete: bool,
+    /// The head is ready but the body is still arriving: the connection
+    /// sends the head now and `body` as the handler fills it, calling the
+    /// handler again whenever it has written what was queued
+    /// (`server.stream-response-body` 1/2; lighttpd `r->resp_body_started`).
+    pub streaming: bool,
+    /// The streamed body goes out with `Transfer-Encoding: chunked`.
+    pub send_chunked: bool,
 }
 
 /// State of the request body.

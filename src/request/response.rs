@@ -49,8 +49,64 @@ pub fn response_start(
             apply_range(r, range_version_ok);
         }
         set_content_length(r);
+    } else if r.resp.streaming {
+        stream_framing(r);
     }
     Flow::GoOn
+}
+
+/// Bytes a handler may leave queued in `r.resp.body` before it stops
+/// reading its backend, or None to buffer the whole response
+/// (`server.stream-response-body` 0, HEAD, or an error status an error
+/// handler may replace). lighttpd: 65536 - 4096 with bit 2 (BUFMIN); with
+/// only bit 1 it spills to temp files without limit — here 1 MiB.
+pub fn stream_cap(r: &Request) -> Option<u64> {
+    let mode = r.conf.stream_response_body;
+    if mode & 3 == 0 || r.is_head() || (r.resp.status >= 400 && r.conf.error_intercept) {
+        return None;
+    }
+    Some(if mode & 2 != 0 { 65536 - 4096 } else { 1 << 20 })
+}
+
+/// A streamed body of unknown length: chunked for HTTP/1.1, else the
+/// end of the connection delimits it (lighttpd
+/// `http_response_write_prepare`).
+fn stream_framing(r: &mut Request) {
+    let h = &r.resp.headers;
+    if h.contains("Content-Length") || h.contains("Transfer-Encoding") || h.contains("Upgrade") {
+        return;
+    }
+    if r.version == Version::Http11 {
+        r.resp.send_chunked = true;
+        r.resp.headers.append("Transfer-Encoding", "chunked");
+    } else {
+        r.keep_alive = false;
+    }
+}
+
+/// Move the queued response body to the connection's write queue, framed
+/// for chunked sending if needed; a complete streamed body gets its
+/// terminating chunk and ends the streaming. Returns the body bytes moved.
+pub fn queue_body(r: &mut Request, wq: &mut ChunkQueue) -> u64 {
+    let mut body = std::mem::take(&mut r.resp.body);
+    if r.is_head() {
+        body.reset();
+    }
+    let len = body.len();
+    if r.resp.send_chunked && len > 0 {
+        wq.append_vec(format!("{len:x}\r\n").into_bytes());
+        wq.append_queue(&mut body);
+        wq.append_mem(b"\r\n");
+    } else {
+        wq.append_queue(&mut body);
+    }
+    if r.resp.complete && r.resp.streaming {
+        if r.resp.send_chunked {
+            wq.append_mem(b"0\r\n\r\n");
+        }
+        r.resp.streaming = false;
+    }
+    len
 }
 
 /// §3.8: Accept-Ranges, then a 206 (single or multipart) or 416.
@@ -256,4 +312,85 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(b": ");
     out.extend_from_slice(value.as_bytes());
     out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::{CoreConfs, ReqContext};
+
+    fn request(conf: &str, version: Version) -> Request {
+        let tree = crate::config::load_str("t.conf", conf.as_bytes())
+            .map_err(|_| "load")
+            .unwrap();
+        let compiled = crate::config::core::compile(&tree).unwrap();
+        let ctx = ReqContext {
+            scheme: "http",
+            remote_ip: "127.0.0.1".into(),
+            remote_port: Some(1),
+            server_socket: "127.0.0.1:80".into(),
+            core: Rc::new(CoreConfs::new(compiled.core)),
+            cond_tree: compiled.conds,
+            now: 0,
+            seq: 1,
+        };
+        let mut r = Request::failed(200, version, None, &ctx);
+        r.method = Method::Get;
+        r.keep_alive = true;
+        r
+    }
+
+    fn drain(wq: &mut ChunkQueue) -> Vec<u8> {
+        let mut out = Vec::new();
+        wq.copy_to(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn stream_cap_follows_stream_response_body() {
+        let r = request("", Version::Http11);
+        assert_eq!(stream_cap(&r), None);
+        let r = request("server.stream-response-body = 1", Version::Http11);
+        assert_eq!(stream_cap(&r), Some(1 << 20));
+        let mut r = request("server.stream-response-body = 2", Version::Http11);
+        assert_eq!(stream_cap(&r), Some(65536 - 4096));
+        r.method = Method::Head;
+        assert_eq!(stream_cap(&r), None);
+    }
+
+    #[test]
+    fn http11_stream_is_chunked_and_terminated_once() {
+        let mut r = request("", Version::Http11);
+        r.resp.streaming = true;
+        stream_framing(&mut r);
+        assert!(r.resp.send_chunked && r.keep_alive);
+        assert_eq!(r.resp.headers.get("Transfer-Encoding"), Some("chunked"));
+        let mut wq = ChunkQueue::new();
+        r.resp.body.append_mem(b"hello world, this is 26 b.");
+        assert_eq!(queue_body(&mut r, &mut wq), 26);
+        assert_eq!(queue_body(&mut r, &mut wq), 0);
+        r.resp.complete = true;
+        queue_body(&mut r, &mut wq);
+        assert!(!r.resp.streaming);
+        queue_body(&mut r, &mut wq);
+        assert_eq!(drain(&mut wq), b"1a\r\nhello world, this is 26 b.\r\n0\r\n\r\n");
+    }
+
+    #[test]
+    fn http10_stream_is_close_delimited_and_known_lengths_stay() {
+        let mut r = request("", Version::Http10);
+        r.resp.streaming = true;
+        stream_framing(&mut r);
+        assert!(!r.resp.send_chunked && !r.keep_alive);
+        let mut r = request("", Version::Http11);
+        r.resp.streaming = true;
+        r.resp.headers.append("Content-Length", "5");
+        stream_framing(&mut r);
+        assert!(!r.resp.send_chunked && r.keep_alive);
+        let mut wq = ChunkQueue::new();
+        r.resp.body.append_mem(b"abcde");
+        r.resp.complete = true;
+        queue_body(&mut r, &mut wq);
+        assert_eq!(drain(&mut wq), b"abcde");
+    }
 }

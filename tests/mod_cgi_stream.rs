@@ -1,0 +1,228 @@
+//! Streamed backend responses against the real binary
+//! (`server.stream-response-body`): a CGI's first bytes reach the client
+//! before the program ends (chunked for HTTP/1.1, close-delimited for
+//! HTTP/1.0), the default buffers, a flooding CGI with a client that does
+//! not read stays bounded in memory and is stopped when the client goes,
+//! and a proxied backend streams the same way.
+
+mod common;
+mod gw_support;
+
+use common::Server;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+const SCRIPTS: &[(&str, &str)] = &[
+    (
+        "slow.sh",
+        "printf 'Content-Type: text/plain\\n\\nfirst\\n'; sleep 2; printf 'second\\n'",
+    ),
+    (
+        "flood.sh",
+        "echo $$ > \"$FLOOD_PID\"; printf 'Content-Type: application/octet-stream\\n\\n'; exec cat /dev/zero",
+    ),
+];
+
+fn server(mode: Option<u8>) -> Server {
+    let stream = mode
+        .map(|m| format!("server.stream-response-body = {m}\n"))
+        .unwrap_or_default();
+    let s = Server::start(
+        &format!(
+            "server.modules = (\"mod_cgi\", \"mod_setenv\")\ncgi.assign = (\".sh\" => \"\")\n\
+             setenv.add-environment = (\"FLOOD_PID\" => \"@DIR@/flood.pid\")\n{stream}"
+        ),
+        &[],
+    );
+    std::fs::create_dir_all(s.docroot.join("cgi")).expect("mkdir");
+    for (name, body) in SCRIPTS {
+        let p = s.docroot.join("cgi").join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    s
+}
+
+/// Read until `needle` shows up (or the timeout); what arrived.
+fn read_until(c: &mut TcpStream, needle: &[u8], limit: Duration) -> Vec<u8> {
+    let end = Instant::now() + limit;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while Instant::now() < end && !got.windows(needle.len()).any(|w| w == needle) {
+        c.set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("timeout");
+        match c.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    c.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    got
+}
+
+/// Decode a chunked body (test data: no extensions, no trailers).
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
+        let n = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap_or("x"), 16)
+            .expect("chunk size");
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + n]);
+        b = &b[eol + 4 + n..];
+    }
+    out
+}
+
+fn open(s: &Server, req: &str) -> TcpStream {
+    let mut c = s.connect();
+    c.write_all(req.as_bytes()).expect("send");
+    c
+}
+
+#[test]
+fn http11_streams_chunked_before_the_program_ends() {
+    let s = server(Some(2));
+    let start = Instant::now();
+    let mut c = open(&s, "GET /cgi/slow.sh HTTP/1.1\r\nHost: t\r\n\r\n");
+    let early = read_until(&mut c, b"first\n", Duration::from_millis(1500));
+    assert!(
+        start.elapsed() < Duration::from_millis(1500),
+        "first part only after {:?}: {:?}",
+        start.elapsed(),
+        String::from_utf8_lossy(&early)
+    );
+    let text = String::from_utf8_lossy(&early).to_string();
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("Transfer-Encoding: chunked\r\n"), "{text}");
+    assert!(!text.contains("Content-Length"), "{text}");
+    let mut all = early;
+    all.extend(read_until(&mut c, b"0\r\n\r\n", Duration::from_secs(5)));
+    let r = common::parse(&all).pop().expect("a response");
+    assert_eq!(dechunk(&r.body), b"first\nsecond\n");
+    // keep-alive holds: a second request on the same connection works
+    c.write_all(b"GET /cgi/slow.sh HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let r = common::parse(&common::read_to_close(&mut c))
+        .pop()
+        .expect("second response");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert_eq!(dechunk(&r.body), b"first\nsecond\n");
+}
+
+#[test]
+fn http10_streams_until_close() {
+    let s = server(Some(1));
+    let start = Instant::now();
+    let mut c = open(&s, "GET /cgi/slow.sh HTTP/1.0\r\n\r\n");
+    let early = read_until(&mut c, b"first\n", Duration::from_millis(1500));
+    assert!(start.elapsed() < Duration::from_millis(1500));
+    let mut all = early;
+    all.extend(common::read_to_close(&mut c));
+    let text = String::from_utf8_lossy(&all).to_string();
+    assert!(text.contains("Connection: close\r\n"), "{text}");
+    assert!(!text.contains("Transfer-Encoding"), "{text}");
+    assert!(text.ends_with("\r\n\r\nfirst\nsecond\n"), "{text}");
+}
+
+#[test]
+fn default_buffers_the_whole_response() {
+    let s = server(None);
+    let start = Instant::now();
+    let mut c = open(&s, "GET /cgi/slow.sh HTTP/1.1\r\nHost: t\r\n\r\n");
+    let early = read_until(&mut c, b"first\n", Duration::from_secs(5));
+    assert!(
+        start.elapsed() >= Duration::from_millis(1800),
+        "sent before the program ended"
+    );
+    let r = common::parse(&early).pop().expect("a response");
+    assert_eq!(r.header("Content-Length"), Some("13"));
+    assert_eq!(r.text(), "first\nsecond\n");
+}
+
+fn rss_kib(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn flood_with_a_slow_reader_stays_bounded_and_stops() {
+    let s = server(Some(2));
+    let base = rss_kib(s.pid());
+    let mut c = open(&s, "GET /cgi/flood.sh HTTP/1.1\r\nHost: t\r\n\r\n");
+    // the client reads nothing for a while: the CGI must block, not the
+    // server's memory grow
+    std::thread::sleep(Duration::from_millis(1500));
+    let grown = rss_kib(s.pid()).saturating_sub(base);
+    assert!(grown < 16 * 1024, "server RSS grew by {grown} KiB");
+    // then it reads a good amount: the stream keeps flowing
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 65536];
+    let end = Instant::now() + Duration::from_secs(10);
+    while got < 8 << 20 && Instant::now() < end {
+        match c.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(_) => break,
+        }
+    }
+    assert!(got >= 8 << 20, "only {got} bytes streamed");
+    let grown = rss_kib(s.pid()).saturating_sub(base);
+    assert!(grown < 16 * 1024, "server RSS grew by {grown} KiB");
+    // the client leaves: the program is stopped
+    let pid: i32 = std::fs::read_to_string(s.dir.join("flood.pid"))
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    drop(c);
+    let end = Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "CGI {pid} still runs"
+    );
+}
+
+#[test]
+fn proxy_response_streams_too() {
+    let port = gw_support::serve(|mut conn: TcpStream| {
+        let mut buf = [0u8; 4096];
+        let _ = conn.read(&mut buf);
+        let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nfirst\n");
+        std::thread::sleep(Duration::from_secs(2));
+        let _ = conn.write_all(b"second\n");
+    });
+    let s = Server::start(
+        &format!(
+            "server.modules = (\"mod_proxy\")\nserver.stream-response-body = 2\n\
+             proxy.server = (\"\" => ((\"host\" => \"127.0.0.1\", \"port\" => {port})))"
+        ),
+        &[],
+    );
+    let start = Instant::now();
+    let mut c = open(&s, "GET /x HTTP/1.1\r\nHost: t\r\n\r\n");
+    let early = read_until(&mut c, b"first\n", Duration::from_millis(1500));
+    assert!(
+        start.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        String::from_utf8_lossy(&early)
+    );
+    let mut all = early;
+    all.extend(read_until(&mut c, b"0\r\n\r\n", Duration::from_secs(5)));
+    let r = common::parse(&all).pop().expect("a response");
+    assert_eq!(r.header("Transfer-Encoding"), Some("chunked"));
+    assert_eq!(dechunk(&r.body), b"first\nsecond\n");
+}
