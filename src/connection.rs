@@ -523,7 +523,7 @@ impl Conn {
         let mut head = Vec::with_capacity(256);
         response::write_head(r, env.date, &mut head);
         self.wq.append_vec(head);
-        r.bytes_out = response::queue_body(r, &mut self.wq);
+        r.bytes_out = response::queue_body(r, &mut self.wq, true);
         r.head_sent = true;
         self.state = State::Write;
         true
@@ -586,7 +586,7 @@ impl Conn {
         if r.resp.body.is_empty() && !r.resp.complete {
             return false;
         }
-        r.bytes_out += response::queue_body(r, &mut self.wq);
+        r.bytes_out += response::queue_body(r, &mut self.wq, false);
         true
     }
 

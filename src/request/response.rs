@@ -49,6 +49,11 @@ pub fn response_start(
             apply_range(r, range_version_ok);
         }
         set_content_length(r);
+    } else if r.resp.streaming && r.is_head() {
+        // lighttpd ends a streamed HEAD with the head: no length, no body
+        r.resp.body.reset();
+        r.resp.complete = true;
+        r.resp.streaming = false;
     } else if r.resp.streaming {
         stream_framing(r);
     }
@@ -62,7 +67,7 @@ pub fn response_start(
 /// only bit 1 it spills to temp files without limit — here 1 MiB.
 pub fn stream_cap(r: &Request) -> Option<u64> {
     let mode = r.conf.stream_response_body;
-    if mode & 3 == 0 || r.is_head() || (r.resp.status >= 400 && r.conf.error_intercept) {
+    if mode & 3 == 0 || (r.resp.status >= 400 && r.conf.error_intercept) {
         return None;
     }
     Some(if mode & 2 != 0 { 65536 - 4096 } else { 1 << 20 })
@@ -87,14 +92,21 @@ fn stream_framing(r: &mut Request) {
 /// Move the queued response body to the connection's write queue, framed
 /// for chunked sending if needed; a complete streamed body gets its
 /// terminating chunk and ends the streaming. Returns the body bytes moved.
-pub fn queue_body(r: &mut Request, wq: &mut ChunkQueue) -> u64 {
+/// `initial`: queued with the head (lighttpd writes that first chunk's
+/// size in whole bytes: `09`, later ones `9`).
+pub fn queue_body(r: &mut Request, wq: &mut ChunkQueue, initial: bool) -> u64 {
     let mut body = std::mem::take(&mut r.resp.body);
     if r.is_head() {
         body.reset();
     }
     let len = body.len();
     if r.resp.send_chunked && len > 0 {
-        wq.append_vec(format!("{len:x}\r\n").into_bytes());
+        let digits = if initial {
+            (64 - len.leading_zeros() as usize).div_ceil(8) * 2
+        } else {
+            1
+        };
+        wq.append_vec(format!("{len:0digits$x}\r\n").into_bytes());
         wq.append_queue(&mut body);
         wq.append_mem(b"\r\n");
     } else {
@@ -354,7 +366,13 @@ mod tests {
         assert_eq!(stream_cap(&r), Some(1 << 20));
         let mut r = request("server.stream-response-body = 2", Version::Http11);
         assert_eq!(stream_cap(&r), Some(65536 - 4096));
-        r.method = Method::Head;
+        r.resp.status = 404;
+        assert_eq!(stream_cap(&r), Some(65536 - 4096));
+        let mut r = request(
+            "server.stream-response-body = 2\nserver.error-intercept = \"enable\"",
+            Version::Http11,
+        );
+        r.resp.status = 404;
         assert_eq!(stream_cap(&r), None);
     }
 
@@ -367,13 +385,22 @@ mod tests {
         assert_eq!(r.resp.headers.get("Transfer-Encoding"), Some("chunked"));
         let mut wq = ChunkQueue::new();
         r.resp.body.append_mem(b"hello world, this is 26 b.");
-        assert_eq!(queue_body(&mut r, &mut wq), 26);
-        assert_eq!(queue_body(&mut r, &mut wq), 0);
+        assert_eq!(queue_body(&mut r, &mut wq, true), 26);
+        assert_eq!(queue_body(&mut r, &mut wq, false), 0);
+        r.resp.body.append_mem(b"0123456789");
         r.resp.complete = true;
-        queue_body(&mut r, &mut wq);
+        queue_body(&mut r, &mut wq, false);
         assert!(!r.resp.streaming);
-        queue_body(&mut r, &mut wq);
-        assert_eq!(drain(&mut wq), b"1a\r\nhello world, this is 26 b.\r\n0\r\n\r\n");
+        queue_body(&mut r, &mut wq, false);
+        assert_eq!(
+            drain(&mut wq),
+            b"1a\r\nhello world, this is 26 b.\r\na\r\n0123456789\r\n0\r\n\r\n"
+        );
+        let mut r = request("", Version::Http11);
+        (r.resp.streaming, r.resp.send_chunked) = (true, true);
+        r.resp.body.append_mem(&[b'x'; 0x1a2]);
+        queue_body(&mut r, &mut wq, true);
+        assert!(drain(&mut wq).starts_with(b"01a2\r\nxx"));
     }
 
     #[test]
@@ -390,7 +417,7 @@ mod tests {
         let mut wq = ChunkQueue::new();
         r.resp.body.append_mem(b"abcde");
         r.resp.complete = true;
-        queue_body(&mut r, &mut wq);
+        queue_body(&mut r, &mut wq, true);
         assert_eq!(drain(&mut wq), b"abcde");
     }
 }
