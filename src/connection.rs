@@ -108,6 +108,8 @@ pub struct Conn {
     write_idle: i64,
     /// 100 Continue already sent for the current request.
     sent_continue: bool,
+    /// The response waits for the next tick (auth.delay-invalid-creds).
+    delayed: bool,
     remote_ip: String,
     remote_port: Option<u16>,
     /// `$SERVER["socket"]` token of the listener.
@@ -134,6 +136,7 @@ impl Conn {
             read_idle: 60,
             write_idle: 360,
             sent_continue: false,
+            delayed: false,
             remote_ip: String::new(),
             remote_port: None,
             server_socket: String::new(),
@@ -525,11 +528,16 @@ impl Conn {
         self.wq.append_vec(head);
         r.bytes_out = response::queue_body(r, &mut self.wq, true);
         r.head_sent = true;
+        self.delayed =
+            r.delay_response && env.server.feature_bool("auth.delay-invalid-creds", true);
         self.state = State::Write;
         true
     }
 
     fn write(&mut self, env: &mut Env) -> bool {
+        if self.delayed {
+            return false;
+        }
         let mut sent = 0;
         loop {
             match self.wq.write_to(&self.stream) {
@@ -667,6 +675,12 @@ impl Conn {
     /// The 1 s tick: handler timeouts, then close connections idle for
     /// too long.
     pub fn check_timeout(&mut self, env: &mut Env) {
+        if self.delayed {
+            self.delayed = false;
+            self.last_io = env.now;
+            self.advance(env);
+            return;
+        }
         let streaming = self.req.as_ref().is_some_and(|r| r.resp.streaming);
         if (self.state == State::Handle || streaming) && self.tick_handler(env) {
             self.advance(env);

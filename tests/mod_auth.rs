@@ -79,3 +79,101 @@ fn digest_challenge_and_bad_credentials() {
     }
     assert_eq!(s.get("/dig.txt").status, 401, "server still alive");
 }
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+fn plain_server(extra: &str) -> Server {
+    Server::start(
+        &format!(
+            r#"server.modules = ("mod_auth", "mod_authn_file")
+auth.backend = "plain"
+auth.backend.plain.userfile = "@DIR@/users"
+auth.require = ("/" => ("method" => "basic", "realm" => "R", "require" => "valid-user"))
+{extra}"#
+        ),
+        &[("a.txt", b"a\n"), ("../users", b"alice:secret\n")],
+    )
+}
+
+/// base64 of `alice:secret`, `alice:wrong`, `alice:new`.
+const SECRET: &str = "Basic YWxpY2U6c2VjcmV0";
+const WRONG: &str = "Basic YWxpY2U6d3Jvbmc=";
+const NEW: &str = "Basic YWxpY2U6bmV3";
+
+#[test]
+fn invalid_credentials_are_answered_at_the_next_tick() {
+    let s = plain_server("");
+    // Each 401 for wrong credentials waits for the next 1 s tick: three
+    // in a row span at least two ticks.
+    let t = Instant::now();
+    for _ in 0..3 {
+        let r = get_auth(&s, "/a.txt", WRONG);
+        assert_eq!((r.status, r.header("Connection")), (401, Some("close")));
+    }
+    assert!(
+        t.elapsed() >= Duration::from_millis(1800),
+        "{:?}",
+        t.elapsed()
+    );
+    // A challenge (no credentials) and a success are not delayed.
+    let t = Instant::now();
+    for _ in 0..3 {
+        assert_eq!(s.get("/a.txt").status, 401);
+        assert_eq!(get_auth(&s, "/a.txt", SECRET).status, 200);
+    }
+    assert!(
+        t.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        t.elapsed()
+    );
+    // The parked connection does not block others: right after a tick,
+    // a bad request waits ~1 s while a good one is answered at once.
+    get_auth(&s, "/a.txt", WRONG);
+    let mut parked = s.connect();
+    let req = format!("GET /a.txt HTTP/1.1\r\nHost: x\r\nAuthorization: {WRONG}\r\n\r\n");
+    parked.write_all(req.as_bytes()).expect("send");
+    let t = Instant::now();
+    assert_eq!(get_auth(&s, "/a.txt", SECRET).status, 200);
+    let quick = t.elapsed();
+    let late = common::read_to_close(&mut parked);
+    let slow = t.elapsed();
+    assert_eq!(common::parse(&late).pop().map(|r| r.status), Some(401));
+    assert!(quick < Duration::from_millis(400), "{quick:?}");
+    assert!(
+        slow > quick + Duration::from_millis(300),
+        "{quick:?} {slow:?}"
+    );
+}
+
+#[test]
+fn delay_invalid_creds_can_be_disabled() {
+    let s = plain_server(r#"server.feature-flags = ("auth.delay-invalid-creds" => "disable")"#);
+    let t = Instant::now();
+    for _ in 0..4 {
+        assert_eq!(get_auth(&s, "/a.txt", WRONG).status, 401);
+    }
+    assert!(
+        t.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn auth_cache_keeps_credentials_for_max_age() {
+    let s = plain_server(r#"auth.cache = ("max-age" => "2")"#);
+    let users = s.dir.join("users");
+    assert_eq!(get_auth(&s, "/a.txt", SECRET).status, 200);
+    std::fs::write(&users, "alice:new\n").expect("rewrite users");
+    assert_eq!(get_auth(&s, "/a.txt", SECRET).status, 200, "cached");
+    assert_eq!(get_auth(&s, "/a.txt", NEW).status, 401, "cache decides");
+    std::thread::sleep(Duration::from_millis(3200));
+    assert_eq!(get_auth(&s, "/a.txt", SECRET).status, 401, "expired");
+    assert_eq!(get_auth(&s, "/a.txt", NEW).status, 200);
+    // Without auth.cache the file is read every time.
+    let s = plain_server("");
+    assert_eq!(get_auth(&s, "/a.txt", SECRET).status, 200);
+    std::fs::write(s.dir.join("users"), "alice:new\n").expect("rewrite users");
+    assert_eq!(get_auth(&s, "/a.txt", NEW).status, 200);
+}

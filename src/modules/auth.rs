@@ -6,10 +6,15 @@
 //! Failures: 401 with a challenge (keep-alive off for wrong credentials),
 //! 400 for malformed credentials, 500 for a missing/unsuitable backend.
 //! Digest nonces are `<hex time>:<hex hash>` (with `nonce_secret`:
-//! `<hex time>:<hex rand>:<hex hash>`), valid for 600 s. Not implemented:
-//! `auth.cache` (credentials are checked every time) and the ~1 s delay of
-//! failed-authentication responses.
+//! `<hex time>:<hex rand>:<hex hash>`), valid for 600 s. Wrong credentials
+//! set [`Request::delay_response`] (lighttpd `keep_alive = -1`): with
+//! `server.feature-flags` "auth.delay-invalid-creds" (default on) the
+//! connection holds the 401 until the next 1 s tick, without blocking the
+//! loop. `auth.cache`: see [`cache`].
 
+pub mod cache;
+
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use md5::Md5;
@@ -76,6 +81,7 @@ pub struct AuthConf {
     pub plain_userfile: Option<String>,
     pub htpasswd_userfile: Option<String>,
     pub htdigest_userfile: Option<String>,
+    pub cache: Option<cache::CacheRef>,
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +92,7 @@ pub enum Item {
     Plain(String),
     Htpasswd(String),
     Htdigest(String),
+    Cache(cache::CacheRef),
 }
 
 impl Patch for AuthConf {
@@ -98,17 +105,19 @@ impl Patch for AuthConf {
             Item::Plain(f) => self.plain_userfile = Some(f.clone()),
             Item::Htpasswd(f) => self.htpasswd_userfile = Some(f.clone()),
             Item::Htdigest(f) => self.htdigest_userfile = Some(f.clone()),
+            Item::Cache(c) => self.cache = Some(c.clone()),
         }
     }
 }
 
-const KEYS: [&str; 6] = [
+const KEYS: [&str; 7] = [
     "auth.backend",
     "auth.require",
     "auth.extern-authn",
     "auth.backend.plain.userfile",
     "auth.backend.htpasswd.userfile",
     "auth.backend.htdigest.userfile",
+    "auth.cache",
 ];
 
 pub fn compile(tree: &ConfigTree) -> Result<Scoped<AuthConf>, Vec<Diagnostic>> {
@@ -126,6 +135,10 @@ pub fn compile(tree: &ConfigTree) -> Result<Scoped<AuthConf>, Vec<Diagnostic>> {
             "auth.extern-authn" => Item::ExternAuthn(get_bool(key, v)?),
             "auth.backend.plain.userfile" => Item::Plain(get_str(key, v)?.to_string()),
             "auth.backend.htpasswd.userfile" => Item::Htpasswd(get_str(key, v)?.to_string()),
+            "auth.cache" => {
+                let c = cache::AuthCache::new(cache::parse_max_age(v));
+                Item::Cache(cache::CacheRef(Rc::new(RefCell::new(c))))
+            }
             _ => Item::Htdigest(get_str(key, v)?.to_string()),
         })
     })
@@ -818,13 +831,39 @@ fn random_u32() -> u32 {
 /// The module.
 pub struct ModAuth {
     conf: Scoped<AuthConf>,
+    /// Every `auth.cache`, for the periodic cleanup.
+    caches: Vec<cache::CacheRef>,
 }
 
 /// Registry constructor.
 pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
-    Ok(Box::new(ModAuth {
-        conf: compile(init.tree)?,
-    }))
+    let conf = compile(init.tree)?;
+    let blocks = conf.blocks.iter().flat_map(|(_, items)| items);
+    let caches = blocks
+        .filter_map(|it| match it {
+            Item::Cache(c) => Some(c.clone()),
+            _ => None,
+        })
+        .chain(conf.defaults.cache.clone())
+        .collect();
+    Ok(Box::new(ModAuth { conf, caches }))
+}
+
+/// Check with `db`, through the config's cache if it has one.
+fn with_cache<T>(
+    conf: &AuthConf,
+    db: &dyn UserDb,
+    now: i64,
+    f: impl FnOnce(&dyn UserDb) -> T,
+) -> T {
+    match &conf.cache {
+        Some(c) => f(&cache::CachedDb {
+            inner: db,
+            cache: &c.0,
+            now,
+        }),
+        None => f(db),
+    }
 }
 
 fn env_get<'a>(r: &'a Request, name: &str) -> Option<&'a str> {
@@ -845,7 +884,20 @@ impl Module for ModAuth {
     }
 
     fn hooks(&self) -> &'static [Hook] {
-        &[Hook::UriClean]
+        if self.caches.is_empty() {
+            &[Hook::UriClean]
+        } else {
+            &[Hook::UriClean, Hook::Trigger]
+        }
+    }
+
+    fn trigger(&mut self, cx: &mut Ctx) -> Flow {
+        if cx.now & 7 == 0 {
+            for c in &self.caches {
+                c.0.borrow_mut().purge(cx.now);
+            }
+        }
+        Flow::GoOn
     }
 
     fn uri_clean(&mut self, r: &mut Request, cx: &mut Ctx) -> Flow {
@@ -885,7 +937,8 @@ impl Module for ModAuth {
                     backend,
                     conf: &conf,
                 };
-                check_basic(req, r.headers.get("Authorization"), &db)
+                let header = r.headers.get("Authorization");
+                with_cache(&conf, &db, cx.now, |db| check_basic(req, header, db))
             }
             (Scheme::Digest, Some(backend)) => {
                 let db = FileDb {
@@ -898,7 +951,9 @@ impl Module for ModAuth {
                     target_orig: &r.target_orig,
                     now: cx.now,
                 };
-                check_digest(req, &input, &db, &mut random_u32)
+                with_cache(&conf, &db, cx.now, |db| {
+                    check_digest(req, &input, db, &mut random_u32)
+                })
             }
         };
         apply(r, outcome)
@@ -926,6 +981,7 @@ fn apply(r: &mut Request, outcome: Outcome) -> Flow {
             }
             if close {
                 r.keep_alive = false;
+                r.delay_response = true;
             }
             r.handler_module = None;
             r.finish_with(401)

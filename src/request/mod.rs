@@ -120,6 +120,9 @@ pub struct Request {
     pub chunked: bool,
     pub expect_100: bool,
     pub keep_alive: bool,
+    /// lighttpd `keep_alive = -1` (bad credentials): hold the response
+    /// until the next 1 s tick when "auth.delay-invalid-creds" is on.
+    pub delay_response: bool,
     /// Environment for backends (setenv, auth, error handler...). The
     /// `request_env` hooks have run once `env_ready` is set (before the
     /// handler's first call).
@@ -251,6 +254,7 @@ impl Request {
             chunked: false,
             expect_100: false,
             keep_alive: false,
+            delay_response: false,
             env: Vec::new(),
             env_ready: false,
             conf: ctx.core.defaults.clone(),
