@@ -306,7 +306,7 @@ impl Conn {
             }
             Err(e) => {
                 self.rbuf.clear();
-                Request::failed(e.status, e.version, e.method, &rctx)
+                Request::from_head_error(e, &rctx)
             }
         };
         self.seq += 1;

@@ -102,12 +102,8 @@ pub fn cgi_env(r: &CgiRequest) -> Vec<(String, String)> {
     }
     set("SERVER_PORT", r.server_port);
     set("SERVER_ADDR", r.server_addr);
-    let name = if r.server_name.is_empty() {
-        r.server_addr
-    } else {
-        host_without_port(r.server_name)
-    };
-    set("SERVER_NAME", name);
+    // Empty without a Host (lighttpd 1.4.69 sends SERVER_ADDR's pointer with length 0).
+    set("SERVER_NAME", host_without_port(r.server_name));
     set("REMOTE_ADDR", r.remote_addr);
     set("REMOTE_PORT", &r.remote_port.to_string());
     for (k, v) in r.headers.into_iter().flat_map(Headers::iter) {
@@ -304,7 +300,7 @@ mod tests {
         assert_eq!(get(&e, "CONTENT_LENGTH"), None);
         assert_eq!(get(&e, "SCRIPT_NAME"), None);
         assert_eq!(get(&e, "SCRIPT_FILENAME"), Some("/srv/www/cgi/env.sh/x"));
-        assert_eq!(get(&e, "SERVER_NAME"), Some("127.0.0.1"));
+        assert_eq!(get(&e, "SERVER_NAME"), Some(""));
     }
 
     #[test]

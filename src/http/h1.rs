@@ -69,6 +69,20 @@ pub struct HeadError {
     pub version: Version,
     /// The method, when the request line got that far (HEAD → no body).
     pub method: Option<Method>,
+    /// What was parsed before the error (target, Host, header lines), which
+    /// lighttpd keeps for a `server.error-handler`.
+    pub partial: Option<Box<PartialHead>>,
+}
+
+/// The part of a rejected head parsed before the error.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PartialHead {
+    /// The request-target as received (empty when the request line failed).
+    pub target: String,
+    /// The Host (lower-cased, not validated), if one was seen.
+    pub host: Option<String>,
+    /// The header lines before the bad one.
+    pub headers: Headers,
 }
 
 impl HeadError {
@@ -77,6 +91,7 @@ impl HeadError {
             status,
             version: Version::Http10,
             method: None,
+            partial: None,
         }
     }
 }
@@ -127,6 +142,11 @@ pub fn parse_head_with_port(
             status,
             version: p.version.unwrap_or(Version::Http10),
             method: p.method,
+            partial: Some(Box::new(PartialHead {
+                target: String::from_utf8_lossy(&p.target).into_owned(),
+                host: p.host,
+                headers: p.headers,
+            })),
         }),
     }
 }
@@ -484,9 +504,9 @@ impl<'o> Parser<'o> {
             let t = parse_target_bytes(&self.target, self.opts)?;
             (t.target, t.path, t.query)
         };
-        let host = match self.host.take() {
+        let host = match self.host.as_deref() {
             Some(h) => {
-                let h = host_policy(&h, self.opts, self.scheme_port).map_err(|_| 400u16)?;
+                let h = host_policy(h, self.opts, self.scheme_port).map_err(|_| 400u16)?;
                 self.headers.set("Host", &h);
                 Some(h)
             }

@@ -119,6 +119,20 @@ fn request_line_statuses() {
 }
 
 #[test]
+fn rejected_head_keeps_what_was_parsed_before_the_error() {
+    let e = parse("GET /a?q HTTP/1.1\r\nHost: EX.com\r\nX-A: 1\r\nBad Name: 2\r\nX-B: 3\r\n\r\n")
+        .unwrap_err();
+    let p = e.partial.expect("partial head");
+    assert_eq!(p.target, "/a?q");
+    assert_eq!(p.host.as_deref(), Some("ex.com"));
+    assert_eq!(p.headers.get("x-a"), Some("1"));
+    assert_eq!(p.headers.get("x-b"), None);
+    let e = parse("GET /a HTTP/1.1 junk\r\nHost: x\r\n\r\n").unwrap_err();
+    let p = e.partial.expect("partial head");
+    assert_eq!((p.target.as_str(), p.host), ("", None));
+}
+
+#[test]
 fn odd_but_accepted_request_lines() {
     let h = ok("GET /a b HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(h.norm_target, "/a%20b");

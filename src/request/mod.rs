@@ -140,6 +140,9 @@ pub struct Request {
     pub handler_module: Option<&'static str>,
     pub handler: Option<Box<dyn Handler>>,
     pub error_handler: ErrorHandlerState,
+    /// The method before `server.error-handler` turned it into GET; the
+    /// response is judged with it again (lighttpd `error_handler_saved_method`).
+    pub error_handler_method: Option<Method>,
     /// COMEBACK rounds so far (bounded).
     pub loops: u32,
     /// Unix time the request started.
@@ -234,6 +237,19 @@ impl Request {
         r
     }
 
+    /// A rejected head, keeping what lighttpd parsed before the error (an
+    /// error handler sees the target and the earlier header lines).
+    pub fn from_head_error(e: crate::http::h1::HeadError, ctx: &ReqContext) -> Request {
+        let mut r = Request::failed(e.status, e.version, e.method, ctx);
+        if let Some(p) = e.partial {
+            let p = *p;
+            r.target_orig = p.target;
+            r.uri.authority = p.host.unwrap_or_default();
+            r.headers = p.headers;
+        }
+        r
+    }
+
     fn empty(ctx: &ReqContext) -> Request {
         Request {
             method: Method::Get,
@@ -268,6 +284,7 @@ impl Request {
             handler_module: None,
             handler: None,
             error_handler: ErrorHandlerState::None,
+            error_handler_method: None,
             loops: 0,
             start_secs: ctx.now,
             seq: ctx.seq,

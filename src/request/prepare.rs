@@ -6,7 +6,7 @@
 use std::io;
 use std::os::unix::fs::FileTypeExt;
 
-use super::{Request, ServerConf};
+use super::{ErrorHandlerState, Request, ServerConf};
 use crate::http::method::Method;
 use crate::plugin::{Ctx, Flow, Hook, Pipeline};
 
@@ -53,7 +53,8 @@ pub fn restart(r: &mut Request, srv: &ServerConf) -> Result<(), Flow> {
 }
 
 fn prepare_once(r: &mut Request, p: &mut Pipeline, cx: &mut Ctx, srv: &ServerConf) -> Flow {
-    if r.resp.status > 200 || r.parse_error {
+    // A request that failed to parse goes on only into an error handler.
+    if r.resp.status > 200 || (r.parse_error && r.error_handler == ErrorHandlerState::None) {
         return Flow::Finished;
     }
     if r.physical.path.is_empty() {

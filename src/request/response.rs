@@ -25,6 +25,9 @@ pub fn response_start(
     cx: &mut Ctx,
     range_version_ok: bool,
 ) -> Flow {
+    if let Some(method) = r.error_handler_method.take() {
+        r.method = method;
+    }
     let status = r.resp.status;
     if matches!(status, 204 | 205 | 304) {
         r.resp.body.reset();
@@ -45,7 +48,7 @@ pub fn response_start(
         _ => return Flow::Error,
     }
     if r.resp.complete {
-        if r.conf.range_requests && r.resp.status == 200 && !r.resp.body.is_empty() {
+        if r.conf.range_requests && r.resp.status == 200 {
             apply_range(r, range_version_ok);
         }
         set_content_length(r);
@@ -129,6 +132,9 @@ fn apply_range(r: &mut Request, version_ok: bool) {
     if d.add_accept_ranges {
         r.resp.headers.append("Accept-Ranges", "bytes");
     }
+    if len == 0 {
+        return; // lighttpd skips Range on an empty payload (still advertises it)
+    }
     match d.spec {
         RangeSpec::Full => {}
         RangeSpec::Unsatisfiable => {
@@ -173,7 +179,7 @@ fn error_handler(r: &mut Request, p: &mut Pipeline, cx: &mut Ctx) -> Option<Flow
             if let Some(target) = r.conf.error_handler.clone() {
                 r.error_handler = ErrorHandlerState::NewStyle(status);
                 p.run(Hook::RequestReset, r, cx);
-                r.method = Method::Get;
+                r.error_handler_method = Some(std::mem::replace(&mut r.method, Method::Get));
                 r.body.wanted = false;
                 return Some(dispatch(r, target, status));
             }

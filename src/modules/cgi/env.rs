@@ -121,12 +121,8 @@ pub fn build(r: &Request, opts: &EnvOpts) -> Vec<(String, String)> {
     let (addr, port) = socket_parts(&r.server_socket);
     put("SERVER_PORT", port);
     put("SERVER_ADDR", addr);
-    let name = if r.server_name.is_empty() {
-        addr
-    } else {
-        server_name(&r.server_name)
-    };
-    put("SERVER_NAME", name);
+    // Empty without a Host (lighttpd 1.4.69 sends SERVER_ADDR's pointer with length 0).
+    put("SERVER_NAME", server_name(&r.server_name));
     put("REMOTE_ADDR", &r.remote_ip);
     if let Some(p) = r.remote_port {
         put("REMOTE_PORT", &p.to_string());
