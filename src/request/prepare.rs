@@ -244,7 +244,11 @@ fn dir_redirect(r: &mut Request, srv: &ServerConf) -> u16 {
     if srv.absolute_dir_redirect() {
         loc.push_str(r.uri.scheme);
         loc.push_str("://");
-        loc.push_str(&r.uri.authority);
+        if r.uri.authority.is_empty() {
+            loc.push_str(&local_authority(r));
+        } else {
+            loc.push_str(&r.uri.authority);
+        }
     }
     loc.push_str(&crate::http::uri::url_encode_path(&r.uri.path));
     loc.push('/');
@@ -255,6 +259,29 @@ fn dir_redirect(r: &mut Request, srv: &ServerConf) -> u16 {
     r.resp.headers.set("Location", &loc);
     r.resp.complete = true;
     301
+}
+
+/// The authority of a redirect for a request without one (HTTP/1.0, no
+/// Host), from the listening socket as lighttpd builds it: 127.0.0.1 is
+/// `localhost`, else `server.name`, else the address (lighttpd would try a
+/// blocking reverse lookup first); then `:port` unless the scheme's default.
+fn local_authority(r: &Request) -> String {
+    let Some((addr, port)) = r.server_socket.rsplit_once(':') else {
+        return r.server_name.clone();
+    };
+    let mut out = if addr == "127.0.0.1" {
+        "localhost".to_string()
+    } else if !r.server_name.is_empty() {
+        r.server_name.clone()
+    } else {
+        addr.to_string()
+    };
+    let default = if r.uri.scheme == "https" { "443" } else { "80" };
+    if port != default {
+        out.push(':');
+        out.push_str(port);
+    }
+    out
 }
 
 /// Errors from opening files for static responses, as statuses.
