@@ -190,6 +190,12 @@ impl CondRegex {
 
     /// Search `subject`; on a match return `%0..%N` (missing groups as "").
     fn captures(&self, subject: &str) -> Option<Captures> {
+        // PCRE2 in UTF mode (as lighttpd compiles) refuses a subject that is
+        // not valid UTF-8: no match. Request fields reach us decoded lossily,
+        // so such bytes show up as U+FFFD (a literal U+FFFD is taken the same).
+        if subject.contains(char::REPLACEMENT_CHARACTER) {
+            return None;
+        }
         let group = |m: Option<&str>| m.unwrap_or("").to_string();
         match self {
             CondRegex::Std(re) => re
@@ -717,6 +723,16 @@ mod tests {
         let c = cond("HTTP", "remoteip", CondOp::Eq, "2001:db8::/32");
         assert!(matches(&c, "2001:db8:1::5"));
         assert!(!matches(&c, "2001:db9::5"));
+    }
+
+    #[test]
+    fn invalid_utf8_subject_never_matches_a_regex() {
+        let c = cond("HTTP", "url", CondOp::Match, ".");
+        assert!(matches(&c, "/\u{e9}"));
+        assert!(!matches(&c, "/\u{fffd}("));
+        assert!(matches(&c.negated(), "/\u{fffd}("));
+        let p = cond("HTTP", "url", CondOp::Match, "^/x");
+        assert!(matches(&p, "/x\u{fffd}"), "a prefix compares bytes");
     }
 
     #[test]
