@@ -54,6 +54,10 @@ pub struct Site {
 impl Site {
     /// Compile a configuration and construct its modules.
     pub fn build(tree: &ConfigTree, module_dir: &str) -> Result<Site, Vec<Diagnostic>> {
+        let mut tree = tree.clone();
+        let port = crate::config::validate::listen::default_port(&tree);
+        sockets::resolve_socket_conditions(&mut tree, port);
+        let tree = &tree;
         let compiled = compile(tree)?;
         let modules = registry::load(tree, &compiled.modules, module_dir)?;
         let server = compiled.server;

@@ -20,8 +20,10 @@ use nix::sys::socket::{
     SockaddrLike, SockaddrStorage, UnixAddr,
 };
 
+use crate::config::cond::{CondField, CondOp, Pattern};
 use crate::config::core::ServerConf;
-use crate::config::tree::CtxId;
+use crate::config::tree::{ConfigTree, Context, CtxId};
+use crate::config::validate::get_bool;
 
 /// One listener to create, with its socket-scope settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +137,30 @@ pub fn resolve(addr: &str, default_port: u16, use_ipv6: bool) -> Result<ListenAd
         .or_else(|| all.iter().find(|a| a.is_ipv4()))
         .map(|a| ListenAddr::Inet(*a))
         .ok_or_else(|| format!("getaddrinfo failed: no address for '{host}'"))
+}
+
+/// lighttpd `network_init` rewrites every `$SERVER["socket"]` `==` / `!=`
+/// value to the text of the address it resolves to: with `server.port` 80,
+/// `127.0.0.1`, `localhost:80` and `127.0.0.1:80` all become `127.0.0.1:80`,
+/// the token of the one listener they name, and match its connections.
+/// Values that do not resolve stay as written (startup reports them).
+pub fn resolve_socket_conditions(tree: &mut ConfigTree, default_port: u16) {
+    let use_ipv6 = |ctx: &Context| {
+        ctx.get("server.use-ipv6")
+            .and_then(|d| get_bool("", &d.value).ok())
+    };
+    let global_v6 = use_ipv6(tree.global()).unwrap_or(false);
+    for ctx in &mut tree.contexts {
+        let v6 = use_ipv6(ctx).unwrap_or(global_v6);
+        let Some(c) = ctx.cond.as_mut() else { continue };
+        if c.field != CondField::ServerSocket || !matches!(c.op, CondOp::Eq | CondOp::Ne) {
+            continue;
+        }
+        if let Ok(addr) = resolve(&c.value, default_port, v6) {
+            c.value = addr.token();
+            c.pattern = Pattern::Literal(c.value.clone());
+        }
+    }
 }
 
 fn parse_port(p: Option<&str>, default_port: u16, addr: &str) -> Result<u16, String> {
@@ -510,6 +536,38 @@ mod tests {
         assert!(resolve("1.2.3.4:70000", 80, false).is_err());
         assert!(resolve("", 80, false).is_err());
         assert_eq!(resolve("localhost:84", 80, false), Ok(inet("127.0.0.1:84")));
+    }
+
+    #[test]
+    fn socket_conditions_become_resolved_tokens() {
+        use crate::config::validate::testing::{cond, s, TreeBuilder};
+        let mut b = TreeBuilder::new();
+        let sock = |op, v: &str| cond(CondField::ServerSocket, op, v);
+        let bare = b.block(0, sock(CondOp::Eq, "127.0.0.1"));
+        let named = b.block(0, sock(CondOp::Ne, "localhost:81"));
+        let v6 = b.block(0, sock(CondOp::Eq, "[::1]"));
+        let any = b.block(0, sock(CondOp::Eq, ":82"));
+        let regex = b.block(0, sock(CondOp::Match, "^127"));
+        let bad = b.block(0, sock(CondOp::Eq, "127.0.0.1:0"));
+        let unix = b.block(0, sock(CondOp::Eq, "/run/l.sock"));
+        b.set(v6, "server.use-ipv6", s("enable"));
+        let mut tree = b.build();
+        resolve_socket_conditions(&mut tree, 80);
+        let value = |id: CtxId| {
+            let c = tree.contexts[id].cond.as_ref().unwrap();
+            match &c.pattern {
+                Pattern::Literal(p) => assert_eq!(p, &c.value),
+                _ => assert_eq!(c.op, CondOp::Match),
+            }
+            c.value.clone()
+        };
+        assert_eq!(value(bare), "127.0.0.1:80");
+        assert_eq!(value(named), "127.0.0.1:81");
+        assert_eq!(value(v6), "[::1]:80");
+        assert_eq!(value(any), "0.0.0.0:82");
+        assert_eq!(value(regex), "^127");
+        assert_eq!(value(bad), "127.0.0.1:0");
+        assert_eq!(value(unix), "/run/l.sock");
     }
 
     #[test]

@@ -2,8 +2,11 @@
 //! codes (0 / 255), stdout vs stderr, `-f -`, `-p -t`, `-p -tt`.
 //! Expected texts were checked against lighttpd 1.4.69.
 
+mod common;
+
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 
 struct Out {
     code: i32,
@@ -243,5 +246,116 @@ fn preflight_constructs_modules_without_side_effects() {
     );
     // -t does not set up modules
     assert_eq!(lighttpd(&["-t", "-f", &bad], "").code, 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A server started with `-D` in directory `dir`, killed (by pid) on drop.
+struct Running(Child);
+
+impl Running {
+    fn start(dir: &Path, conf: &str, ports: &[u16]) -> Running {
+        std::fs::write(dir.join("lighttpd.conf"), conf).expect("write conf");
+        let child = Command::new(env!("CARGO_BIN_EXE_lighttpd"))
+            .args(["-D", "-i", "30", "-f", "lighttpd.conf"])
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let mut run = Running(child);
+        let deadline = std::time::Instant::now() + common::TIMEOUT;
+        while !ports
+            .iter()
+            .all(|p| std::net::TcpStream::connect(("127.0.0.1", *p)).is_ok())
+        {
+            assert!(std::time::Instant::now() < deadline, "server did not start");
+            assert!(run.0.try_wait().ok().flatten().is_none(), "server exited");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        run
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        common::signal(self.0.id() as i32, libc::SIGKILL);
+        let _ = self.0.wait();
+    }
+}
+
+fn get(port: u16, path: &str) -> common::Response {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(common::TIMEOUT)).expect("timeout");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).expect("send");
+    common::parse(&common::read_to_close(&mut s))
+        .pop()
+        .expect("a response")
+}
+
+/// lighttpd compares listeners by the address they resolve to and rewrites
+/// `$SERVER["socket"]` values to it: `127.0.0.1` (with `server.port`) is the
+/// `server.bind` listener, `localhost:P2` and `127.0.0.1:P2` are one socket,
+/// and each condition matches however the address is spelled (checked
+/// against lighttpd 1.4.69).
+#[test]
+fn socket_conditions_and_listeners_compare_resolved_addresses() {
+    let dir = common::temp_dir("cli-sock");
+    std::fs::write(dir.join("index.html"), "x").expect("write");
+    let (p1, p2) = (common::free_port(), common::free_port());
+    let conf = format!(
+        "server.document-root = \"{d}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {p1}\n\
+         server.modules = (\"mod_setenv\")\n\
+         $SERVER[\"socket\"] == \"127.0.0.1\" {{ server.tag = \"bare\" }}\n\
+         $SERVER[\"socket\"] == \"localhost:{p2}\" {{ server.tag = \"second\" }}\n\
+         $SERVER[\"socket\"] == \"127.0.0.1:{p2}\" {{ setenv.add-response-header = (\"X-Dup\" => \"1\") }}\n\
+         $SERVER[\"socket\"] != \"localhost:{p2}\" {{ setenv.add-response-header = (\"X-Not-Second\" => \"1\") }}\n",
+        d = dir.display()
+    );
+    let _server = Running::start(&dir, &conf, &[p1, p2]);
+    let first = get(p1, "/index.html");
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("Server"), Some("bare"));
+    assert_eq!(
+        (first.header("X-Not-Second"), first.header("X-Dup")),
+        (Some("1"), None)
+    );
+    let second = get(p2, "/index.html");
+    assert_eq!(second.header("Server"), Some("second"));
+    assert_eq!(
+        (second.header("X-Not-Second"), second.header("X-Dup")),
+        (None, Some("1"))
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// lighttpd 1.4.69 turns `server.force-lowercase-filenames` on at startup
+/// when the global block does not set it and the document root's lower- and
+/// upper-case spellings are the same directory. A symlink `DOCS -> docs`
+/// stands in for a case-insensitive filesystem.
+#[test]
+fn force_lowercase_filenames_is_detected_from_the_document_root() {
+    let dir = common::temp_dir("cli-case");
+    std::fs::create_dir_all(dir.join("docs")).expect("mkdir");
+    std::fs::write(dir.join("docs/index.html"), "lower").expect("write");
+    let port = common::free_port();
+    let conf = |extra: &str| {
+        format!(
+            "server.document-root = \"docs\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n{extra}\n"
+        )
+    };
+    let status = |conf: &str| {
+        let _server = Running::start(&dir, conf, &[port]);
+        get(port, "/INDEX.HTML").status
+    };
+    assert_eq!(status(&conf("")), 404, "case-sensitive: no lowercasing");
+    std::os::unix::fs::symlink("docs", dir.join("DOCS")).expect("symlink");
+    assert_eq!(
+        status(&conf("")),
+        200,
+        "detected: /INDEX.HTML is index.html"
+    );
+    let explicit = conf("server.force-lowercase-filenames = \"disable\"");
+    assert_eq!(status(&explicit), 404, "the global setting wins");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -566,7 +566,11 @@ fn item(kind: Kind, key: &str, d: &Directive) -> Result<CoreItem, String> {
 /// Build the per-request core configuration of a tree.
 pub fn compile_core(tree: &ConfigTree) -> Result<Scoped<CoreConf>, Vec<Diagnostic>> {
     let names: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
-    Scoped::build(tree, CoreConf::default(), &names, |key, d| {
+    let defaults = CoreConf {
+        force_lowercase_filenames: lowercase_by_default(tree),
+        ..CoreConf::default()
+    };
+    Scoped::build(tree, defaults, &names, |key, d| {
         let kind = KEYS
             .iter()
             .find(|(k, _)| *k == key)
@@ -574,6 +578,32 @@ pub fn compile_core(tree: &ConfigTree) -> Result<Scoped<CoreConf>, Vec<Diagnosti
             .ok_or_else(|| format!("internal: no core key {key}"))?;
         item(kind, key, d)
     })
+}
+
+/// lighttpd `config_set_defaults`: unless the global block sets
+/// `server.force-lowercase-filenames`, it is on when the document root's
+/// all-lower-case and all-upper-case spellings are the same directory
+/// (same inode: a case-insensitive filesystem).
+fn lowercase_by_default(tree: &ConfigTree) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let global = tree.global();
+    if global.get("server.force-lowercase-filenames").is_some() {
+        return false;
+    }
+    let Some(root) = global
+        .get("server.document-root")
+        .and_then(|d| d.value.as_str())
+    else {
+        return false;
+    };
+    let (lower, upper) = (root.to_ascii_lowercase(), root.to_ascii_uppercase());
+    if lower == upper {
+        return false; // "/" or "/12345/": nothing to compare
+    }
+    match (std::fs::metadata(&lower), std::fs::metadata(&upper)) {
+        (Ok(l), Ok(u)) => l.ino() == u.ino(),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
