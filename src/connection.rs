@@ -305,8 +305,11 @@ impl Conn {
                 r
             }
             Err(e) => {
+                let consumed = self.rbuf.len() as u64;
                 self.rbuf.clear();
-                Request::from_head_error(e, &rctx)
+                let mut r = Request::from_head_error(e, &rctx);
+                r.bytes_in = consumed;
+                r
             }
         };
         self.seq += 1;
@@ -525,8 +528,9 @@ impl Conn {
         self.write_idle = i64::from(r.conf.max_write_idle);
         let mut head = Vec::with_capacity(256);
         response::write_head(r, env.date, &mut head);
+        r.resp_head_len = head.len() as u64;
         self.wq.append_vec(head);
-        r.bytes_out = response::queue_body(r, &mut self.wq, true);
+        r.bytes_out = r.resp_head_len + response::queue_body(r, &mut self.wq, true);
         r.head_sent = true;
         self.delayed =
             r.delay_response && env.server.feature_bool("auth.delay-invalid-creds", true);
@@ -645,6 +649,7 @@ impl Conn {
     /// Close without (more of) a response.
     fn abort(&mut self, env: &mut Env) {
         if let Some(mut r) = self.req.take() {
+            r.aborted = true;
             let mut cx = ctx(env.registry, env.now, self.id);
             if r.resp.status != 0 {
                 env.pipeline.run(Hook::RequestDone, &mut r, &mut cx);

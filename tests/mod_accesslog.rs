@@ -68,3 +68,93 @@ fn custom_format_and_conditions() {
     );
     assert_eq!(read_lines(&s.dir.join("b.log"), 1).len(), 1);
 }
+
+/// The field after `name=` in a `name=value name=value` line.
+fn field<'a>(line: &'a str, name: &str) -> &'a str {
+    line.split(' ')
+        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("{name} missing in {line}"))
+}
+
+#[test]
+fn sub_second_times_and_byte_counts() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Server::start(
+        r#"server.modules = ("mod_accesslog", "mod_cgi")
+cgi.assign = (".sh" => "")
+accesslog.filename = "@DIR@/t.log"
+accesslog.format = "T=%T ms=%{ms}T D=%D us=%{us}T ns=%{ns}T b=%b O=%O I=%I X=%X s=%{sec}t bms=%{begin:msec}t ems=%{end:msec}t f=%{msec_frac}t p=%p A=%A f2=%f""#,
+        &[("alpha.txt", b"alpha\n"), ("big.bin", &[b'x'; 4 << 20])],
+    );
+    let p = s.docroot.join("slow.sh");
+    std::fs::write(
+        &p,
+        "#!/bin/sh\nsleep 0.3\nprintf 'Content-Type: text/plain\\r\\n\\r\\nok'\n",
+    )
+    .expect("write");
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    assert_eq!(s.get("/slow.sh").status, 200);
+    s.raw(b"POST /alpha.txt HTTP/1.0\r\nContent-Length: 5\r\n\r\nabcde");
+    s.raw(b"HEAD /alpha.txt HTTP/1.0\r\n\r\n");
+    // A client that goes away mid-response: the entry says X.
+    {
+        let mut c = s.connect();
+        use std::io::Write;
+        c.write_all(b"GET /big.bin HTTP/1.0\r\n\r\n").expect("send");
+    }
+    let lines = read_lines(&s.dir.join("t.log"), 4);
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    let slow = &lines[0];
+    let num = |n: &str| field(slow, n).parse::<i64>().unwrap_or(-2);
+    assert!((300..3000).contains(&num("ms")), "{slow}");
+    assert!((300_000..3_000_000).contains(&num("D")), "{slow}");
+    assert_eq!(num("D"), num("us"), "{slow}");
+    assert!(
+        num("ns") > 300_000_000 && num("ns") <= num("us") * 1000,
+        "{slow}"
+    );
+    assert!((0..=3).contains(&num("T")), "{slow}");
+    assert!(num("ems") - num("bms") >= 300, "{slow}");
+    assert!(
+        num("bms") >= before - 1 && num("s") >= before / 1000,
+        "{slow}"
+    );
+    assert_eq!(field(slow, "f").len(), 3, "{slow}");
+    assert!(num("O") > num("b") + 50 && num("b") == 2, "{slow}");
+    assert_eq!(field(slow, "X"), "-");
+    assert_eq!(field(slow, "p"), s.port.to_string());
+    assert_eq!(field(slow, "A"), "127.0.0.1");
+    assert!(field(slow, "f2").ends_with("/slow.sh"), "{slow}");
+    let post = &lines[1];
+    // lighttpd counts what was read: the head (47 bytes); the static
+    // handler does not read the body.
+    assert_eq!(field(post, "I"), "47", "{post}");
+    assert_eq!(field(post, "b"), "6");
+    let head = &lines[2];
+    assert_eq!(field(head, "b"), "0", "{head}");
+    assert!(field(head, "O").parse::<u32>().unwrap_or(0) > 100, "{head}");
+    assert_eq!(field(&lines[3], "X"), "X", "{}", lines[3]);
+}
+
+#[test]
+fn bad_request_and_error_page_fields() {
+    let s = Server::start(
+        r#"server.modules = ("mod_accesslog")
+accesslog.filename = "@DIR@/e.log"
+accesslog.format = "r=%r|I=%I|f=%f|b=%b|C=%C|%{c1}C""#,
+        &[("alpha.txt", b"alpha\n")],
+    );
+    s.raw(b"GARBAGE\r\n\r\n");
+    s.raw(b"GET /missing HTTP/1.0\r\nCookie: c0=1; c1=v1 ; c2=3\r\n\r\n");
+    let lines = read_lines(&s.dir.join("e.log"), 2);
+    assert_eq!(
+        lines,
+        [
+            "r=  |I=11|f=-|b=345|C=|",
+            "r=GET /missing HTTP/1.0|I=53|f=-|b=341|C=|v1"
+        ]
+    );
+}

@@ -2,10 +2,16 @@
 //! `accesslog.format` (Apache-like `%` specifiers), to a file, a `|pipe`
 //! or syslog, at request_done.
 //!
+//! Times: `%T` is whole seconds of the loop clock, as lighttpd;
+//! `%D`, `%{ms|us|ns}T` and `%{msec|usec|nsec[_frac]}t` use the real clock
+//! with lighttpd's rounding up. `%b` counts the response bytes after the
+//! head, `%O` with it, `%I` the request head and body.
+//!
 //! Differences: lines are written at once (lighttpd buffers up to 8 KiB /
-//! 4 s); `%b`/`%O` count response body bytes (the head is not counted);
-//! `%T`/`%D` have one-second resolution (requests carry a start second);
-//! `%{...}t` supports the usual strftime conversions (see [`strftime`]).
+//! 4 s); the request start is taken when its head is parsed (lighttpd:
+//! at its first byte); byte counts are what was queued, not what the
+//! kernel accepted; `%{...}t` supports the usual strftime conversions
+//! (see [`strftime`]).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -132,6 +138,7 @@ pub fn parse_format(format: &str) -> Result<Vec<Field>, String> {
             b'a' | b'h' => Field::RemoteAddr,
             b'A' => Field::LocalAddr,
             b'b' | b'B' => Field::BytesOutNoHeader,
+            b'C' if p.is_empty() => Field::Nothing,
             b'C' => Field::Cookie(p),
             b'D' => Field::TimeUsed(TimeUnit::Us),
             b'e' | b'n' => Field::Env(p),
@@ -143,17 +150,26 @@ pub fn parse_format(format: &str) -> Result<Vec<Field>, String> {
             b'm' => Field::Method,
             b'o' => Field::ResponseHeader(p),
             b'O' => Field::BytesOut,
-            b'p' => Field::Port(p == "remote"),
+            b'p' => Field::Port(match p.as_str() {
+                "" | "canonical" | "local" => false,
+                "remote" => true,
+                _ => {
+                    return Err(format!(
+                        "invalid format %{{canonical,local,remote}}p: {format}"
+                    ))
+                }
+            }),
             b'P' => Field::Nothing,
             b'q' => Field::Query,
             b'r' => Field::RequestLine,
             b's' => Field::Status,
             b't' => Field::Time(time_field(&p).map_err(|m| format!("{m}{format}"))?),
             b'T' => Field::TimeUsed(match p.as_str() {
+                "" | "s" | "sec" => TimeUnit::Sec,
                 "ms" | "msec" => TimeUnit::Ms,
                 "us" | "usec" => TimeUnit::Us,
                 "ns" | "nsec" => TimeUnit::Ns,
-                _ => TimeUnit::Sec,
+                _ => return Err(format!("invalid time unit in %{{UNIT}}T: {format}")),
             }),
             b'u' => Field::RemoteUser,
             b'U' => Field::Url,
@@ -332,10 +348,16 @@ pub struct Entry<'a> {
     pub local_addr: &'a str,
     pub local_port: &'a str,
     pub remote_port: Option<u16>,
+    /// Response bytes, head included.
     pub bytes_out: u64,
+    pub head_len: u64,
     pub bytes_in: u64,
+    /// Request start and log time, seconds of the loop clock.
     pub start: i64,
     pub end: i64,
+    /// Request start and log time, nanoseconds since the epoch.
+    pub start_ns: i128,
+    pub end_ns: i128,
     pub env: &'a [(String, String)],
     pub filename: &'a str,
     pub protocol: &'a str,
@@ -352,6 +374,34 @@ pub struct Entry<'a> {
     pub host: &'a str,
     /// `+` keep-alive, `-` close, `X` aborted.
     pub conn_status: char,
+}
+
+/// Nanoseconds since the epoch.
+pub fn epoch_ns(t: std::time::SystemTime) -> i128 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_nanos() as i128,
+        Err(e) => -(e.duration().as_nanos() as i128),
+    }
+}
+
+/// `n` nanoseconds in `unit`, rounded up (lighttpd's ceil).
+fn ceil_unit(n: i128, unit: TimeUnit) -> i128 {
+    let div = match unit {
+        TimeUnit::Sec => 1_000_000_000,
+        TimeUnit::Ms => 1_000_000,
+        TimeUnit::Us => 1_000,
+        TimeUnit::Ns => 1,
+    };
+    (n + div - 1).div_euclid(div)
+}
+
+/// lighttpd `accesslog_append_bytes`: `-` when nothing was sent.
+fn bytes(out: &mut String, n: u64, minus: u64) {
+    if n > 0 {
+        out.push_str(&n.saturating_sub(minus).to_string());
+    } else {
+        out.push('-');
+    }
 }
 
 fn header<'a>(list: &[(&'a str, &'a str)], name: &str) -> Option<String> {
@@ -378,14 +428,9 @@ pub fn render(fields: &[Field], e: &Entry, json: bool) -> String {
             Field::Literal(s) => out.push_str(s),
             Field::RemoteAddr => out.push_str(e.remote_addr),
             Field::LocalAddr => out.push_str(e.local_addr),
-            Field::BytesOutNoHeader | Field::BytesOut => {
-                if e.bytes_out > 0 || e.status != 0 {
-                    out.push_str(&e.bytes_out.to_string())
-                } else {
-                    out.push('-')
-                }
-            }
-            Field::BytesIn => out.push_str(&e.bytes_in.to_string()),
+            Field::BytesOutNoHeader => bytes(&mut out, e.bytes_out, e.head_len),
+            Field::BytesOut => bytes(&mut out, e.bytes_out, 0),
+            Field::BytesIn => bytes(&mut out, e.bytes_in, 0),
             Field::Cookie(name) => {
                 if let Some(c) = header(&e.request_headers, "Cookie") {
                     let v = c
@@ -397,13 +442,14 @@ pub fn render(fields: &[Field], e: &Entry, json: bool) -> String {
                     }
                 }
             }
+            Field::TimeUsed(TimeUnit::Sec) => out.push_str(&(e.end - e.start).to_string()),
             Field::TimeUsed(unit) => {
-                let secs = (e.end - e.start).max(0);
-                let n = match unit {
-                    TimeUnit::Sec => secs,
-                    TimeUnit::Ms => secs * 1000,
-                    TimeUnit::Us => secs * 1_000_000,
-                    TimeUnit::Ns => secs * 1_000_000_000,
+                let diff = e.end_ns - e.start_ns;
+                // lighttpd: -1 when the clock went backwards.
+                let n = if diff <= 0 {
+                    -1
+                } else {
+                    ceil_unit(diff, *unit)
                 };
                 out.push_str(&n.to_string());
             }
@@ -452,7 +498,7 @@ pub fn render(fields: &[Field], e: &Entry, json: bool) -> String {
                 }
             }
             Field::Status => out.push_str(&e.status.to_string()),
-            Field::Time(t) => out.push_str(&time_text(t, if t.begin { e.start } else { e.end })),
+            Field::Time(t) => out.push_str(&time_text(t, e)),
             Field::Url => escape(
                 &mut out,
                 e.target.split('?').next().unwrap_or("").as_bytes(),
@@ -466,22 +512,29 @@ pub fn render(fields: &[Field], e: &Entry, json: bool) -> String {
     out
 }
 
-fn time_text(t: &TimeFmt, secs: i64) -> String {
+/// A `%t` value: begin = request start, else the log time.
+fn time_text(t: &TimeFmt, e: &Entry) -> String {
+    let secs = if t.begin { e.start } else { e.end };
+    let ns = if t.begin { e.start_ns } else { e.end_ns };
     match &t.kind {
         TimeKind::Clf => strftime("[%d/%b/%Y:%H:%M:%S %z]", secs),
         TimeKind::Strftime(f) => strftime(f, secs),
-        TimeKind::Epoch(u) => {
-            let mul = match u {
-                TimeUnit::Sec => 1,
-                TimeUnit::Ms => 1000,
-                TimeUnit::Us => 1_000_000,
-                TimeUnit::Ns => 1_000_000_000,
-            };
-            (secs * mul).to_string()
+        TimeKind::Epoch(TimeUnit::Sec) => secs.to_string(),
+        TimeKind::Epoch(unit) => {
+            // whole seconds, then the fraction rounded up (as lighttpd)
+            let (s, frac) = (ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000));
+            let per_sec = ceil_unit(1_000_000_000, *unit);
+            (s * per_sec + ceil_unit(frac, *unit)).to_string()
         }
-        TimeKind::Frac(TimeUnit::Ms) => "000".into(),
-        TimeKind::Frac(TimeUnit::Us) => "000000".into(),
-        TimeKind::Frac(_) => "000000000".into(),
+        TimeKind::Frac(unit) => {
+            let (width, max) = match unit {
+                TimeUnit::Ms => (3, 999),
+                TimeUnit::Us => (6, 999_999),
+                _ => (9, 999_999_999),
+            };
+            let frac = ceil_unit(ns.rem_euclid(1_000_000_000), *unit).min(max);
+            format!("{frac:0width$}")
+        }
     }
 }
 
@@ -682,9 +735,12 @@ impl Module for ModAccesslog {
             local_port,
             remote_port: r.remote_port,
             bytes_out: r.bytes_out,
+            head_len: r.resp_head_len,
             bytes_in: r.bytes_in + r.body.received,
             start: r.start_secs,
             end: cx.now,
+            start_ns: epoch_ns(r.start_hp),
+            end_ns: epoch_ns(std::time::SystemTime::now()),
             env: &r.env,
             filename: &r.physical.path,
             protocol: if r.parse_error {
@@ -702,7 +758,11 @@ impl Module for ModAccesslog {
             status: r.resp.status,
             server_name: &r.server_name,
             host: &r.uri.authority,
-            conn_status: if r.keep_alive { '+' } else { '-' },
+            conn_status: match (r.aborted, r.keep_alive) {
+                (true, _) => 'X',
+                (false, true) => '+',
+                (false, false) => '-',
+            },
         };
         let mut line = render(&format, &entry, conf.json);
         line.push('\n');

@@ -147,6 +147,9 @@ pub struct Request {
     pub loops: u32,
     /// Unix time the request started.
     pub start_secs: i64,
+    /// When the request was created, with sub-second resolution (for
+    /// mod_accesslog `%D`, `%{ms}T`, `%{usec}t`; lighttpd `start_hp`).
+    pub start_hp: std::time::SystemTime,
     /// Number of this request on its connection (1-based).
     pub seq: u32,
     /// Set when the request head could not be parsed.
@@ -155,6 +158,10 @@ pub struct Request {
     pub head_sent: bool,
     /// Body bytes of the response sent (for logs).
     pub bytes_out: u64,
+    /// Bytes of the response head (included in `bytes_out`).
+    pub resp_head_len: u64,
+    /// The connection broke before the response was complete.
+    pub aborted: bool,
     /// Request head size in bytes (for logs).
     pub bytes_in: u64,
     /// Per-request state of modules (lighttpd `r->plugin_ctx`).
@@ -287,10 +294,13 @@ impl Request {
             error_handler_method: None,
             loops: 0,
             start_secs: ctx.now,
+            start_hp: std::time::SystemTime::now(),
             seq: ctx.seq,
             parse_error: false,
             head_sent: false,
             bytes_out: 0,
+            resp_head_len: 0,
+            aborted: false,
             bytes_in: 0,
             plugin_ctx: PluginCtx::default(),
         }

@@ -225,6 +225,9 @@ pub fn error_document(r: &mut Request) {
     }
     r.resp.body.reset();
     r.resp.complete = true;
+    // lighttpd resets the physical path (mod_accesslog %f logs "-"), or
+    // points it at the error file it sends.
+    r.physical.path.clear();
     if r.conf.errorfile_prefix.is_some() && errorfile(r, status) {
         return;
     }
@@ -257,6 +260,7 @@ fn errorfile(r: &mut Request, status: u16) -> bool {
         .to_string();
     r.resp.headers.append("Content-Type", &ctype);
     r.resp.body.append_file(Rc::new(file), 0, meta.len());
+    r.physical.path = path;
     true
 }
 

@@ -7,9 +7,12 @@ fn entry() -> Entry<'static> {
         local_port: "8080",
         remote_port: Some(5555),
         bytes_out: 1234,
+        head_len: 200,
         bytes_in: 99,
         start: 1_700_000_000,
         end: 1_700_000_002,
+        start_ns: 1_700_000_000_250_000_000,
+        end_ns: 1_700_000_002_000_000_001,
         env: &[],
         filename: "/srv/www/index.html",
         protocol: "HTTP/1.1",
@@ -47,7 +50,7 @@ fn every_specifier() {
             "127.0.0.1 127.0.0.1 127.0.0.1 8080 5555 8080",
         ),
         ("%l %u %% %>s %<s %s", "- - % 200 200 200"),
-        ("%b %B %O %I", "1234 1234 1234 99"),
+        ("%b %B %O %I", "1034 1034 1234 99"),
         (
             "%r|%m|%H|%U|%q",
             "GET /index.html?q=1 HTTP/1.1|GET|HTTP/1.1|/index.html|q=1",
@@ -61,16 +64,45 @@ fn every_specifier() {
             "%v %V %f %k %X %P.",
             "example.org example.org /srv/www/index.html 2 + .",
         ),
-        ("%T %{ms}T %D %{us}T", "2 2000 2000000 2000000"),
         (
-            "%{sec}t %{begin:msec}t %{msec_frac}t",
-            "1700000002 1700000000000 000",
+            "%T %{ms}T %D %{us}T %{ns}T %{s}T",
+            "2 1751 1750001 1750001 1750000001 2",
+        ),
+        (
+            "%{sec}t %{begin:msec}t %{msec_frac}t %{begin:usec_frac}t",
+            "1700000002 1700000000250 001 250000",
+        ),
+        (
+            "%{begin:sec}t %{usec}t %{begin:nsec}t %{nsec_frac}t",
+            "1700000000 1700000002000001 1700000000250000000 000000001",
         ),
         ("%e %{REMOTE_USER}e", "- -"),
     ];
     for (fmt, want) in table {
         assert_eq!(line(fmt), want, "{fmt}");
     }
+}
+
+#[test]
+fn times_and_bytes_edge_cases() {
+    let fields = parse_format("%D|%b|%O|%I|%{ms_frac}t").err();
+    assert!(fields.is_some(), "ms_frac is not a token");
+    let mut e = entry();
+    e.end_ns = e.start_ns;
+    (e.bytes_out, e.head_len, e.bytes_in) = (0, 0, 0);
+    let f = parse_format("%D|%b|%O|%I").expect("ok");
+    assert_eq!(
+        render(&f, &e, false),
+        "-1|-|-|-",
+        "nothing sent, clock still"
+    );
+    e.bytes_out = 150;
+    e.head_len = 150;
+    assert_eq!(render(&f, &e, false), "-1|0|150|-", "a head without body");
+    // A fraction that rounds up to a whole second stays in its width.
+    e.end_ns = 1_700_000_002_999_999_999;
+    let f = parse_format("%{msec_frac}t %{usec_frac}t").expect("ok");
+    assert_eq!(render(&f, &e, false), "999 999999");
 }
 
 #[test]
@@ -94,10 +126,18 @@ fn format_errors() {
         "%t %t",
         "%{nonsense}t",
         "%t %{%Y}t",
+        "%{minutes}T",
+        "%{other}p",
     ] {
         assert!(parse_format(bad).is_err(), "{bad}");
     }
     assert!(parse_format("%t %{msec_frac}t").is_ok());
+    assert!(parse_format("%{canonical}p %{s}T %{nsec}T").is_ok());
+    assert_eq!(
+        parse_format("%C").expect("ok"),
+        vec![Field::Nothing],
+        "blank cookie"
+    );
     assert_eq!(
         parse_format("a%%b%lc").expect("ok"),
         vec![Field::Literal("a%b-c".into())]
