@@ -5,7 +5,6 @@
 //! keep-alive connection is idle.
 
 use std::io;
-use std::os::fd::AsFd;
 
 use mio::{Interest, Registry, Token};
 
@@ -241,7 +240,7 @@ impl Conn {
             self.rbuf = env.pool.take();
         }
         while self.can_read && !self.read_closed && self.rbuf.len() < limit {
-            let got = crate::sys::read_append(self.stream.as_fd(), &mut self.rbuf, READ_CHUNK);
+            let got = crate::sys::read_append(self.stream.read_fd(), &mut self.rbuf, READ_CHUNK);
             match got {
                 Ok(0) => self.read_closed = true,
                 Ok(n) => {

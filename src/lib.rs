@@ -21,6 +21,7 @@ pub mod gw;
 pub mod http;
 pub mod log;
 pub mod modules;
+pub mod oneshot;
 pub mod plugin;
 pub mod request;
 pub mod server;

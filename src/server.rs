@@ -130,7 +130,7 @@ pub fn run(tree: ConfigTree, opts: ServeOptions) -> i32 {
     serve(tree, settings)
 }
 
-/// `-1`: serve the one connection on stdin (a socket), then exit. No
+/// `-1`: serve the one connection on stdin (a socket or a pipe), then exit. No
 /// listeners, no daemon, no pid file.
 pub fn serve_stdin(tree: ConfigTree, settings: Settings) -> i32 {
     let site = match Site::build(&tree, &settings.module_dir) {
@@ -140,9 +140,13 @@ pub fn serve_stdin(tree: ConfigTree, settings: Settings) -> i32 {
             return 255;
         }
     };
-    let Some((stream, name)) = sockets::stdin_stream() else {
-        log_error!("lighttpd -1 stdin is not a socket");
-        return 255;
+    let conn = match crate::oneshot::stdin_connection(&sockets::listen_specs(&site.server)) {
+        Ok(Some(c)) => c,
+        Ok(None) => return 0,
+        Err(msg) => {
+            log_error!("{msg}");
+            return 255;
+        }
     };
     let mut server = match Server::new(site, Vec::new(), settings) {
         Ok(s) => s,
@@ -152,7 +156,11 @@ pub fn serve_stdin(tree: ConfigTree, settings: Settings) -> i32 {
         }
     };
     server.one_shot = true;
-    server.add_conn(stream, (String::from("0.0.0.0"), None), name);
+    server.add_conn(
+        conn.stream,
+        (conn.remote_ip, conn.remote_port),
+        conn.socket_name,
+    );
     server.run()
 }
 

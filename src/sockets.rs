@@ -5,7 +5,8 @@
 //! `server.socket-perms`, and systemd socket activation
 //! (`LISTEN_PID` / `LISTEN_FDS`, including `parent:PID`).
 //!
-//! Also [`Stream`], an accepted connection (TCP or unix).
+//! Also [`Stream`], an accepted connection (TCP or unix, or for `-1` the
+//! stdin/stdout pipe pair).
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
@@ -217,7 +218,7 @@ impl Listener {
     }
 }
 
-fn peer_ip_text(peer: SocketAddr) -> String {
+pub fn peer_ip_text(peer: SocketAddr) -> String {
     match peer.ip() {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => v4.to_string(),
@@ -302,7 +303,7 @@ fn adopt(fd: OwnedFd, addr: &ListenAddr) -> Result<ListenSock, String> {
     })
 }
 
-fn set_nonblocking(fd: &OwnedFd) -> Result<(), String> {
+pub fn set_nonblocking(fd: &OwnedFd) -> Result<(), String> {
     use nix::fcntl::{fcntl, FcntlArg, OFlag};
     let flags = fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL).map_err(|e| e.to_string())?;
     let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
@@ -394,29 +395,6 @@ pub fn inherited_from_env() -> Vec<(ListenAddr, OwnedFd)> {
         .collect()
 }
 
-/// `-1`: the connected socket on stdin as a [`Stream`], with the
-/// `$SERVER["socket"]` token of its local address; None if stdin is not a
-/// socket.
-pub fn stdin_stream() -> Option<(Stream, String)> {
-    let st = nix::sys::stat::fstat(0).ok()?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
-        return None;
-    }
-    let fd = crate::sys::adopt_inherited_fd(0)?;
-    set_nonblocking(&fd).ok()?;
-    let addr = local_addr(&fd)?;
-    let name = addr.token();
-    let stream = match addr {
-        ListenAddr::Unix(_) => Stream::Unix(mio::net::UnixStream::from_std(
-            std::os::unix::net::UnixStream::from(fd),
-        )),
-        ListenAddr::Inet(_) => {
-            Stream::Tcp(mio::net::TcpStream::from_std(std::net::TcpStream::from(fd)))
-        }
-    };
-    Some((stream, name))
-}
-
 /// getsockname() of a socket as a [`ListenAddr`].
 pub fn local_addr(fd: &OwnedFd) -> Option<ListenAddr> {
     let ss: SockaddrStorage = nsock::getsockname(fd.as_raw_fd()).ok()?;
@@ -439,15 +417,61 @@ pub fn local_addr(fd: &OwnedFd) -> Option<ListenAddr> {
 pub enum Stream {
     Tcp(mio::net::TcpStream),
     Unix(mio::net::UnixStream),
+    /// `-1` with pipes: requests come in on `rd`, responses go out on `wr`.
+    Pipe(Box<PipePair>),
+}
+
+/// The two ends of a `-1` pipe connection.
+#[derive(Debug)]
+pub struct PipePair {
+    pub rd: mio::unix::pipe::Receiver,
+    pub wr: mio::unix::pipe::Sender,
+    /// `wr` is registered for writability (a regular file cannot be).
+    wr_watched: bool,
+}
+
+impl PipePair {
+    pub fn new(rd: mio::unix::pipe::Receiver, wr: mio::unix::pipe::Sender) -> PipePair {
+        PipePair {
+            rd,
+            wr,
+            wr_watched: false,
+        }
+    }
+
+    /// Watch `wr` for writability only while asked to; an fd epoll refuses
+    /// (a regular file: always writable) is left unwatched.
+    fn watch_wr(&mut self, r: &Registry, t: Token, on: bool) -> io::Result<()> {
+        if on && !self.wr_watched {
+            match self.wr.register(r, t, Interest::WRITABLE) {
+                Ok(()) => self.wr_watched = true,
+                Err(e) if e.raw_os_error() == Some(libc::EPERM) => {}
+                Err(e) => return Err(e),
+            }
+        } else if !on && self.wr_watched {
+            self.wr_watched = false;
+            self.wr.deregister(r)?;
+        }
+        Ok(())
+    }
 }
 
 impl Stream {
-    /// shutdown(SHUT_WR): the response is complete.
+    /// shutdown(SHUT_WR): the response is complete (nothing for pipes).
     pub fn shutdown_write(&self) {
         let _ = match self {
             Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
             Stream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
+            Stream::Pipe(_) => Ok(()),
         };
+    }
+
+    /// The fd requests are read from ([`AsFd`] gives the one written to).
+    pub fn read_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Stream::Pipe(p) => p.rd.as_fd(),
+            s => s.as_fd(),
+        }
     }
 }
 
@@ -456,6 +480,7 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            Stream::Pipe(p) => p.rd.read(buf),
         }
     }
 }
@@ -465,6 +490,7 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
+            Stream::Pipe(p) => p.wr.write(buf),
         }
     }
 
@@ -478,6 +504,7 @@ impl AsFd for Stream {
         match self {
             Stream::Tcp(s) => s.as_fd(),
             Stream::Unix(s) => s.as_fd(),
+            Stream::Pipe(p) => p.wr.as_fd(),
         }
     }
 }
@@ -487,6 +514,10 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s) => s.register(r, t, i),
             Stream::Unix(s) => s.register(r, t, i),
+            Stream::Pipe(p) => {
+                p.rd.register(r, t, Interest::READABLE)?;
+                p.watch_wr(r, t, i.is_writable())
+            }
         }
     }
 
@@ -494,6 +525,10 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s) => s.reregister(r, t, i),
             Stream::Unix(s) => s.reregister(r, t, i),
+            Stream::Pipe(p) => {
+                p.rd.reregister(r, t, Interest::READABLE)?;
+                p.watch_wr(r, t, i.is_writable())
+            }
         }
     }
 
@@ -501,6 +536,10 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s) => s.deregister(r),
             Stream::Unix(s) => s.deregister(r),
+            Stream::Pipe(p) => {
+                p.rd.deregister(r)?;
+                p.watch_wr(r, Token(0), false)
+            }
         }
     }
 }
