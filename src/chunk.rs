@@ -115,6 +115,23 @@ impl ChunkQueue {
         self.bytes_out
     }
 
+    /// The queue's only chunk if it is a file chunk: (file, offset,
+    /// length, spilled temp file). mod_deflate caches only such bodies.
+    pub fn single_file(&self) -> Option<(&Rc<File>, u64, u64, bool)> {
+        match (self.chunks.len(), self.chunks.front()) {
+            (
+                1,
+                Some(Chunk::File {
+                    file,
+                    off,
+                    len,
+                    temp,
+                }),
+            ) => Some((file, *off, *len, *temp)),
+            _ => None,
+        }
+    }
+
     /// Drop everything; keeps the deque's allocation.
     pub fn reset(&mut self) {
         self.chunks.clear();

@@ -64,10 +64,10 @@ pub fn features() -> String {
     );
     let feature_list: &[(bool, &str)] = &[
         (true, "IPv6 support"),
-        (false, "zlib support"),
-        (false, "zstd support"),
+        (true, "zlib support"),
+        (cfg!(feature = "zstd"), "zstd support"),
         (false, "bzip2 support"),
-        (false, "brotli support"),
+        (cfg!(feature = "brotli"), "brotli support"),
         (false, "crypt support"),
         (false, "OpenSSL support"),
         (false, "mbedTLS support"),

@@ -1,15 +1,27 @@
 //! mod_deflate (lighttpd src/mod_deflate.c): compress complete responses
-//! with gzip or deflate (zlib) at response_start.
+//! with zstd, brotli, gzip or deflate at response_start ([`encode`]).
 //!
-//! Choice: the first `deflate.allowed-encodings` entry (config order) the
-//! client's Accept-Encoding names (tokens compared case-sensitively, `;q=`
-//! ignored); 1.4.69 compresses nothing without that key, `()` means all.
-//! Content-Type must prefix-match `deflate.mimetypes`. `Vary:
-//! Accept-Encoding` is added, the ETag gets `-<encoding>`, and an
-//! If-None-Match naming that ETag gives 304 (GET/HEAD) or 412.
-//! Not implemented: brotli, zstd, bzip2, `deflate.cache-dir`.
+//! Choice (lighttpd `mod_deflate_choose_encoding`): the client's
+//! Accept-Encoding tokens (case-sensitive, `;q=` ignored) against the
+//! `deflate.allowed-encodings` entries in config order — each entry naming
+//! gzip (also x-gzip), deflate, br or zstd by substring; the first entry the
+//! client accepts wins, zstd > br > gzip > x-gzip > deflate inside it.
+//! 1.4.69 compresses nothing without that key; `()` means zstd, br, then
+//! gzip/x-gzip/deflate together. Content-Type must prefix-match
+//! `deflate.mimetypes`. `Vary: Accept-Encoding` is added (`,Accept-Encoding`
+//! appended to another Vary), the ETag gets `-<encoding>`, and an
+//! If-None-Match naming that ETag gives 304 (GET/HEAD) or 412, before the
+//! `deflate.max-loadavg` test. `deflate.cache-dir` keeps compressed copies
+//! of whole static files ([`cache`]).
+//!
+//! Streamed responses are not compressed (lighttpd compresses them as they
+//! flow); so `deflate.output-buffer-size`, `deflate.work-block-size` and
+//! `sync_flush`, which only shape streamed output, change nothing here.
+//! Not implemented: bzip2 (1.4.69 Debian builds lack it too),
+//! `deflate.params`.
 
-use flate2::{Compress, Compression, Crc, FlushCompress, Status};
+pub mod cache;
+pub mod encode;
 
 use crate::config::diagnostic::Diagnostic;
 use crate::config::scoped::{Patch, Scoped};
@@ -18,25 +30,31 @@ use crate::config::validate::{get_int, get_list, get_short, get_str};
 use crate::plugin::registry::ModuleInit;
 use crate::plugin::{Ctx, Flow, Hook, Module};
 use crate::request::Request;
+pub use encode::{compress, Encoding};
 
-/// Encodings this build can produce.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
-    Gzip,
-    Deflate,
+/// Accept-Encoding flags (lighttpd `HTTP_ACCEPT_ENCODING_*`).
+pub mod flag {
+    pub const GZIP: u8 = 1;
+    pub const X_GZIP: u8 = 2;
+    pub const DEFLATE: u8 = 4;
+    pub const BR: u8 = 8;
+    pub const ZSTD: u8 = 16;
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeflateConf {
     /// Content-Type prefixes; None = module inactive.
     pub mimetypes: Option<Vec<String>>,
-    /// None = not configured (1.4.69: compress nothing).
-    pub allowed: Option<Vec<Encoding>>,
+    /// Accepted flag sets in preference order; None = not configured
+    /// (1.4.69: compress nothing).
+    pub allowed: Option<Vec<u8>>,
     pub min_size: u64,
     /// KiB.
     pub max_size_kib: u64,
     pub level: Option<u32>,
     pub max_loadavg: Option<f64>,
+    /// `deflate.cache-dir` without its trailing slash.
+    pub cache_dir: Option<String>,
 }
 
 impl Default for DeflateConf {
@@ -48,6 +66,7 @@ impl Default for DeflateConf {
             max_size_kib: 131_072,
             level: None,
             max_loadavg: None,
+            cache_dir: None,
         }
     }
 }
@@ -55,11 +74,15 @@ impl Default for DeflateConf {
 #[derive(Debug, Clone)]
 pub enum Item {
     Mimetypes(Vec<String>),
-    Allowed(Vec<Encoding>),
+    Allowed(Vec<u8>),
     Min(u64),
     Max(u64),
     Level(Option<u32>),
     Loadavg(Option<f64>),
+    CacheDir(Option<String>),
+    /// Accepted, no effect on complete bodies (output-buffer-size,
+    /// work-block-size).
+    Ignored,
 }
 
 impl Patch for DeflateConf {
@@ -72,27 +95,42 @@ impl Patch for DeflateConf {
             Item::Max(n) => self.max_size_kib = *n,
             Item::Level(l) => self.level = *l,
             Item::Loadavg(l) => self.max_loadavg = *l,
+            Item::CacheDir(d) => self.cache_dir = d.clone(),
+            Item::Ignored => {}
         }
     }
 }
 
-/// `deflate.allowed-encodings` entries → encodings (substring tests as
-/// lighttpd; unavailable ones are dropped; `()` = all available).
-pub fn parse_allowed(list: &[String]) -> Vec<Encoding> {
+/// `deflate.allowed-encodings` entries → flag sets, in order (substring
+/// tests as lighttpd: one entry may name several; encodings not built in
+/// are dropped; `()` = zstd, br, then gzip/x-gzip/deflate as one set).
+pub fn parse_allowed(list: &[String]) -> Vec<u8> {
+    let br = Encoding::Brotli.available();
+    let zstd = Encoding::Zstd.available();
     if list.is_empty() {
-        return vec![Encoding::Gzip, Encoding::Deflate];
+        let mut out = Vec::new();
+        if zstd {
+            out.push(flag::ZSTD);
+        }
+        if br {
+            out.push(flag::BR);
+        }
+        out.push(flag::GZIP | flag::X_GZIP | flag::DEFLATE);
+        return out;
     }
     let mut out = Vec::new();
     for e in list {
-        let enc = if e.contains("gzip") {
-            Encoding::Gzip
-        } else if e.contains("deflate") {
-            Encoding::Deflate
-        } else {
-            continue;
-        };
-        if !out.contains(&enc) {
-            out.push(enc);
+        if e.contains("gzip") {
+            out.push(flag::GZIP | flag::X_GZIP);
+        }
+        if e.contains("deflate") {
+            out.push(flag::DEFLATE);
+        }
+        if br && e.contains("br") {
+            out.push(flag::BR);
+        }
+        if zstd && e.contains("zstd") {
+            out.push(flag::ZSTD);
         }
     }
     out
@@ -124,6 +162,10 @@ pub fn compile(tree: &ConfigTree) -> Result<Scoped<DeflateConf>, Vec<Diagnostic>
         "deflate.compression-level",
         "deflate.max-loadavg",
         "compress.max-loadavg",
+        "deflate.cache-dir",
+        "compress.cache-dir",
+        "deflate.output-buffer-size",
+        "deflate.work-block-size",
     ];
     Scoped::build(tree, DeflateConf::default(), &keys, |key, d| {
         let v = &d.value;
@@ -135,8 +177,13 @@ pub fn compile(tree: &ConfigTree) -> Result<Scoped<DeflateConf>, Vec<Diagnostic>
                 Item::Allowed(parse_allowed(&get_list(key, v)?))
             }
             "deflate.max-compress-size" | "compress.max-filesize" => {
-                let n = u64::from(get_int(key, v)?);
-                Item::Max(if n == 0 { 131_072 } else { n })
+                // 0 = no limit (lighttpd tests `max && len > max`)
+                Item::Max(u64::from(get_int(key, v)?))
+            }
+            "deflate.cache-dir" | "compress.cache-dir" => cache_dir(key, get_str(key, v)?)?,
+            "deflate.output-buffer-size" | "deflate.work-block-size" => {
+                get_short(key, v)?;
+                Item::Ignored
             }
             "deflate.min-compress-size" => Item::Min(u64::from(get_short(key, v)?)),
             "deflate.compression-level" => {
@@ -169,28 +216,55 @@ pub fn compile(tree: &ConfigTree) -> Result<Scoped<DeflateConf>, Vec<Diagnostic>
     })
 }
 
-/// The client's token for an encoding in Accept-Encoding (case-sensitive,
-/// parameters ignored).
-pub fn client_label(accept: &str, enc: Encoding) -> Option<&'static str> {
-    let tokens = accept
-        .split(',')
-        .map(|t| t.split(';').next().unwrap_or("").trim_matches([' ', '\t']));
-    for t in tokens {
-        match (enc, t) {
-            (Encoding::Gzip, "gzip") => return Some("gzip"),
-            (Encoding::Gzip, "x-gzip") => return Some("x-gzip"),
-            (Encoding::Deflate, "deflate") => return Some("deflate"),
-            _ => {}
-        }
+/// `deflate.cache-dir`: trailing slash dropped, created if missing.
+fn cache_dir(key: &str, dir: &str) -> Result<Item, String> {
+    if dir.trim().is_empty() {
+        return Ok(Item::CacheDir(None));
     }
-    None
+    let dir = if dir.len() > 1 {
+        dir.strip_suffix('/').unwrap_or(dir)
+    } else {
+        dir
+    };
+    cache::make_dir(dir).map_err(|e| format!("can't stat {key} {dir} {e}"))?;
+    Ok(Item::CacheDir(Some(dir.to_string())))
 }
 
-/// Pick the encoding: config order wins over client order.
-pub fn choose(allowed: &[Encoding], accept: &str) -> Option<(Encoding, &'static str)> {
-    allowed
-        .iter()
-        .find_map(|e| client_label(accept, *e).map(|l| (*e, l)))
+/// The encodings an Accept-Encoding value names (lighttpd's tokenizer:
+/// tokens split at space and comma, `;...` skipped, compared exactly).
+pub fn client_flags(accept: &str) -> u8 {
+    let mut flags = 0;
+    for part in accept.split(',') {
+        let token_part = part.split(';').next().unwrap_or("");
+        for token in token_part.split(' ') {
+            flags |= match token {
+                "gzip" => flag::GZIP,
+                "x-gzip" => flag::X_GZIP,
+                "deflate" => flag::DEFLATE,
+                "br" if Encoding::Brotli.available() => flag::BR,
+                "zstd" if Encoding::Zstd.available() => flag::ZSTD,
+                _ => 0,
+            };
+        }
+    }
+    flags
+}
+
+/// Pick the encoding: the first allowed set the client accepts, then
+/// zstd > br > gzip > x-gzip > deflate within it.
+pub fn choose(allowed: &[u8], accept: &str) -> Option<(Encoding, &'static str)> {
+    let client = client_flags(accept);
+    let set = allowed.iter().find(|&&f| f & client != 0)? & client;
+    [
+        (flag::ZSTD, Encoding::Zstd, "zstd"),
+        (flag::BR, Encoding::Brotli, "br"),
+        (flag::GZIP, Encoding::Gzip, "gzip"),
+        (flag::X_GZIP, Encoding::Gzip, "x-gzip"),
+        (flag::DEFLATE, Encoding::Deflate, "deflate"),
+    ]
+    .into_iter()
+    .find(|(f, _, _)| set & f != 0)
+    .map(|(_, e, l)| (e, l))
 }
 
 /// Does the Content-Type match a configured prefix?
@@ -201,45 +275,6 @@ pub fn mimetype_ok(mimetypes: &[String], content_type: Option<&str>) -> bool {
             .iter()
             .any(|m| !m.is_empty() && ct.starts_with(m.as_str())),
     }
-}
-
-/// Compress a whole body in one call (zlib's deflate with Z_FINISH, as
-/// lighttpd does for a complete response, so the output matches zlib
-/// byte for byte). gzip: zlib's header (no name, mtime 0, OS unix).
-pub fn compress(enc: Encoding, level: Option<u32>, data: &[u8]) -> std::io::Result<Vec<u8>> {
-    let level = level.map_or(Compression::default(), Compression::new);
-    let zlib = enc == Encoding::Deflate;
-    let mut c = Compress::new(level, zlib);
-    let mut out = Vec::with_capacity(data.len() / 2 + 64);
-    if !zlib {
-        let xfl = match level.level() {
-            9 => 2,
-            1 => 4,
-            _ => 0,
-        };
-        out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 3]);
-    }
-    loop {
-        let consumed = c.total_in() as usize;
-        let status = c
-            .compress_vec(
-                &data[consumed.min(data.len())..],
-                &mut out,
-                FlushCompress::Finish,
-            )
-            .map_err(std::io::Error::other)?;
-        if status == Status::StreamEnd {
-            break;
-        }
-        out.reserve(out.capacity().max(4096));
-    }
-    if !zlib {
-        let mut crc = Crc::new();
-        crc.update(data);
-        out.extend_from_slice(&crc.sum().to_le_bytes());
-        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    }
-    Ok(out)
 }
 
 /// `"xyz"` → `"xyz-gzip"`.
@@ -271,12 +306,74 @@ pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
     }))
 }
 
-fn add_vary(r: &mut Request) {
+/// Add `Accept-Encoding` to Vary; true if a Vary was there before.
+fn add_vary(r: &mut Request) -> bool {
     match r.resp.headers.get("Vary").map(str::to_string) {
-        Some(v) if crate::http::headers::contains_token(&v, "Accept-Encoding") => {}
-        Some(v) => r.resp.headers.set("Vary", &format!("{v}, Accept-Encoding")),
-        None => r.resp.headers.append("Vary", "Accept-Encoding"),
+        Some(v) if crate::http::headers::contains_token(&v, "Accept-Encoding") => true,
+        Some(v) => {
+            r.resp.headers.set("Vary", &format!("{v},Accept-Encoding"));
+            true
+        }
+        None => {
+            r.resp.headers.append("Vary", "Accept-Encoding");
+            false
+        }
     }
+}
+
+/// If-None-Match naming the compressed variant's ETag (lighttpd compares
+/// the ETag without its closing quote, then `-<label>`): 304 for GET/HEAD
+/// (with the variant's ETag), else 412; the body is dropped.
+fn variant_not_modified(r: &mut Request, etag: &str, label: &str) -> Option<Flow> {
+    let base = etag.strip_suffix('"').unwrap_or(etag);
+    let prefix = format!("{base}-{label}");
+    let inm = r.headers.get("If-None-Match")?;
+    if r.resp.status >= 300 || !inm.starts_with(&prefix) {
+        return None;
+    }
+    r.resp.body.reset();
+    r.resp.headers.remove("Content-Length");
+    Some(if r.method.is_get_or_head() {
+        r.resp.headers.set("ETag", &etag_with(etag, label));
+        r.finish_with(304)
+    } else {
+        r.finish_with(412)
+    })
+}
+
+/// The cache file for this response, if it may be cached: a whole static
+/// file (one file chunk from offset 0, not a temp file, as long as the
+/// file; or a small static file read into memory), an ETag, no Vary before ours, no `Cache-Control: private` or
+/// `no-store`.
+fn cache_name(r: &Request, dir: &str, had_vary: bool, len: u64) -> Option<String> {
+    let etag = r.resp.headers.get("ETag")?;
+    if had_vary || etag.len() <= 2 || r.resp.status == 206 {
+        return None;
+    }
+    if let Some(cc) = r.resp.headers.get("Cache-Control") {
+        let has = |t| crate::http::headers::contains_token(cc, t);
+        if has("private") || has("no-store") {
+            return None;
+        }
+    }
+    let whole = match r.resp.body.single_file() {
+        Some((file, off, flen, temp)) => {
+            off == 0 && !temp && flen == len && file.metadata().is_ok_and(|m| m.len() == len)
+        }
+        // mod_staticfile reads small files into memory: it must be that file
+        None => {
+            r.handler_module.is_none()
+                && std::fs::metadata(&r.physical.path).is_ok_and(|m| m.is_file() && m.len() == len)
+        }
+    };
+    whole.then(|| cache::file_name(dir, &r.physical.path, etag))
+}
+
+/// Replace the body with a file (a cached compressed copy).
+fn serve_file(r: &mut Request, file: std::fs::File, len: u64) {
+    r.resp.body.reset();
+    r.resp.body.append_file(std::rc::Rc::new(file), 0, len);
+    r.resp.headers.remove("Content-Length");
 }
 
 impl Module for ModDeflate {
@@ -302,7 +399,7 @@ impl Module for ModDeflate {
             return Flow::GoOn;
         };
         let len = r.resp.body.len();
-        if len <= conf.min_size || len > conf.max_size_kib * 1024 {
+        if len <= conf.min_size || (conf.max_size_kib > 0 && len > conf.max_size_kib * 1024) {
             return Flow::GoOn;
         }
         let Some(accept) = r.headers.get_all_joined("Accept-Encoding") else {
@@ -314,42 +411,59 @@ impl Module for ModDeflate {
         if !mimetype_ok(mimes, r.resp.headers.get("Content-Type")) {
             return Flow::GoOn;
         }
-        add_vary(r);
+        let had_vary = add_vary(r);
+        let etag = r.resp.headers.get("ETag").map(str::to_string);
+        if let Some(flow) = etag
+            .as_deref()
+            .and_then(|e| variant_not_modified(r, e, label))
+        {
+            return flow;
+        }
         if conf
             .max_loadavg
-            .is_some_and(|max| loadavg().is_some_and(|l| l > max))
+            .is_some_and(|max| max > 0.0 && loadavg().is_some_and(|l| l > max))
         {
             return Flow::GoOn;
         }
-        if let Some(etag) = r.resp.headers.get("ETag").map(str::to_string) {
-            let new_tag = etag_with(&etag, label);
-            let base = etag.strip_suffix('"').unwrap_or(&etag);
-            let prefix = format!("{base}-{label}");
-            let inm = r.headers.get("If-None-Match").map(str::to_string);
-            r.resp.headers.set("ETag", &new_tag);
-            if r.resp.status < 300 && inm.is_some_and(|v| v.starts_with(&prefix)) {
-                r.resp.body.reset();
-                r.resp.headers.remove("Content-Length");
-                return if r.method.is_get_or_head() {
-                    r.finish_with(304)
-                } else {
-                    r.finish_with(412)
-                };
-            }
+        if let Some(etag) = &etag {
+            r.resp.headers.set("ETag", &etag_with(etag, label));
+        }
+        let cached = conf
+            .cache_dir
+            .as_deref()
+            .and_then(|dir| cache_name(r, dir, had_vary, len));
+        if let Some((file, clen)) = cached.as_deref().and_then(cache::lookup) {
+            r.resp.headers.set("Content-Encoding", label);
+            serve_file(r, file, clen);
+            return Flow::GoOn;
         }
         let mut data = Vec::with_capacity(len as usize);
         if r.resp.body.read_into(&mut data, len as usize).is_err() {
             return Flow::GoOn;
         }
-        let out = match compress(enc, conf.level, &data) {
+        let ctype = r.resp.headers.get("Content-Type");
+        let out = match compress(enc, conf.level, ctype, &data) {
             Ok(out) => out,
-            Err(_) => {
+            Err(e) => {
+                crate::log_error!("Failed to initialize compression {label} {e}");
+                if let Some(etag) = &etag {
+                    r.resp.headers.set("ETag", etag);
+                }
                 r.resp.body.append_vec(data);
                 return Flow::GoOn;
             }
         };
-        r.resp.body.reset();
         r.resp.headers.set("Content-Encoding", label);
+        if let Some(name) = cached {
+            match cache::store(&name, &out) {
+                Ok((file, clen)) => {
+                    serve_file(r, file, clen);
+                    return Flow::GoOn;
+                }
+                Err(e) => crate::log_error!("writing cache file {name} failed: {e}"),
+            }
+        }
+        r.resp.body.reset();
         r.resp.headers.set("Content-Length", &out.len().to_string());
         r.resp.body.append_vec(out);
         Flow::GoOn
@@ -359,17 +473,21 @@ impl Module for ModDeflate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
 
     #[test]
     fn negotiation_follows_config_order_and_is_case_sensitive() {
-        let all = parse_allowed(&["gzip".into(), "deflate".into(), "br".into()]);
-        assert_eq!(all, [Encoding::Gzip, Encoding::Deflate]);
+        let all = parse_allowed(&["gzip".into(), "deflate".into(), "bzip2".into()]);
+        assert_eq!(all, [flag::GZIP | flag::X_GZIP, flag::DEFLATE]);
         assert_eq!(
             choose(&all, "deflate, gzip"),
             Some((Encoding::Gzip, "gzip"))
         );
         assert_eq!(choose(&all, "br, x-gzip"), Some((Encoding::Gzip, "x-gzip")));
+        assert_eq!(
+            choose(&all, "x-gzip, gzip"),
+            Some((Encoding::Gzip, "gzip")),
+            "gzip before x-gzip whatever the client's order"
+        );
         assert_eq!(
             choose(&all, "gzip;q=0"),
             Some((Encoding::Gzip, "gzip")),
@@ -378,11 +496,39 @@ mod tests {
         assert_eq!(choose(&all, "GZIP"), None, "case-sensitive");
         assert_eq!(choose(&all, "*"), None);
         assert_eq!(
-            choose(&[Encoding::Deflate], "gzip, deflate"),
+            choose(&[flag::DEFLATE], "gzip, deflate"),
             Some((Encoding::Deflate, "deflate"))
         );
-        assert_eq!(parse_allowed(&[]), [Encoding::Gzip, Encoding::Deflate]);
-        assert_eq!(parse_allowed(&["brotli".into(), "zstd".into()]), []);
+        assert_eq!(
+            parse_allowed(&["gzip, deflate".into()]),
+            [flag::GZIP | flag::X_GZIP, flag::DEFLATE],
+            "one entry may name several"
+        );
+    }
+
+    #[test]
+    fn brotli_and_zstd_when_built_in() {
+        let all = parse_allowed(&[]);
+        let want_br = cfg!(feature = "brotli");
+        let want_zstd = cfg!(feature = "zstd");
+        assert_eq!(all.len(), 1 + usize::from(want_br) + usize::from(want_zstd));
+        let got = choose(&all, "gzip, deflate, br, zstd").map(|c| c.1);
+        let best = if want_zstd {
+            "zstd"
+        } else if want_br {
+            "br"
+        } else {
+            "gzip"
+        };
+        assert_eq!(got, Some(best), "() prefers zstd, then br");
+        let brotli_first = parse_allowed(&["brotli".into(), "gzip".into()]);
+        let got = choose(&brotli_first, "gzip, br").map(|c| c.1);
+        assert_eq!(got, Some(if want_br { "br" } else { "gzip" }));
+        assert_eq!(
+            choose(&parse_allowed(&[]), "gzip, deflate").map(|c| c.1),
+            Some("gzip"),
+            "gzip, x-gzip and deflate form one set"
+        );
     }
 
     #[test]
@@ -395,43 +541,5 @@ mod tests {
         assert!(mimetype_ok(&["".into(), "text/".into()], None));
         assert_eq!(etag_with("\"123\"", "gzip"), "\"123-gzip\"");
         assert_eq!(etag_with("W/\"1\"", "deflate"), "W/\"1-deflate\"");
-    }
-
-    #[test]
-    fn compressed_output_round_trips() {
-        let data = b"hello hello hello hello hello hello hello".repeat(50);
-        let gz = compress(Encoding::Gzip, None, &data).expect("gzip");
-        assert_eq!(&gz[..2], &[0x1f, 0x8b]);
-        let mut back = Vec::new();
-        flate2::read::GzDecoder::new(&gz[..])
-            .read_to_end(&mut back)
-            .expect("gunzip");
-        assert_eq!(back, data);
-        let z = compress(Encoding::Deflate, Some(9), &data).expect("zlib");
-        let mut back = Vec::new();
-        flate2::read::ZlibDecoder::new(&z[..])
-            .read_to_end(&mut back)
-            .expect("inflate");
-        assert_eq!(back, data);
-    }
-
-    #[test]
-    fn sizes_match_zlib() {
-        // zlib.compress(data, 6) of this input is 1294 bytes (Python's zlib).
-        let data =
-            std::fs::read("/work/ref/lighttpd-1.4.69/tests/docroot/index.html").unwrap_or_default();
-        if data.len() == 4348 {
-            assert_eq!(
-                compress(Encoding::Deflate, None, &data)
-                    .map(|v| v.len())
-                    .ok(),
-                Some(1294)
-            );
-            assert_eq!(
-                compress(Encoding::Gzip, None, &data).map(|v| v.len()).ok(),
-                Some(1306)
-            );
-        }
-        assert!(compress(Encoding::Gzip, None, b"").is_ok_and(|v| v.len() >= 18));
     }
 }
