@@ -1,30 +1,37 @@
-//! mod_status against the real binary.
+//! mod_status against the real binary: the pages, and a scoreboard and
+//! connection table that follow real connections.
 
 mod common;
 
 use common::Server;
+use std::io::Write;
+use std::time::Duration;
 
-#[test]
-fn status_pages() {
-    let s = Server::start(
+fn server() -> Server {
+    Server::start(
         r#"server.modules = ("mod_status")
+server.max-connections = 20
 status.status-url = "/server-status"
 status.config-url = "/server-config"
 status.statistics-url = "/server-statistics""#,
         &[("a.txt", b"a")],
-    );
+    )
+}
+
+#[test]
+fn status_pages() {
+    let s = server();
     s.get("/a.txt");
     let r = s.get("/server-status?auto");
     assert_eq!(r.header("Content-Type"), Some("text/plain"));
     let t = r.text();
+    assert!(t.starts_with("Total Accesses: "), "{t}");
     assert!(
-        t.starts_with("Total Accesses: 1\nTotal kBytes: 0\nUptime: "),
+        t.contains("\nBusyServers: 1\nIdleServers: 19\nScoreboard: h___"),
         "{t}"
     );
-    assert!(
-        t.contains("\nBusyServers: 1\n") && t.contains("\nScoreboard: h_"),
-        "{t}"
-    );
+    // Totals move at the 1 s tick, as lighttpd's.
+    std::thread::sleep(Duration::from_millis(1300));
     let r = s.get("/server-status?json");
     assert_eq!(r.header("Content-Type"), Some("application/javascript"));
     assert!(
@@ -33,8 +40,11 @@ status.statistics-url = "/server-statistics""#,
         r.text()
     );
     let r = s.get("/server-status");
-    assert!(r.text().contains("Server-Status (lighttpd/1.4.69)"));
-    assert!(s.get("/server-config").text().contains("status"));
+    assert!(r
+        .text()
+        .contains("<h1>Server-Status (lighttpd/1.4.69)</h1>"));
+    let c = s.get("/server-config").text();
+    assert!(c.contains("<td>status<br />staticfile</td>"), "{c}");
     let r = s.get("/server-statistics");
     assert_eq!(
         (r.status, r.header("Content-Type")),
@@ -44,4 +54,49 @@ status.statistics-url = "/server-statistics""#,
         .get("/server-status?format=prometheus")
         .text()
         .contains("lighttpd_requests_total "));
+}
+
+#[test]
+fn scoreboard_and_table_follow_connections() {
+    let s = server();
+    // A: one request, then idle in keep-alive; B: connected, nothing sent.
+    let mut a = s.connect();
+    a.write_all(b"GET /a.txt?q=1 HTTP/1.1\r\nHost: Keep.Example\r\n\r\n")
+        .expect("send");
+    assert_eq!(
+        common::read_response(&mut a, false).map(|r| r.status),
+        Some(200)
+    );
+    let b = s.connect();
+    std::thread::sleep(Duration::from_millis(200));
+    let t = s.get("/server-status?auto").text();
+    assert!(
+        t.contains("\nBusyServers: 3\nIdleServers: 17\nScoreboard: hrk_"),
+        "{t}"
+    );
+    let html = s.get("/server-status").text();
+    assert!(html.contains("<b>3 connections</b>\nhrk\n"), "{html}");
+    assert!(
+        html.contains("<tr><td style=\"text-align:right\">1<td>&nbsp;&nbsp;k = keep-alive"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<td class=\"string\">keep.example</td><td class=\"string\">/a.txt?q=1 (/a.txt?q=1)</td><td class=\"string\"></td></tr>")
+            && html.contains("<td class=\"int\">0/0</td><td class=\"string\">keep-alive</td>"),
+        "{html}"
+    );
+    assert!(html.contains("<td class=\"string\">read</td>"), "{html}");
+    assert!(
+        html.contains("<td class=\"string\">test</td><td class=\"string\">/server-status (/server-status)</td>")
+            && html.contains("<td class=\"string\">handle-req</td>"),
+        "{html}"
+    );
+    drop(a);
+    drop(b);
+    std::thread::sleep(Duration::from_millis(300));
+    let t = s.get("/server-status?auto").text();
+    assert!(
+        t.contains("\nBusyServers: 1\nIdleServers: 19\nScoreboard: h___"),
+        "{t}"
+    );
 }

@@ -3,10 +3,19 @@
 //! loaded modules at `status.config-url`, counters at
 //! `status.statistics-url` (204 while there are none).
 //!
-//! Extension: `?format=prometheus` gives the same numbers in the
-//! Prometheus text format. Differences: the scoreboard marks every open
-//! connection `h` (per-connection states are not visible to modules) and
-//! the HTML page has no per-connection table.
+//! The module follows each connection through its hooks (accept, uri_clean,
+//! request_done, close) to fill the scoreboard and the connection table:
+//! `r` read, `h` handle-req (from the uri hooks to the end of the
+//! response), `k` keep-alive, `C` close. Like lighttpd, request and
+//! traffic totals move forward at the 1 s tick. Extension:
+//! `?format=prometheus` gives the numbers in the Prometheus text format.
+//! Difference: states lighttpd passes through while reading or writing
+//! (`q`, `Q`, `R`, `s`, `W`, `S`) are not seen by modules and show as the
+//! nearest state above.
+
+pub mod render;
+
+use std::collections::HashMap;
 
 use crate::config::diagnostic::Diagnostic;
 use crate::config::scoped::{Patch, Scoped};
@@ -15,6 +24,10 @@ use crate::config::validate::{get_bool, get_str};
 use crate::plugin::registry::ModuleInit;
 use crate::plugin::{ConnInfo, Ctx, Flow, Hook, Module};
 use crate::request::Request;
+use render::{
+    render_config, render_html_head, render_json, render_prometheus, render_row, render_text, Page,
+    Row, State, Stats, HTML_TAIL,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusConf {
@@ -77,175 +90,15 @@ pub fn compile(tree: &ConfigTree) -> Result<Scoped<StatusConf>, Vec<Diagnostic>>
     })
 }
 
-/// The numbers the pages show.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Stats {
-    pub requests: u64,
-    pub traffic_out: u64,
-    pub uptime: i64,
-    pub busy: usize,
-    pub idle: usize,
-    /// Requests / bytes of the last five seconds (one slot per second).
-    pub requests_5s: [u64; 5],
-    pub traffic_5s: [u64; 5],
-}
-
-/// `?auto`.
-pub fn render_text(s: &Stats) -> String {
-    format!(
-        "Total Accesses: {}\nTotal kBytes: {}\nUptime: {}\nBusyServers: {}\nIdleServers: {}\nScoreboard: {}{}\n",
-        s.requests,
-        s.traffic_out / 1024,
-        s.uptime,
-        s.busy,
-        s.idle,
-        "h".repeat(s.busy),
-        "_".repeat(s.idle)
-    )
-}
-
-/// `?json` / `?jsonp=name`.
-pub fn render_json(s: &Stats, query: &str) -> String {
-    let jsonp = query.strip_prefix("jsonp=").filter(|f| {
-        f.bytes().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && f.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
-    });
-    let avg = |a: &[u64; 5]| a.iter().sum::<u64>() / 5;
-    let body = format!(
-        "{{\n\t\"RequestsTotal\": {},\n\t\"TrafficTotal\": {},\n\t\"Uptime\": {},\n\t\"BusyServers\": {},\n\t\"IdleServers\": {},\n\t\"RequestAverage5s\":{},\n\t\"TrafficAverage5s\":{}\n}}",
-        s.requests,
-        s.traffic_out / 1024,
-        s.uptime,
-        s.busy,
-        s.idle,
-        avg(&s.requests_5s),
-        avg(&s.traffic_5s) / 1024
-    );
-    match jsonp {
-        Some(f) => format!("{f}({body});"),
-        None => body,
-    }
-}
-
-/// `?format=prometheus` (extension).
-pub fn render_prometheus(s: &Stats) -> String {
-    let mut out = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, v: String| {
-        out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
-        ));
-    };
-    metric(
-        "lighttpd_requests_total",
-        "counter",
-        "Requests served.",
-        s.requests.to_string(),
-    );
-    metric(
-        "lighttpd_traffic_out_bytes_total",
-        "counter",
-        "Response bytes sent.",
-        s.traffic_out.to_string(),
-    );
-    metric(
-        "lighttpd_uptime_seconds",
-        "gauge",
-        "Seconds since start.",
-        s.uptime.to_string(),
-    );
-    metric(
-        "lighttpd_connections_busy",
-        "gauge",
-        "Open connections.",
-        s.busy.to_string(),
-    );
-    metric(
-        "lighttpd_connections_idle",
-        "gauge",
-        "Free connection slots.",
-        s.idle.to_string(),
-    );
-    out
-}
-
-fn duration(secs: i64) -> String {
-    let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    let mut out = String::new();
-    for (n, unit) in [(d, "days"), (h, "hours"), (m, "min")] {
-        if n > 0 || !out.is_empty() {
-            out.push_str(&format!("{n} {unit} "));
-        }
-    }
-    out.push_str(&format!("{s} s"));
-    out
-}
-
-fn xhtml(title: &str, body: &str) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"iso-8859-1\"?>\n<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Transitional//EN\"\n         \"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd\">\n<html xmlns=\"http://www.w3.org/1999/xhtml\" xml:lang=\"en\" lang=\"en\">\n <head>\n  <title>{title}</title>\n </head>\n <body>\n{body} </body>\n</html>\n"
-    )
-}
-
-/// The HTML status page.
-pub fn render_html(s: &Stats, tag: &str) -> String {
-    let avg = |a: &[u64; 5]| a.iter().sum::<u64>() / 5;
-    let rows = [
-        ("Uptime", duration(s.uptime)),
-        ("Requests", s.requests.to_string()),
-        (
-            "Traffic",
-            format!("{:.2} kbyte", s.traffic_out as f64 / 1024.0),
-        ),
-        (
-            "Requests (avg, 5 s)",
-            format!("{} req/s", avg(&s.requests_5s)),
-        ),
-        (
-            "Traffic (avg, 5 s)",
-            format!("{:.2} kbyte/s", avg(&s.traffic_5s) as f64 / 1024.0),
-        ),
-        ("Connections", format!("{} busy, {} idle", s.busy, s.idle)),
-    ];
-    let mut body = format!(
-        "  <h1>Server-Status ({})</h1>\n  <table summary=\"status\" class=\"status\">\n",
-        escape_html(tag)
-    );
-    for (k, v) in rows {
-        body.push_str(&format!(
-            "   <tr><td>{k}</td><td class=\"string\">{v}</td></tr>\n"
-        ));
-    }
-    body.push_str("  </table>\n");
-    xhtml("Status", &body)
-}
-
-/// The config page: loaded modules without `mod_`.
-pub fn render_config(modules: &[String]) -> String {
-    let names: Vec<String> = modules
-        .iter()
-        .map(|m| escape_html(m.strip_prefix("mod_").unwrap_or(m)))
-        .collect();
-    let body = format!(
-        "  <h1>Config</h1>\n  <table summary=\"status\" class=\"status\">\n   <tr><th colspan=\"2\">Server-Features</th></tr>\n   <tr><td>RegEx Conditionals</td><td>enabled</td></tr>\n   <tr><th colspan=\"2\">Network Engine</th></tr>\n   <tr><td>fd-Event-Handler</td><td>epoll</td></tr>\n   <tr><th colspan=\"2\">Config-File-Settings</th></tr>\n   <tr><td>Loaded Modules</td><td>{}</td></tr>\n  </table>\n",
-        names.join("<br />\n")
-    );
-    xhtml("Status", &body)
-}
-
-fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// The module.
 pub struct ModStatus {
     conf: Scoped<StatusConf>,
     modules: Vec<String>,
-    started: Option<i64>,
+    started: i64,
     max_conns: usize,
-    open_conns: usize,
+    /// Open connections by id, with their accept order.
+    conns: HashMap<usize, (u64, Row, i64)>,
+    accepted: u64,
     requests: u64,
     traffic: u64,
     requests_5s: [u64; 5],
@@ -259,12 +112,16 @@ pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
     let max = crate::config::core::compile_server(init.tree, Vec::new())
         .map(|s| usize::from(s.max_connections))
         .unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     Ok(Box::new(ModStatus {
         conf: compile(init.tree)?,
         modules: init.modules.to_vec(),
-        started: None,
+        started: now,
         max_conns: if max == 0 { 4096 / 3 } else { max },
-        open_conns: 0,
+        conns: HashMap::new(),
+        accepted: 0,
         requests: 0,
         traffic: 0,
         requests_5s: [0; 5],
@@ -276,16 +133,97 @@ pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
 
 impl ModStatus {
     fn stats(&self, now: i64) -> Stats {
-        let busy = self.open_conns.max(1);
+        let busy = self.conns.len();
         Stats {
             requests: self.requests,
             traffic_out: self.traffic,
-            uptime: now - self.started.unwrap_or(now),
+            uptime: now - self.started,
+            started: self.started,
             busy,
             idle: self.max_conns.saturating_sub(busy),
             requests_5s: self.requests_5s,
             traffic_5s: self.traffic_5s,
         }
+    }
+
+    /// The connection table, newest connection first (as lighttpd's list).
+    fn rows(&self, now: i64) -> Vec<(usize, Row)> {
+        let mut list: Vec<(u64, usize, Row)> = self
+            .conns
+            .iter()
+            .map(|(id, (seq, row, start))| {
+                let mut row = row.clone();
+                row.age = now - start;
+                (*seq, *id, row)
+            })
+            .collect();
+        list.sort_by_key(|e| std::cmp::Reverse(e.0));
+        list.into_iter().map(|(_, id, row)| (id, row)).collect()
+    }
+
+    /// The request is being handled: its row shows it.
+    fn track_request(&mut self, r: &Request, conn_id: usize, now: i64) {
+        let Some((_, row, start)) = self.conns.get_mut(&conn_id) else {
+            return;
+        };
+        *row = Row {
+            remote_ip: r.remote_ip.clone(),
+            state: Some(State::HandleReq),
+            keep_alive: false,
+            body: (r.body.received, r.content_length.unwrap_or(0)),
+            written: (0, 0),
+            age: 0,
+            host: r.server_name.clone(),
+            path: r.uri.path.clone(),
+            query: r.uri.query.clone(),
+            target_orig: r.target_orig.clone(),
+            physical: r.physical.path.clone(),
+        };
+        *start = r.start_secs.min(now);
+    }
+
+    fn status_page(&self, r: &mut Request, now: i64, conn_id: usize) -> Flow {
+        let s = self.stats(now);
+        let q = r.uri.query.clone();
+        if q == "auto" {
+            let rows: Vec<Row> = self.rows(now).into_iter().map(|(_, row)| row).collect();
+            return Self::respond(r, 200, "text/plain", render_text(&s, &rows));
+        }
+        if q.starts_with("json") {
+            return Self::respond(r, 200, "application/javascript", render_json(&s, &q));
+        }
+        if q == "format=prometheus" {
+            return Self::respond(r, 200, "text/plain; version=0.0.4", render_prometheus(&s));
+        }
+        let conf = r.resolve(&self.conf);
+        let t = crate::sys::localtime(self.started);
+        let page = Page {
+            tag: r.conf.server_tag.as_deref(),
+            authority: &r.uri.authority,
+            server_name: r.conf.server_name.as_deref(),
+            query: &q,
+            sort: conf.enable_sort,
+            started_text: format!(
+                "{}-{:02}-{:02} {:02}:{:02}:{:02}",
+                t.year, t.month, t.day, t.hour, t.minute, t.second
+            ),
+        };
+        let mut rows = self.rows(now);
+        let mut html = render_html_head(
+            &s,
+            &rows.iter().map(|(_, row)| row.clone()).collect::<Vec<_>>(),
+            &page,
+        );
+        // lighttpd: the requesting connection has the page so far queued.
+        let queued = html.len() as u64;
+        for (id, row) in &mut rows {
+            if *id == conn_id {
+                row.written = (0, queued);
+            }
+            render_row(&mut html, row);
+        }
+        html.push_str(HTML_TAIL);
+        Self::respond(r, 200, "text/html", html)
     }
 
     fn respond(r: &mut Request, status: u16, ctype: &str, body: String) -> Flow {
@@ -313,28 +251,18 @@ impl Module for ModStatus {
     }
 
     fn uri_clean(&mut self, r: &mut Request, cx: &mut Ctx) -> Flow {
+        self.track_request(r, cx.token_base, cx.now);
         if r.handler.is_some() || r.handler_module.is_some() {
             return Flow::GoOn;
         }
-        self.started.get_or_insert(cx.now);
         let conf = r.resolve(&self.conf);
         let path = r.uri.path.as_str();
         if conf.status_url.as_deref() == Some(path) {
-            let s = self.stats(cx.now);
-            let q = r.uri.query.clone();
-            return if q == "auto" {
-                Self::respond(r, 200, "text/plain", render_text(&s))
-            } else if q.starts_with("json") {
-                Self::respond(r, 200, "application/javascript", render_json(&s, &q))
-            } else if q == "format=prometheus" {
-                Self::respond(r, 200, "text/plain; version=0.0.4", render_prometheus(&s))
-            } else {
-                let tag = r.conf.server_tag.clone().unwrap_or_default();
-                Self::respond(r, 200, "text/html", render_html(&s, &tag))
-            };
+            return self.status_page(r, cx.now, cx.token_base);
         }
         if conf.config_url.as_deref() == Some(path) {
-            return Self::respond(r, 200, "text/html", render_config(&self.modules));
+            let body = render_config(&self.modules, r.conf.server_tag.as_deref());
+            return Self::respond(r, 200, "text/html", body);
         }
         if conf.statistics_url.as_deref() == Some(path) {
             // No module publishes counters yet (lighttpd: fastcgi/proxy stats).
@@ -346,16 +274,29 @@ impl Module for ModStatus {
         Flow::GoOn
     }
 
-    fn request_done(&mut self, r: &mut Request, _cx: &mut Ctx) -> Flow {
+    fn request_done(&mut self, r: &mut Request, cx: &mut Ctx) -> Flow {
         self.this_second.0 += 1;
         self.this_second.1 += r.bytes_out;
-        self.requests += 1;
-        self.traffic += r.bytes_out;
+        if let Some((_, row, _)) = self.conns.get_mut(&cx.token_base) {
+            // Between requests: keep-alive (lighttpd keeps the last
+            // target, uri and host; the file and byte counts are reset).
+            row.keep_alive = r.keep_alive && !r.target_orig.is_empty();
+            row.state = Some(if r.keep_alive {
+                State::Read
+            } else {
+                State::Close
+            });
+            row.body = (0, 0);
+            row.written = (0, 0);
+            row.physical.clear();
+        }
         Flow::GoOn
     }
 
-    fn trigger(&mut self, cx: &mut Ctx) -> Flow {
-        self.started.get_or_insert(cx.now);
+    fn trigger(&mut self, _cx: &mut Ctx) -> Flow {
+        // lighttpd accounts the last second's requests and bytes here.
+        self.requests += self.this_second.0;
+        self.traffic += self.this_second.1;
         self.requests_5s[self.slot] = self.this_second.0;
         self.traffic_5s[self.slot] = self.this_second.1;
         self.slot = (self.slot + 1) % 5;
@@ -363,65 +304,22 @@ impl Module for ModStatus {
         Flow::GoOn
     }
 
-    fn connection_accept(&mut self, _conn: &ConnInfo, cx: &mut Ctx) -> Flow {
-        self.started.get_or_insert(cx.now);
-        self.open_conns += 1;
+    fn connection_accept(&mut self, conn: &ConnInfo, cx: &mut Ctx) -> Flow {
+        self.accepted += 1;
+        let row = Row {
+            remote_ip: conn.remote_ip.clone(),
+            state: Some(State::Read),
+            ..Row::default()
+        };
+        self.conns.insert(conn.id, (self.accepted, row, cx.now));
         Flow::GoOn
     }
 
-    fn connection_close(&mut self, _conn: &ConnInfo, _cx: &mut Ctx) -> Flow {
-        self.open_conns = self.open_conns.saturating_sub(1);
+    fn connection_close(&mut self, conn: &ConnInfo, _cx: &mut Ctx) -> Flow {
+        self.conns.remove(&conn.id);
         Flow::GoOn
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn stats() -> Stats {
-        Stats {
-            requests: 12,
-            traffic_out: 4096,
-            uptime: 3725,
-            busy: 2,
-            idle: 3,
-            requests_5s: [5, 5, 0, 0, 0],
-            traffic_5s: [2048, 3072, 0, 0, 0],
-        }
-    }
-
-    #[test]
-    fn text_and_json() {
-        assert_eq!(
-            render_text(&stats()),
-            "Total Accesses: 12\nTotal kBytes: 4\nUptime: 3725\nBusyServers: 2\nIdleServers: 3\nScoreboard: hh___\n"
-        );
-        let j = render_json(&stats(), "json");
-        assert_eq!(
-            j,
-            "{\n\t\"RequestsTotal\": 12,\n\t\"TrafficTotal\": 4,\n\t\"Uptime\": 3725,\n\t\"BusyServers\": 2,\n\t\"IdleServers\": 3,\n\t\"RequestAverage5s\":2,\n\t\"TrafficAverage5s\":1\n}"
-        );
-        assert!(
-            render_json(&stats(), "jsonp=cb_1").starts_with("cb_1({")
-                && render_json(&stats(), "jsonp=cb_1").ends_with("});")
-        );
-        for bad in ["jsonp=1cb", "jsonp=a-b", "jsonp=", "jsonp=x<script>"] {
-            assert!(render_json(&stats(), bad).starts_with('{'), "{bad}");
-        }
-    }
-
-    #[test]
-    fn html_pages() {
-        let h = render_html(&stats(), "lighttpd/1.4.69 <x>");
-        assert!(
-            h.contains("<title>Status</title>")
-                && h.contains("Server-Status (lighttpd/1.4.69 &lt;x&gt;)")
-        );
-        assert!(h.contains("1 hours 2 min 5 s"));
-        let c = render_config(&["mod_indexfile".into(), "mod_status".into()]);
-        assert!(c.contains("indexfile<br />\nstatus"));
-        let p = render_prometheus(&stats());
-        assert!(p.contains("lighttpd_requests_total 12\n"));
-    }
-}
+mod tests;
