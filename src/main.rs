@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use lighttpd::cli::{self, Invocation, ServeOptions, Step};
 use lighttpd::config::diagnostic::{lh_timestamp, Diagnostic};
 use lighttpd::config::{self, tree::ConfigTree, validate};
+use lighttpd::plugin::Module;
 
 const FAILED: u8 = 255;
 
@@ -109,7 +110,9 @@ fn run(steps: Vec<Step>) -> u8 {
         return 0;
     }
     // -tt / startup: the phases after the ones already reported at -f,
-    // with the built-in modules loaded and constructed
+    // with the built-in modules loaded and constructed (once: the server
+    // keeps them)
+    let tree = lighttpd::server::prepare(tree);
     let module_dir = opts
         .module_dir
         .as_deref()
@@ -121,7 +124,8 @@ fn run(steps: Vec<Step>) -> u8 {
     if test > 1 {
         return 0;
     }
-    serve(tree, opts)
+    let modules = plugins.into_modules();
+    serve(tree, opts, modules)
 }
 
 /// Print validation findings as lighttpd log lines (one per line of a
@@ -133,8 +137,8 @@ fn report(diags: &[Diagnostic]) -> bool {
     diags.iter().any(Diagnostic::is_error)
 }
 
-fn serve(tree: ConfigTree, opts: ServeOptions) -> u8 {
-    u8::try_from(lighttpd::server::run(tree, opts)).unwrap_or(FAILED)
+fn serve(tree: ConfigTree, opts: ServeOptions, modules: Option<Vec<Box<dyn Module>>>) -> u8 {
+    u8::try_from(lighttpd::server::run(tree, opts, modules)).unwrap_or(FAILED)
 }
 
 /// `lighttpd check [...]`: every problem, rustc-style (see config::check).

@@ -18,7 +18,7 @@ use crate::connection::{BufPool, Conn, Env, State};
 use crate::daemon::{self, Identity, Ready};
 use crate::log::{self, LogTarget};
 use crate::log_error;
-use crate::plugin::{registry, Ctx, Hook, Pipeline};
+use crate::plugin::{registry, Ctx, Hook, Module, Pipeline};
 use crate::request::{CoreConfs, ReqContext};
 use crate::signals::{SignalEvent, Signals};
 use crate::sockets::{self, Listener};
@@ -40,6 +40,9 @@ pub struct Settings {
     pub module_dir: String,
     /// Re-read the configuration (SIGUSR1).
     pub reload: Option<Box<dyn Fn() -> Result<ConfigTree, String>>>,
+    /// The modules, when the startup checks already constructed them from
+    /// the (prepared) tree; constructed anew when None.
+    pub modules: Option<Vec<Box<dyn Module>>>,
 }
 
 /// The `-f` file's compiled form and the modules built from it.
@@ -54,12 +57,22 @@ pub struct Site {
 impl Site {
     /// Compile a configuration and construct its modules.
     pub fn build(tree: &ConfigTree, module_dir: &str) -> Result<Site, Vec<Diagnostic>> {
-        let mut tree = tree.clone();
-        let port = crate::config::validate::listen::default_port(&tree);
-        sockets::resolve_socket_conditions(&mut tree, port);
-        let tree = &tree;
+        Site::build_with(tree, module_dir, None)
+    }
+
+    /// [`Site::build`], with `modules` (when given) already constructed
+    /// from the [`prepare`]d tree, so that nothing is set up twice.
+    pub fn build_with(
+        tree: &ConfigTree,
+        module_dir: &str,
+        modules: Option<Vec<Box<dyn Module>>>,
+    ) -> Result<Site, Vec<Diagnostic>> {
+        let tree = &prepare(tree.clone());
         let compiled = compile(tree)?;
-        let modules = registry::load(tree, &compiled.modules, module_dir)?;
+        let modules = match modules {
+            Some(m) => m,
+            None => registry::load(tree, &compiled.modules, module_dir)?,
+        };
         let server = compiled.server;
         let spill = spill_conf(&server);
         Ok(Site {
@@ -79,6 +92,15 @@ impl Site {
             server,
         })
     }
+}
+
+/// What lighttpd's `network_init` does to the configuration before the
+/// modules are set up: `$SERVER["socket"]` values become the addresses they
+/// resolve to (see [`sockets::resolve_socket_conditions`]).
+pub fn prepare(mut tree: ConfigTree) -> ConfigTree {
+    let port = crate::config::validate::listen::default_port(&tree);
+    sockets::resolve_socket_conditions(&mut tree, port);
+    tree
 }
 
 fn spill_conf(server: &ServerConf) -> SpillConf {
@@ -108,9 +130,10 @@ fn print_diagnostics(diags: &[Diagnostic], tree: &ConfigTree) {
     }
 }
 
-/// Serve `tree` as the command line says; returns the process exit code.
-/// SIGUSR1 re-reads `opts.config_path`.
-pub fn run(tree: ConfigTree, opts: ServeOptions) -> i32 {
+/// Serve `tree` as the command line says, with its `modules` if already
+/// constructed; returns the process exit code. SIGUSR1 re-reads
+/// `opts.config_path`.
+pub fn run(tree: ConfigTree, opts: ServeOptions, modules: Option<Vec<Box<dyn Module>>>) -> i32 {
     let path = opts.config_path.clone();
     let reload = move || {
         crate::config::load(&path)
@@ -123,6 +146,7 @@ pub fn run(tree: ConfigTree, opts: ServeOptions) -> i32 {
             .module_dir
             .unwrap_or_else(|| "/usr/lib/lighttpd".to_string()),
         reload: Some(Box::new(reload)),
+        modules,
     };
     if opts.one_shot {
         return serve_stdin(tree, settings);
@@ -132,8 +156,9 @@ pub fn run(tree: ConfigTree, opts: ServeOptions) -> i32 {
 
 /// `-1`: serve the one connection on stdin (a socket or a pipe), then exit. No
 /// listeners, no daemon, no pid file.
-pub fn serve_stdin(tree: ConfigTree, settings: Settings) -> i32 {
-    let site = match Site::build(&tree, &settings.module_dir) {
+pub fn serve_stdin(tree: ConfigTree, mut settings: Settings) -> i32 {
+    let modules = settings.modules.take();
+    let site = match Site::build_with(&tree, &settings.module_dir, modules) {
         Ok(s) => s,
         Err(diags) => {
             print_diagnostics(&diags, &tree);
@@ -165,12 +190,13 @@ pub fn serve_stdin(tree: ConfigTree, settings: Settings) -> i32 {
 }
 
 /// Serve `tree` until told to stop; returns the process exit code.
-pub fn serve(tree: ConfigTree, settings: Settings) -> i32 {
+pub fn serve(tree: ConfigTree, mut settings: Settings) -> i32 {
     if let Err(e) = crate::signals::catch_early() {
         log_error!("sigaction failed: {e}");
         return 255;
     }
-    let site = match Site::build(&tree, &settings.module_dir) {
+    let modules = settings.modules.take();
+    let site = match Site::build_with(&tree, &settings.module_dir, modules) {
         Ok(s) => s,
         Err(diags) => {
             print_diagnostics(&diags, &tree);

@@ -359,3 +359,35 @@ fn force_lowercase_filenames_is_detected_from_the_document_root() {
     assert_eq!(status(&explicit), 404, "the global setting wins");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// At startup the modules set up by the `-tt` checks are the ones served:
+/// what a module logs while being set up appears once, as in lighttpd.
+#[test]
+fn startup_sets_up_each_module_once() {
+    let dir = common::temp_dir("cli-once");
+    let port = common::free_port();
+    let conf = format!(
+        "server.document-root = \"{d}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n\
+         server.modules = (\"mod_fastcgi\")\n\
+         fastcgi.server = (\".x\" => ((\"bin-path\" => \"{d}/missing-backend\", \"socket\" => \"{d}/s\")))\n",
+        d = dir.display()
+    );
+    std::fs::write(dir.join("lighttpd.conf"), conf).expect("write");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lighttpd"))
+        .args(["-D", "-i", "1", "-f", "lighttpd.conf"])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let code = common::wait_exit(&mut child);
+    if code.is_none() {
+        common::signal(child.id() as i32, libc::SIGKILL);
+    }
+    let out = child.wait_with_output().expect("wait");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(log.matches("invalid \"bin-path\" => ").count(), 1, "{log}");
+    assert_eq!(log.matches("server started").count(), 1, "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,6 +5,8 @@
 //! and add one line to [`BUILTIN`]. Names not listed here make startup fail
 //! the way lighttpd's failed `dlopen()` does.
 
+use std::cell::RefCell;
+
 use super::Module;
 use crate::config::diagnostic::Diagnostic;
 use crate::config::tree::ConfigTree;
@@ -94,6 +96,8 @@ pub struct Loader<'a> {
     tree: &'a ConfigTree,
     module_dir: &'a str,
     modules: Vec<String>,
+    /// What `set_defaults` constructed, in order.
+    built: RefCell<Vec<Box<dyn Module>>>,
 }
 
 impl<'a> Loader<'a> {
@@ -102,7 +106,16 @@ impl<'a> Loader<'a> {
             tree,
             module_dir,
             modules: crate::config::validate::module_list(tree),
+            built: RefCell::default(),
         }
+    }
+
+    /// The constructed modules, in `server.modules` order, if every one
+    /// of them was constructed (the checks passed); for the server to use
+    /// instead of setting them up a second time.
+    pub fn into_modules(self) -> Option<Vec<Box<dyn Module>>> {
+        let built = self.built.into_inner();
+        (built.len() == self.modules.len()).then_some(built)
     }
 }
 
@@ -123,6 +136,12 @@ impl Plugins for Loader<'_> {
             tree: self.tree,
             modules: &self.modules,
         };
-        ctor(&init).err().unwrap_or_default()
+        match ctor(&init) {
+            Ok(module) => {
+                self.built.borrow_mut().push(module);
+                Vec::new()
+            }
+            Err(errors) => errors,
+        }
     }
 }
