@@ -604,11 +604,12 @@ impl Server {
         let pipe_ready = std::mem::take(&mut self.signal_ready);
         for ev in self.signals.drain(pipe_ready) {
             match ev {
-                SignalEvent::Terminate => return Some(0),
+                SignalEvent::Terminate => return Some(self.stopped(0)),
                 SignalEvent::GracefulShutdown => {
                     if self.stopping.is_some() {
-                        return Some(0);
+                        return Some(self.stopped(0));
                     }
+                    log_error!("[note] graceful shutdown started");
                     self.begin_shutdown();
                 }
                 SignalEvent::GracefulRestart => self.restart(),
@@ -616,6 +617,7 @@ impl Server {
                     if let Err(e) = log::reopen() {
                         log_error!("reopening errorlog failed: {e}");
                     }
+                    log_error!("{}", crate::signals::logs_cycled_message());
                     let mut cx = Ctx {
                         now: self.now,
                         registry: self.poll.registry(),
@@ -639,6 +641,15 @@ impl Server {
             }
         }
         None
+    }
+
+    /// Exit with `code`, logging lighttpd's "server stopped by …" (not
+    /// for `-1`).
+    fn stopped(&self, code: i32) -> i32 {
+        if !self.one_shot {
+            log_error!("{}", crate::signals::stopped_by_message());
+        }
+        code
     }
 
     fn begin_shutdown(&mut self) {
@@ -683,7 +694,13 @@ impl Server {
             Ok(l) => {
                 self.listeners = l;
                 self.site = site;
-                log_error!("graceful restart: configuration reloaded");
+                // lighttpd restarts its whole main loop and says so.
+                log_error!("[note] graceful shutdown started");
+                log_error!("{}", crate::signals::stopped_by_message());
+                log_error!(
+                    "server started ({})",
+                    crate::config::core::DEFAULT_SERVER_TAG
+                );
             }
             Err(e) => {
                 log_error!("graceful restart: {e}; keeping the old configuration");
@@ -703,7 +720,7 @@ impl Server {
             let limit = i64::from(self.site.server.graceful_shutdown_timeout().max(0));
             let busy = self.conns.iter().flatten().any(|c| !c.is_idle());
             if !busy || (limit > 0 && self.now - since >= limit) {
-                return Some(0);
+                return Some(self.stopped(0));
             }
         }
         if let Some(idle) = self.settings.idle_timeout {

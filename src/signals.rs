@@ -1,7 +1,8 @@
 //! Signals → self-pipe → event-loop events, with lighttpd's meanings:
 //! SIGTERM stops now, SIGINT stops gracefully (a second SIGINT stops now),
 //! SIGUSR1 restarts gracefully re-reading the config, SIGHUP reopens logs,
-//! SIGCHLD reaps children.
+//! SIGCHLD reaps children. The sender's uid and pid are kept for lighttpd's
+//! "server stopped by UID = … PID = …" and "logfiles cycled …" lines.
 //!
 //! The handler itself lives in [`crate::sys`]; here the pipe is registered
 //! with mio and the pending bits are turned into [`SignalEvent`]s.
@@ -90,6 +91,19 @@ pub fn events_from_bits(bits: u32) -> Vec<SignalEvent> {
         .filter(|(sig, _)| bits & (1 << (*sig as i32)) != 0)
         .map(|(_, ev)| *ev)
         .collect()
+}
+
+/// lighttpd's last log line after a stop (or before a graceful restart),
+/// naming who sent the signal.
+pub fn stopped_by_message() -> String {
+    let (uid, pid) = sys::signal_sender(false);
+    format!("server stopped by UID = {uid} PID = {pid}")
+}
+
+/// lighttpd's log line after SIGHUP reopened the logs.
+pub fn logs_cycled_message() -> String {
+    let (uid, pid) = sys::signal_sender(true);
+    format!("logfiles cycled UID = {uid} PID = {pid}")
 }
 
 /// Catch the handled signals from the very start (before the listeners

@@ -1,5 +1,6 @@
 //! The only `unsafe` code of lighttpd-rs: the few system calls that nix and
-//! libc leave unsafe — the signal handler and its installation, `fork`,
+//! libc leave unsafe — the signal handler (with the sender's uid and pid from
+//! its siginfo) and its installation, `fork`,
 //! adopting inherited file descriptors (systemd socket activation),
 //! `localtime_r` for log and listing timestamps, and `read(2)` into a
 //! buffer's spare capacity (the request reader, without zeroing it first).
@@ -16,11 +17,29 @@ static SIGNAL_PIPE_FD: AtomicI32 = AtomicI32::new(-1);
 /// Bit `n` set = signal number `n` arrived and was not yet taken.
 static PENDING_SIGNALS: AtomicU32 = AtomicU32::new(0);
 
-/// The handler: remember the signal, wake the event loop. Only
-/// async-signal-safe operations (atomics and `write(2)`).
-extern "C" fn on_signal(sig: libc::c_int) {
+/// Sender (uid, pid) of the last SIGTERM / SIGINT / SIGUSR1 (lighttpd
+/// `last_sigterm_info`) and of the last SIGHUP (`last_sighup_info`).
+static STOP_SENDER: [AtomicI32; 2] = [AtomicI32::new(0), AtomicI32::new(0)];
+static HUP_SENDER: [AtomicI32; 2] = [AtomicI32::new(0), AtomicI32::new(0)];
+
+/// The handler: remember the signal and who sent it, wake the event loop.
+/// Only async-signal-safe operations (atomics and `write(2)`).
+extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     if (0..32).contains(&sig) {
         PENDING_SIGNALS.fetch_or(1 << sig, Ordering::SeqCst);
+    }
+    let slot = match sig {
+        libc::SIGTERM | libc::SIGINT | libc::SIGUSR1 => Some(&STOP_SENDER),
+        libc::SIGHUP => Some(&HUP_SENDER),
+        _ => None,
+    };
+    if let (Some(slot), false) = (slot, info.is_null()) {
+        // SAFETY: with SA_SIGINFO the kernel passes a valid siginfo_t for
+        // the duration of the handler (checked non-null above); si_uid and
+        // si_pid are plain fields (kill(2)/sigqueue(3) senders fill them).
+        let (uid, pid) = unsafe { ((*info).si_uid(), (*info).si_pid()) };
+        slot[0].store(uid as i32, Ordering::SeqCst);
+        slot[1].store(pid, Ordering::SeqCst);
     }
     let fd = SIGNAL_PIPE_FD.load(Ordering::SeqCst);
     if fd >= 0 {
@@ -39,8 +58,8 @@ extern "C" fn on_signal(sig: libc::c_int) {
 pub fn install_signal_handlers(pipe_write_fd: RawFd, signals: &[Signal]) -> nix::Result<()> {
     SIGNAL_PIPE_FD.store(pipe_write_fd, Ordering::SeqCst);
     let action = SigAction::new(
-        SigHandler::Handler(on_signal),
-        SaFlags::SA_RESTART,
+        SigHandler::SigAction(on_signal),
+        SaFlags::SA_RESTART | SaFlags::SA_SIGINFO,
         SigSet::empty(),
     );
     for &sig in signals {
@@ -62,6 +81,16 @@ pub fn reset_signal_handlers(signals: &[Signal]) {
         // SAFETY: restoring the default disposition installs no code.
         let _ = unsafe { sigaction(sig, &dfl) };
     }
+}
+
+/// (uid, pid) of the sender of the last stop signal (TERM, INT, USR1), or
+/// with `hup` of the last SIGHUP; (0, 0) when none was received.
+pub fn signal_sender(hup: bool) -> (u32, i32) {
+    let slot = if hup { &HUP_SENDER } else { &STOP_SENDER };
+    (
+        slot[0].load(Ordering::SeqCst) as u32,
+        slot[1].load(Ordering::SeqCst),
+    )
 }
 
 /// Take (and clear) the set of signals received since the last call:

@@ -74,11 +74,46 @@ fn hup_reopens_the_error_log() {
     ));
     std::fs::rename(&log, dir.join("error.log.1")).expect("rotate");
     signal(s.pid(), libc::SIGHUP);
-    std::thread::sleep(Duration::from_millis(200));
-    signal(s.pid(), libc::SIGUSR1);
+    // lighttpd names the sender (this test process) in the reopened log
+    let cycled = format!(
+        "logfiles cycled UID = {} PID = {}",
+        nix::unistd::getuid(),
+        std::process::id()
+    );
     assert!(wait_for(
-        || std::fs::read_to_string(&log).is_ok_and(|t| t.contains("graceful restart"))
+        || std::fs::read_to_string(&log).is_ok_and(|t| t.contains(&cycled))
     ));
+    signal(s.pid(), libc::SIGUSR1);
+    assert!(wait_for(|| std::fs::read_to_string(&log)
+        .is_ok_and(|t| t.contains("[note] graceful shutdown started"))));
+}
+
+#[test]
+fn stop_signals_log_who_sent_them() {
+    let stopped = format!(
+        "server stopped by UID = {} PID = {}",
+        nix::unistd::getuid(),
+        std::process::id()
+    );
+    for (sig, note) in [(libc::SIGTERM, false), (libc::SIGINT, true)] {
+        let dir = temp_dir("stopped-by");
+        let www = dir.join("www");
+        write_files(&www, &[("a.txt", b"a\n")]);
+        let log = dir.join("error.log");
+        let port = free_port();
+        let extra = format!("server.errorlog = \"{}\"", log.display());
+        let mut s = Server::start_conf(dir, www.clone(), port, &conf(&www, port, &extra), &["-D"]);
+        signal(s.pid(), sig);
+        assert_eq!(wait_exit(&mut s.child), Some(0));
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let last = text.lines().last().unwrap_or("");
+        assert!(last.ends_with(&stopped), "{text}");
+        assert_eq!(
+            text.contains("[note] graceful shutdown started"),
+            note,
+            "{text}"
+        );
+    }
 }
 
 #[test]
@@ -231,3 +266,4 @@ fn one_shot_serves_the_socket_on_stdin_then_exits() {
     assert_eq!(code, Some(0));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
