@@ -225,15 +225,20 @@ fn max_worker_forks_workers_and_stops_them() {
         std::fs::read_to_string(format!("/proc/{}/task/{}/children", s.pid(), s.pid()))
             .unwrap_or_default()
             .split_whitespace()
-            .count()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
     };
-    assert!(wait_for(|| children() == 2), "two workers");
+    assert!(wait_for(|| children().len() == 2), "two workers");
+    let workers = children();
     assert_eq!(s.stop(), Some(0));
-    assert!(wait_for(|| std::net::TcpStream::connect((
-        "127.0.0.1",
-        s.port
-    ))
-    .is_err()));
+    // The workers are gone with the master (not "the port refuses": another
+    // test may bind the freed port at once).
+    for w in workers {
+        assert!(
+            wait_for(|| !std::path::Path::new(&format!("/proc/{w}")).exists()),
+            "worker {w} left"
+        );
+    }
 }
 
 #[test]
@@ -267,3 +272,28 @@ fn one_shot_serves_the_socket_on_stdin_then_exits() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn a_taken_port_is_reported_not_mistaken_for_our_server() {
+    // tests/common retries Server::start on this error; a listener of
+    // another process is never taken for the server being ready.
+    let other = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = other.local_addr().expect("addr").port();
+    let dir = temp_dir("taken");
+    let www = dir.join("www");
+    write_files(&www, &[("a.txt", b"a\n")]);
+    let err = Server::try_start_conf(
+        dir.clone(),
+        www.clone(),
+        port,
+        &conf(&www, port, ""),
+        &["-D"],
+    )
+    .err()
+    .expect("must not start");
+    assert!(err.contains("Address already in use"), "{err}");
+    assert_eq!(
+        common::listener_owned_by(std::process::id(), port),
+        Some(true)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -63,13 +63,23 @@ impl Server {
         let docroot = dir.join("www");
         std::fs::create_dir_all(&docroot).expect("mkdir");
         write_files(&docroot, files);
-        let port = free_port();
-        let conf = format!(
-            "server.document-root = \"{}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n{MIME}\n{extra}\n",
-            docroot.display()
-        )
-        .replace("@DIR@", &dir.display().to_string());
-        Server::start_conf(dir, docroot, port, &conf, &["-D"])
+        // The free port may be taken by another process before the server
+        // binds it (tests run in parallel): then try another one.
+        let mut last = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let conf = format!(
+                "server.document-root = \"{}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n{MIME}\n{extra}\n",
+                docroot.display()
+            )
+            .replace("@DIR@", &dir.display().to_string());
+            match Server::try_start_conf(dir.clone(), docroot.clone(), port, &conf, &["-D"]) {
+                Ok(s) => return s,
+                Err(e) if e.contains("Address already in use") => last = e,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        panic!("no free port after 5 tries: {last}");
     }
 
     /// Start with a complete config text.
@@ -80,6 +90,17 @@ impl Server {
         conf: &str,
         args: &[&str],
     ) -> Server {
+        Server::try_start_conf(dir, docroot, port, conf, args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Server::start_conf`], returning why the server did not come up.
+    pub fn try_start_conf(
+        dir: PathBuf,
+        docroot: PathBuf,
+        port: u16,
+        conf: &str,
+        args: &[&str],
+    ) -> Result<Server, String> {
         let conf_path = dir.join("lighttpd.conf");
         std::fs::write(&conf_path, conf).expect("write conf");
         let child = Command::new(env!("CARGO_BIN_EXE_lighttpd"))
@@ -98,26 +119,33 @@ impl Server {
             docroot,
             conf: conf_path,
         };
-        s.wait_ready();
-        s
+        if let Err(e) = s.wait_ready() {
+            s.dir = PathBuf::new(); // the caller may retry in the same directory
+            return Err(e);
+        }
+        Ok(s)
     }
 
-    fn wait_ready(&mut self) {
+    /// Wait until this server (not some other process that got the port)
+    /// listens on its port.
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + TIMEOUT;
         while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
+            let ready = listener_owned_by(self.child.id(), self.port)
+                .unwrap_or_else(|| TcpStream::connect(("127.0.0.1", self.port)).is_ok());
+            if ready {
+                return Ok(());
             }
             if let Ok(Some(status)) = self.child.try_wait() {
                 let mut err = String::new();
                 if let Some(e) = self.child.stderr.as_mut() {
                     let _ = e.read_to_string(&mut err);
                 }
-                panic!("server exited ({status}): {err}");
+                return Err(format!("server exited ({status}): {err}"));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("server did not start listening on {}", self.port);
+        Err(format!("server did not start listening on {}", self.port))
     }
 
     pub fn pid(&self) -> i32 {
@@ -159,6 +187,30 @@ impl Drop for Server {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Whether process `pid` holds a listening socket on 127.0.0.1:`port`
+/// (from /proc); None when /proc cannot tell.
+pub fn listener_owned_by(pid: u32, port: u16) -> Option<bool> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let wanted = format!("0100007F:{port:04X}");
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let listening = f.get(1) == Some(&wanted.as_str()) && f.get(3) == Some(&"0A");
+            listening.then(|| f.get(9).map(|inode| format!("socket:[{inode}]")))?
+        })
+        .collect();
+    if inodes.is_empty() {
+        return Some(false);
+    }
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    let owned = fds
+        .filter_map(|fd| fd.ok().and_then(|fd| std::fs::read_link(fd.path()).ok()))
+        .any(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()));
+    Some(owned)
 }
 
 /// Send a signal to a pid we started.
