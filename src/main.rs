@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use lighttpd::cli::{self, Invocation, ServeOptions, Step};
 use lighttpd::config::diagnostic::{lh_timestamp, Diagnostic};
 use lighttpd::config::{self, tree::ConfigTree, validate};
-use lighttpd::plugin::Module;
+use lighttpd::plugin::{registry, Module};
 
 const FAILED: u8 = 255;
 
@@ -117,7 +117,7 @@ fn run(steps: Vec<Step>) -> u8 {
         .module_dir
         .as_deref()
         .unwrap_or(cli::DEFAULT_MODULE_DIR);
-    let plugins = lighttpd::plugin::registry::Loader::new(&tree, module_dir);
+    let plugins = registry::Loader::new(&tree, module_dir);
     if report(&validate::lighttpd_preflight(&tree, &plugins)) {
         return FAILED;
     }
@@ -143,9 +143,12 @@ fn serve(tree: ConfigTree, opts: ServeOptions, modules: Option<Vec<Box<dyn Modul
 
 /// `lighttpd check [...]`: every problem, rustc-style (see config::check).
 fn check(args: &[String]) -> u8 {
-    let (text, code) = config::check::check_with(args, |path| {
-        config::load(path).map_err(|e| (e.diagnostics, e.sources))
-    });
+    let load = |path: &str| config::load(path).map_err(|e| (e.diagnostics, e.sources));
+    let preflight = |tree: &ConfigTree| {
+        let plugins = registry::Loader::new(tree, cli::DEFAULT_MODULE_DIR);
+        validate::preflight_with(tree, &plugins)
+    };
+    let (text, code) = config::check::check_with_preflight(args, load, preflight);
     if code == 0 {
         out(&text);
     } else {

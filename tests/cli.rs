@@ -391,3 +391,39 @@ fn startup_sets_up_each_module_once() {
     assert_eq!(log.matches("server started").count(), 1, "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `lighttpd check` sets the modules up too: a module that is not built in
+/// and a module set-up error are reported with their location.
+#[test]
+fn check_reports_module_problems() {
+    let c = conf(
+        "check-mods.conf",
+        "server.document-root = \"/tmp\"\nserver.bind = \"127.0.0.1\"\nserver.port = 18995\n\
+         server.modules = (\"mod_rewrite\")\nurl.rewrite = (\"^/(a\" => \"/b\")\n",
+    );
+    let e = lighttpd(&["check", "-f", &c], "");
+    assert_eq!(e.code, 255);
+    assert!(
+        e.stderr.contains("pcre-compile failed for ^/(a"),
+        "{}",
+        e.stderr
+    );
+    assert!(
+        e.stderr.contains(&format!(" --> {c}:5:1\n")),
+        "{}",
+        e.stderr
+    );
+    let c = conf(
+        "check-ldap.conf",
+        "server.document-root = \"/tmp\"\nserver.bind = \"127.0.0.1\"\nserver.port = 18995\n\
+         server.modules = (\"mod_authn_ldap\")\n",
+    );
+    let e = lighttpd(&["check", "-f", &c], "");
+    assert_eq!(e.code, 255);
+    assert!(
+        e.stderr
+            .contains("help: lighttpd-rs does not implement mod_authn_ldap (yet)"),
+        "{}",
+        e.stderr
+    );
+}

@@ -315,6 +315,16 @@ pub fn check_with(
     args: &[String],
     load: impl FnOnce(&str) -> Result<ConfigTree, LoadFailure>,
 ) -> (String, i32) {
+    check_with_preflight(args, load, preflight)
+}
+
+/// [`check_with`], the `-tt` phases given by the caller (the binary passes
+/// the built-in modules: those not built in and module set-up errors count).
+pub fn check_with_preflight(
+    args: &[String],
+    load: impl FnOnce(&str) -> Result<ConfigTree, LoadFailure>,
+    preflight: impl FnOnce(&ConfigTree) -> Vec<Diagnostic>,
+) -> (String, i32) {
     let opts = match parse_args(args) {
         Ok(o) => o,
         Err(msg) => return (format!("error: {msg}\n{USAGE}"), 255),

@@ -216,7 +216,9 @@ mod typed;
 
 pub use modules::{module_list, module_list_checked};
 use preflight::preflight_phases;
-pub use preflight::{check_privileges, preflight, Lighttpd1469, Plugins, NETWORK_BACKENDS};
+pub use preflight::{
+    check_privileges, preflight, preflight_with, Lighttpd1469, Plugins, NETWORK_BACKENDS,
+};
 pub use typed::*;
 
 #[cfg(test)]

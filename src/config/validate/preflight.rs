@@ -45,7 +45,12 @@ impl Plugins for Lighttpd1469 {
 
 /// What `-tt` and a real start check beyond [`syntax_check`].
 pub fn preflight(tree: &ConfigTree) -> Vec<Diagnostic> {
-    preflight_phases(tree, &Lighttpd1469).concat()
+    preflight_with(tree, &Lighttpd1469)
+}
+
+/// [`preflight`] with the modules `plugins` loads and constructs.
+pub fn preflight_with(tree: &ConfigTree, plugins: &dyn Plugins) -> Vec<Diagnostic> {
+    preflight_phases(tree, plugins).concat()
 }
 
 /// `config_set_defaults`, `plugins_load`, `network_init`, each module's
