@@ -568,6 +568,9 @@ impl Conn {
                 self.want_write(env.registry, true);
                 return false;
             }
+            if self.req.as_ref().is_some_and(|r| r.resp.upgraded) {
+                self.tunnel_in(env);
+            }
             if !self.pump_stream(env) {
                 if self.state == State::Write {
                     self.want_write(env.registry, false);
@@ -578,6 +581,23 @@ impl Conn {
         self.want_write(env.registry, false);
         self.finish_request(env);
         true
+    }
+
+    /// An upgraded connection: the client's bytes go to the handler as
+    /// request body, at most [`MAX_PENDING_INPUT`] waiting; its EOF
+    /// completes the body.
+    fn tunnel_in(&mut self, env: &mut Env) {
+        let queued = self.req.as_ref().map_or(0, |r| r.body.queue.len());
+        if queued < MAX_PENDING_INPUT as u64 && self.fill(env, MAX_PENDING_INPUT).is_err() {
+            self.read_closed = true;
+        }
+        let Some(r) = self.req.as_mut() else { return };
+        if !self.rbuf.is_empty() {
+            r.body.queue.append_mem(&self.rbuf);
+            r.body.received += self.rbuf.len() as u64;
+            self.rbuf.clear();
+        }
+        r.body.complete = self.read_closed;
     }
 
     /// Everything queued went out: queue what the streaming handler has,

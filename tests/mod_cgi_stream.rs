@@ -3,7 +3,8 @@
 //! before the program ends (chunked for HTTP/1.1, close-delimited for
 //! HTTP/1.0), the default buffers, a flooding CGI with a client that does
 //! not read stays bounded in memory and is stopped when the client goes,
-//! and a proxied backend streams the same way.
+//! a proxied backend streams the same way, and `cgi.upgrade` turns a 101
+//! answer into a tunnel between client and program.
 
 mod common;
 mod gw_support;
@@ -23,6 +24,16 @@ const SCRIPTS: &[(&str, &str)] = &[
         "flood.sh",
         "echo $$ > \"$FLOOD_PID\"; printf 'Content-Type: application/octet-stream\\n\\n'; exec cat /dev/zero",
     ),
+    (
+        "echo.sh",
+        "printf 'Status: 101\\nUpgrade: echo\\n\\n'; echo \"up=${HTTP_UPGRADE-none}\"; \
+         while read -r l; do echo \"got $l\"; done; echo closed",
+    ),
+    (
+        "noup.sh",
+        "printf 'Status: 101\\nUpgrade: echo\\n\\n'; echo \"up=${HTTP_UPGRADE-none}\"; \
+         while read -r l; do echo \"got $l\"; done; echo closed",
+    ),
 ];
 
 fn server(mode: Option<u8>) -> Server {
@@ -32,7 +43,8 @@ fn server(mode: Option<u8>) -> Server {
     let s = Server::start(
         &format!(
             "server.modules = (\"mod_cgi\", \"mod_setenv\")\ncgi.assign = (\".sh\" => \"\")\n\
-             setenv.add-environment = (\"FLOOD_PID\" => \"@DIR@/flood.pid\")\n{stream}"
+             setenv.add-environment = (\"FLOOD_PID\" => \"@DIR@/flood.pid\")\n\
+             $HTTP[\"url\"] =~ \"^/cgi/echo\" {{ cgi.upgrade = \"enable\" }}\n{stream}"
         ),
         &[],
     );
@@ -225,4 +237,55 @@ fn proxy_response_streams_too() {
     let r = common::parse(&all).pop().expect("a response");
     assert_eq!(r.header("Transfer-Encoding"), Some("chunked"));
     assert_eq!(dechunk(&r.body), b"first\nsecond\n");
+}
+
+const UPGRADE: &str =
+    "GET /cgi/echo.sh HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n";
+
+#[test]
+fn cgi_upgrade_tunnels_both_ways_until_the_client_closes() {
+    let s = server(None);
+    let mut c = open(&s, UPGRADE);
+    let head = read_until(&mut c, b"up=echo\n", Duration::from_secs(5));
+    let text = String::from_utf8_lossy(&head).to_string();
+    assert!(
+        text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("Upgrade: echo\r\n"), "{text}");
+    assert!(text.contains("Connection: upgrade\r\n"), "{text}");
+    assert!(!text.contains("Content-Length") && !text.contains("Transfer-Encoding"));
+    c.write_all(b"one\n").expect("send");
+    let got = read_until(&mut c, b"got one\n", Duration::from_secs(5));
+    assert!(
+        got.ends_with(b"got one\n"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    // many lines in one go: all of them come back, in order
+    let lines: String = (0..3000).map(|i| format!("line {i}\n")).collect();
+    c.write_all(lines.as_bytes()).expect("send");
+    let got = read_until(&mut c, b"got line 2999\n", Duration::from_secs(10));
+    let want: String = (0..3000).map(|i| format!("got line {i}\n")).collect();
+    assert_eq!(String::from_utf8_lossy(&got), want);
+    // the client closes its side: the program sees EOF, the answer ends
+    c.shutdown(std::net::Shutdown::Write).expect("shutdown");
+    let rest = common::read_to_close(&mut c);
+    assert_eq!(String::from_utf8_lossy(&rest), "closed\n");
+}
+
+#[test]
+fn without_cgi_upgrade_nothing_switches() {
+    let s = server(None);
+    // the same program outside the cgi.upgrade block: its stdin is closed
+    let mut c = open(&s, &UPGRADE.replace("/cgi/echo.sh", "/cgi/noup.sh"));
+    let all = read_until(&mut c, b"closed\n", Duration::from_secs(5));
+    let text = String::from_utf8_lossy(&all).to_string();
+    assert!(
+        text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{text}"
+    );
+    assert!(!text.contains("Connection: upgrade"), "{text}");
+    assert!(text.contains("Content-Length: 15\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\nup=none\nclosed\n"), "{text}");
 }

@@ -15,8 +15,16 @@
 //! connection's cap ([`response::stream_cap`]) waits to be written, so a
 //! program writing faster than the client reads blocks on its pipe. A head
 //! that may still become a local redirect or names an X-Sendfile waits for
-//! the end of the output, as without streaming. Not implemented:
-//! `cgi.upgrade`, `tcp-fin-propagate`.
+//! the end of the output, as without streaming.
+//!
+//! `cgi.upgrade` (HTTP/1.1 requests with `Upgrade` only; otherwise that
+//! request header is dropped, so the program sees no `HTTP_UPGRADE`): the
+//! program's stdin stays open; if it answers `101` with an `Upgrade` header
+//! the response streams whatever `server.stream-response-body` says, the
+//! connection is not kept alive, and the client's further bytes are copied
+//! to stdin until the client closes (lighttpd
+//! `http_response_upgrade_read_body_unknown`). Any other answer ends the
+//! input and is handled as usual. Not implemented: `tcp-fin-propagate`.
 
 pub mod env;
 pub mod head;
@@ -207,13 +215,15 @@ impl Module for ModCgi {
                 return Flow::GoOn;
             }
         }
+        let upgrade = upgrade_request(r) && conf.upgrade;
+        if !upgrade {
+            r.headers.remove("Upgrade");
+        }
         r.handler_module = Some(NAME);
         r.body.wanted = true;
-        r.handler = Some(Box::new(CgiHandler::new(
-            interp.to_string(),
-            conf,
-            self.watches.clone(),
-        )));
+        let mut h = CgiHandler::new(interp.to_string(), conf, self.watches.clone());
+        h.upgrade_pending = upgrade;
+        r.handler = Some(Box::new(h));
         Flow::Finished
     }
 
@@ -233,6 +243,18 @@ impl Module for ModCgi {
         r.plugin_ctx.remove(NAME);
         Flow::GoOn
     }
+}
+
+/// Does the request ask to switch protocols? lighttpd's core keeps
+/// `Upgrade` only with a `Connection` header, on HTTP/1.1, and not for
+/// `h2c` (`h2_check_con_upgrade_h2c`).
+fn upgrade_request(r: &Request) -> bool {
+    let Some(up) = r.headers.get("Upgrade") else {
+        return false;
+    };
+    r.version == crate::http::h1::Version::Http11
+        && r.headers.contains("Connection")
+        && !crate::http::headers::contains_token(up, "h2c")
 }
 
 /// Per-request local-redirect counter.
@@ -259,6 +281,12 @@ pub struct CgiHandler {
     cap: Option<u64>,
     /// Streaming: the head is in `r.resp`; output goes to `r.resp.body`.
     committed: bool,
+    /// `cgi.upgrade` applies and the answer is not known yet: stdin stays
+    /// open and the head is looked at as it arrives.
+    upgrade_pending: bool,
+    /// The cap `server.stream-response-body` gives (an upgrade streams
+    /// regardless).
+    configured_cap: Option<u64>,
     eof: bool,
     timed_out: bool,
     failed: Option<u16>,
@@ -278,6 +306,8 @@ impl CgiHandler {
             out: Vec::new(),
             cap: None,
             committed: false,
+            upgrade_pending: false,
+            configured_cap: None,
             eof: false,
             timed_out: false,
             failed: None,
@@ -311,7 +341,8 @@ impl CgiHandler {
         if let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
             cmd.current_dir(d);
         }
-        let has_body = r.body.expected.unwrap_or(1) > 0 || r.body.received > 0;
+        let has_body =
+            r.body.expected.unwrap_or(1) > 0 || r.body.received > 0 || self.upgrade_pending;
         cmd.stdin(if has_body {
             Stdio::piped()
         } else {
@@ -377,7 +408,16 @@ impl CgiHandler {
                     self.pending.clear();
                 }
                 if self.pending.is_empty() {
-                    self.close_stdin(cx);
+                    // an upgrade keeps stdin open for the client's bytes:
+                    // once the head went out, `complete` is the client's EOF
+                    let input_done = if r.resp.upgraded {
+                        r.head_sent && r.body.complete
+                    } else {
+                        r.body.complete && !self.upgrade_pending
+                    };
+                    if input_done {
+                        self.close_stdin(cx);
+                    }
                     return;
                 }
             }
@@ -495,9 +535,27 @@ impl CgiHandler {
                 k.eq_ignore_ascii_case("X-Sendfile")
                     || k.eq_ignore_ascii_case("X-LIGHTTPD-send-file")
             });
+        let switch = parsed.status == 101
+            && parsed
+                .headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("Upgrade"));
+        if self.upgrade_pending && switch && !sendfile {
+            r.resp.upgraded = true;
+            r.keep_alive = false;
+        } else if self.upgrade_pending {
+            // no switch: the input ends, streaming as configured
+            self.upgrade_pending = false;
+            self.cap = self.configured_cap;
+            if self.cap.is_none() {
+                return;
+            }
+        }
+        self.upgrade_pending = false;
         let before = r.resp.status;
         r.resp.status = parsed.status;
-        if redirect || sendfile || response::stream_cap(r).is_none() {
+        let streams = r.resp.upgraded || response::stream_cap(r).is_some();
+        if redirect || sendfile || !streams {
             r.resp.status = before;
             return;
         }
@@ -676,10 +734,15 @@ impl Handler for CgiHandler {
             if let Err(status) = self.spawn(r, cx) {
                 return fail(r, status);
             }
-            self.cap = response::stream_cap(r);
+            self.configured_cap = response::stream_cap(r);
+            self.cap = self.configured_cap;
+            if self.upgrade_pending {
+                self.cap = self.cap.or(Some(65536 - 4096));
+            }
             self.write_body(r, cx);
             self.read_output(r, cx);
         } else if !self.eof {
+            self.write_body(r, cx);
             self.read_output(r, cx);
         }
         if self.eof {

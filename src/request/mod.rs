@@ -66,6 +66,11 @@ pub struct Response {
     pub streaming: bool,
     /// The streamed body goes out with `Transfer-Encoding: chunked`.
     pub send_chunked: bool,
+    /// The handler switched protocols (101 with `cgi.upgrade`): the
+    /// connection says `Connection: upgrade` and, while streaming, hands
+    /// the client's further bytes to the handler as `body` (complete at
+    /// the client's EOF).
+    pub upgraded: bool,
 }
 
 /// State of the request body.

@@ -319,7 +319,9 @@ fn skip_header(name: &str, status: u16) -> bool {
 }
 
 fn connection_value(r: &Request) -> Option<&'static str> {
-    if r.version == Version::Http11 && r.resp.headers.contains("Upgrade") {
+    // lighttpd: only a real switch says upgrade; a backend's stray
+    // Upgrade header is passed on without it
+    if r.version == Version::Http11 && r.resp.upgraded {
         return Some("upgrade");
     }
     match (r.keep_alive, r.version) {
