@@ -149,12 +149,14 @@ accesslog.format = "r=%r|I=%I|f=%f|b=%b|C=%C|%{c1}C""#,
     );
     s.raw(b"GARBAGE\r\n\r\n");
     s.raw(b"GET /missing HTTP/1.0\r\nCookie: c0=1; c1=v1 ; c2=3\r\n\r\n");
-    let lines = read_lines(&s.dir.join("e.log"), 2);
+    s.raw(b"GET /%41%0a.txt HTTP/1.0\r\n\r\n");
+    let lines = read_lines(&s.dir.join("e.log"), 3);
     assert_eq!(
         lines,
         [
             "r=  |I=11|f=-|b=345|C=|",
-            "r=GET /missing HTTP/1.0|I=53|f=-|b=341|C=|v1"
+            "r=GET /missing HTTP/1.0|I=53|f=-|b=341|C=|v1",
+            "r=GET /%41%0a.txt HTTP/1.0|I=28|f=-|b=345|C=|",
         ]
     );
 }

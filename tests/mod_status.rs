@@ -14,7 +14,7 @@ server.max-connections = 20
 status.status-url = "/server-status"
 status.config-url = "/server-config"
 status.statistics-url = "/server-statistics""#,
-        &[("a.txt", b"a")],
+        &[("a.txt", b"a"), ("big.bin", &[b'x'; 8 << 20])],
     )
 }
 
@@ -99,4 +99,22 @@ fn scoreboard_and_table_follow_connections() {
         t.contains("\nBusyServers: 1\nIdleServers: 19\nScoreboard: h___"),
         "{t}"
     );
+}
+
+#[test]
+fn a_blocked_download_shows_as_writing() {
+    let s = server();
+    let mut a = s.connect();
+    a.write_all(b"GET /big.bin HTTP/1.1\r\nHost: dl\r\n\r\n")
+        .expect("send");
+    // A does not read: its response stays in the write state.
+    std::thread::sleep(Duration::from_millis(300));
+    let t = s.get("/server-status?auto").text();
+    assert!(t.contains("\nScoreboard: hW_"), "{t}");
+    let html = s.get("/server-status").text();
+    assert!(
+        html.contains("<td class=\"string\">write</td>") && html.contains("/big.bin</td></tr>"),
+        "{html}"
+    );
+    drop(a);
 }

@@ -729,6 +729,8 @@ impl Module for ModAccesslog {
             .server_socket
             .rsplit_once(':')
             .unwrap_or((&r.server_socket, "0"));
+        // A request rejected after its request line still logs it.
+        let line_known = !r.parse_error || !r.target_orig.is_empty();
         let entry = Entry {
             remote_addr: &r.remote_ip,
             local_addr: local_addr.trim_start_matches('[').trim_end_matches(']'),
@@ -743,17 +745,13 @@ impl Module for ModAccesslog {
             end_ns: epoch_ns(std::time::SystemTime::now()),
             env: &r.env,
             filename: &r.physical.path,
-            protocol: if r.parse_error {
-                ""
-            } else {
-                r.version.as_str()
-            },
-            method: if r.parse_error { "" } else { r.method.as_str() },
+            protocol: if line_known { r.version.as_str() } else { "" },
+            method: if line_known { r.method.as_str() } else { "" },
             request_headers: r.headers.iter().collect(),
             response_headers: r.resp.headers.iter().collect(),
             keepalive_count: r.seq.saturating_sub(1),
             query: &r.uri.query,
-            target_orig: (!r.parse_error).then_some(r.target_orig.as_str()),
+            target_orig: line_known.then_some(r.target_orig.as_str()),
             target: &r.target,
             status: r.resp.status,
             server_name: &r.server_name,

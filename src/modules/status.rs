@@ -5,12 +5,12 @@
 //!
 //! The module follows each connection through its hooks (accept, uri_clean,
 //! request_done, close) to fill the scoreboard and the connection table:
-//! `r` read, `h` handle-req (from the uri hooks to the end of the
-//! response), `k` keep-alive, `C` close. Like lighttpd, request and
+//! `r` read, `h` handle-req (from the uri hooks), `W` write (from the
+//! response start), `k` keep-alive, `C` close. Like lighttpd, request and
 //! traffic totals move forward at the 1 s tick. Extension:
 //! `?format=prometheus` gives the numbers in the Prometheus text format.
 //! Difference: states lighttpd passes through while reading or writing
-//! (`q`, `Q`, `R`, `s`, `W`, `S`) are not seen by modules and show as the
+//! (`q`, `Q`, `R`, `s`, `S`) are not seen by modules and show as the
 //! nearest state above.
 
 pub mod render;
@@ -243,6 +243,7 @@ impl Module for ModStatus {
     fn hooks(&self) -> &'static [Hook] {
         &[
             Hook::UriClean,
+            Hook::ResponseStart,
             Hook::RequestDone,
             Hook::Trigger,
             Hook::ConnectionAccept,
@@ -270,6 +271,14 @@ impl Module for ModStatus {
             r.resp.complete = true;
             r.handler_module = Some("mod_status");
             return r.finish_with(204);
+        }
+        Flow::GoOn
+    }
+
+    fn response_start(&mut self, r: &mut Request, cx: &mut Ctx) -> Flow {
+        if let Some((_, row, _)) = self.conns.get_mut(&cx.token_base) {
+            row.state = Some(State::Write);
+            row.physical.clone_from(&r.physical.path);
         }
         Flow::GoOn
     }
