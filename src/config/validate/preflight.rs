@@ -65,6 +65,7 @@ pub(super) fn preflight_phases(tree: &ConfigTree, plugins: &dyn Plugins) -> Vec<
     if modules.iter().any(|m| is_tls(m)) {
         phases.push(tls_phase(tree));
     }
+    phases.push(indexfile_order(tree, &modules));
     let mut network = Vec::new();
     check_network_backend(tree, &mut network);
     let net_keys = keys_where(|d| d.name == "ssl.engine" || is_network_key(d));
@@ -96,6 +97,41 @@ pub(super) fn preflight_phases(tree: &ConfigTree, plugins: &dyn Plugins) -> Vec<
     check_unknown_keys(tree, &modules, &mut unknown);
     phases.push(unknown);
     phases
+}
+
+/// The modules of lighttpd 1.4.69 that answer requests from both of the
+/// subrequest hooks (`handle_subrequest_start` and `handle_subrequest`).
+const SUBREQUEST_HANDLERS: [&str; 5] = [
+    "mod_cgi",
+    "mod_dirlisting",
+    "mod_fastcgi",
+    "mod_scgi",
+    "mod_ssi",
+];
+
+/// lighttpd server.c after the plugins' init: mod_indexfile listed after
+/// such a handler comes too late for the requests that handler takes.
+fn indexfile_order(tree: &ConfigTree, modules: &[String]) -> Vec<Diagnostic> {
+    let mut handler = None;
+    for m in modules {
+        if m == "mod_indexfile" {
+            let span = global_value(tree, "server.modules").map(|d| d.span);
+            return handler
+                .map(|h: &String| {
+                    Diagnostic::warning(
+                        format!("Warning: mod_indexfile should be listed in server.modules prior to {h}"),
+                        span,
+                    )
+                    .with_help(format!("move \"mod_indexfile\" before \"{h}\""))
+                })
+                .into_iter()
+                .collect();
+        }
+        if handler.is_none() && SUBREQUEST_HANDLERS.contains(&m.as_str()) {
+            handler = Some(m);
+        }
+    }
+    Vec::new()
 }
 
 /// The keys mod_openssl reads per listener (`set_defaults_sockets`).

@@ -598,3 +598,34 @@ fn missing_modules_lighttpd_stops_at_the_first_check_shows_all() {
     );
     assert_eq!(lighttpd_preflight(&tree, &Lighttpd1469).len(), 2);
 }
+
+#[test]
+fn preflight_warns_about_mod_indexfile_after_a_handler() {
+    let mut b = base();
+    b.set(0, "server.bind", s("127.0.0.1"))
+        .set(0, "index-file.names", list(&["index.html"]))
+        .set(
+            0,
+            "server.modules",
+            list(&["mod_proxy", "mod_cgi", "mod_fastcgi", "mod_indexfile"]),
+        );
+    assert_eq!(
+        messages(&preflight(&b.build())),
+        ["Warning: mod_indexfile should be listed in server.modules prior to mod_cgi"]
+    );
+    let mut b = base();
+    b.set(0, "server.bind", s("127.0.0.1"))
+        .set(0, "index-file.names", list(&["index.html"]))
+        .set(
+            0,
+            "server.modules",
+            list(&["mod_proxy", "mod_indexfile", "mod_cgi"]),
+        );
+    assert!(messages(&preflight(&b.build())).is_empty());
+    // not listed: added first
+    let mut b = base();
+    b.set(0, "server.bind", s("127.0.0.1"))
+        .set(0, "index-file.names", list(&["index.html"]))
+        .set(0, "server.modules", list(&["mod_fastcgi"]));
+    assert!(messages(&preflight(&b.build())).is_empty());
+}
