@@ -91,6 +91,8 @@ pub struct ChunkQueue {
     bytes_out: u64,
     /// Bytes held in memory chunks.
     mem_bytes: u64,
+    /// An emptied memory buffer kept for the next memory chunk.
+    spare: Vec<u8>,
 }
 
 impl ChunkQueue {
@@ -132,9 +134,16 @@ impl ChunkQueue {
         }
     }
 
-    /// Drop everything; keeps the deque's allocation.
+    /// Has this queue storage of its own (it had chunks once)?
+    pub fn has_storage(&self) -> bool {
+        self.chunks.capacity() > 0 || self.spare.capacity() > 0
+    }
+
+    /// Drop everything; keeps the deque's allocation and one memory buffer.
     pub fn reset(&mut self) {
-        self.chunks.clear();
+        while let Some(chunk) = self.chunks.pop_front() {
+            self.recycle(chunk);
+        }
         self.len = 0;
         self.bytes_in = 0;
         self.bytes_out = 0;
@@ -161,7 +170,10 @@ impl ChunkQueue {
                 return;
             }
         }
-        self.append_vec(data.to_vec());
+        let _ = self.append_filled(|buf| {
+            buf.extend_from_slice(data);
+            Ok::<(), ()>(())
+        });
     }
 
     /// Append an owned buffer without copying.
@@ -171,6 +183,33 @@ impl ChunkQueue {
         }
         self.account_in(data.len() as u64, true);
         self.chunks.push_back(Chunk::Mem { data, off: 0 });
+    }
+
+    /// Append a memory chunk that `fill` writes into a (reused, empty)
+    /// buffer. On error nothing is appended.
+    pub fn append_filled<E>(
+        &mut self,
+        fill: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut buf = std::mem::take(&mut self.spare);
+        buf.clear();
+        let result = fill(&mut buf);
+        if result.is_ok() && !buf.is_empty() {
+            self.append_vec(buf);
+        } else {
+            buf.clear();
+            self.spare = buf;
+        }
+        result
+    }
+
+    /// Keep a finished memory chunk's buffer as the spare (one, not too big).
+    fn recycle(&mut self, chunk: Chunk) {
+        if let Chunk::Mem { data, .. } = chunk {
+            if self.spare.capacity() == 0 && data.capacity() <= MEM_COALESCE {
+                self.spare = data;
+            }
+        }
     }
 
     /// Append `len` bytes of `file` from `off`.
@@ -241,6 +280,23 @@ impl ChunkQueue {
         Ok(())
     }
 
+    /// Move `other` to the end of this queue, like [`ChunkQueue::append_queue`];
+    /// a small all-memory `other` is copied instead (into the last memory
+    /// chunk when it has room), so its buffers stay with it for reuse.
+    pub fn append_queue_small_copied(&mut self, other: &mut ChunkQueue) {
+        let all_mem = other.chunks.iter().all(|c| matches!(c, Chunk::Mem { .. }));
+        if !all_mem || other.len > MEM_COALESCE as u64 {
+            self.append_queue(other);
+            return;
+        }
+        for chunk in &other.chunks {
+            if let Chunk::Mem { data, off } = chunk {
+                self.append_mem(&data[*off..]);
+            }
+        }
+        other.reset();
+    }
+
     /// Move every chunk of `other` to the end of this queue.
     pub fn append_queue(&mut self, other: &mut ChunkQueue) {
         self.len += other.len;
@@ -298,11 +354,15 @@ impl ChunkQueue {
             }
             n -= step;
             if step == rem {
-                self.chunks.pop_front();
+                if let Some(done) = self.chunks.pop_front() {
+                    self.recycle(done);
+                }
             }
         }
         while self.chunks.front().is_some_and(|c| c.remaining() == 0) {
-            self.chunks.pop_front();
+            if let Some(done) = self.chunks.pop_front() {
+                self.recycle(done);
+            }
         }
     }
 

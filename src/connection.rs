@@ -41,14 +41,24 @@ pub enum State {
     Closed,
 }
 
-/// Reusable read buffers shared by all connections.
+/// Reusable buffers shared by all connections: read buffers, write queues
+/// and request objects go back here when a connection goes idle or a
+/// request ends (an idle keep-alive connection holds none of them), and
+/// the head parser's output and scratch space are reused for every head.
 #[derive(Default)]
 pub struct BufPool {
     free: Vec<Vec<u8>>,
+    queues: Vec<ChunkQueue>,
+    /// Boxed: a request moves to and from `Conn::req` without copying.
+    #[allow(clippy::vec_box)]
+    requests: Vec<Box<Request>>,
+    head: h1::RequestHead,
+    head_scratch: h1::HeadScratch,
 }
 
 impl BufPool {
-    const MAX_FREE: usize = 256;
+    const MAX_FREE: usize = 16;
+    const MAX_FREE_REQUESTS: usize = 16;
 
     pub fn take(&mut self) -> Vec<u8> {
         self.free
@@ -60,6 +70,38 @@ impl BufPool {
         if self.free.len() < Self::MAX_FREE && buf.capacity() <= 4 * READ_CHUNK {
             buf.clear();
             self.free.push(buf);
+        }
+    }
+
+    fn take_queue(&mut self) -> ChunkQueue {
+        self.queues.pop().unwrap_or_default()
+    }
+
+    /// Keep an emptied write queue (with its storage) for another response.
+    fn give_queue(&mut self, mut q: ChunkQueue) {
+        if self.queues.len() < Self::MAX_FREE {
+            q.reset();
+            self.queues.push(q);
+        }
+    }
+
+    /// A request object in its initial state for `ctx`.
+    fn take_request(&mut self, ctx: &ReqContext) -> Box<Request> {
+        match self.requests.pop() {
+            Some(mut r) => {
+                r.reset(ctx);
+                r
+            }
+            None => Box::new(Request::empty(ctx)),
+        }
+    }
+
+    /// A finished request: its handler, files and module state are dropped
+    /// now, its storage is kept for the next one.
+    fn give_request(&mut self, mut r: Box<Request>, ctx: &ReqContext) {
+        if self.requests.len() < Self::MAX_FREE_REQUESTS {
+            r.reset(ctx);
+            self.requests.push(r);
         }
     }
 }
@@ -283,37 +325,44 @@ impl Conn {
             }
             return false;
         }
-        let parsed = h1::parse_head(&self.rbuf, &env.server.parseopts, max);
-        let mut rctx = env.ctx.clone();
-        rctx.now = env.now;
-        rctx.seq = self.seq + 1;
-        rctx.remote_ip.clone_from(&self.remote_ip);
-        rctx.remote_port = self.remote_port;
-        rctx.server_socket.clone_from(&self.server_socket);
-        let req = match parsed {
-            Ok(None) => {
-                if self.read_closed {
-                    self.close(env);
-                }
-                return false;
+        let pool = &mut *env.pool;
+        let parsed = h1::parse_head_into(
+            &self.rbuf,
+            &env.server.parseopts,
+            max,
+            80,
+            &mut pool.head,
+            &mut pool.head_scratch,
+        );
+        if matches!(parsed, Ok(None)) {
+            if self.read_closed {
+                self.close(env);
             }
-            Ok(Some((head, n))) => {
+            return false;
+        }
+        let mut r = pool.take_request(env.ctx);
+        r.start_secs = env.now;
+        r.seq = self.seq + 1;
+        r.remote_ip.clone_from(&self.remote_ip);
+        r.remote_port = self.remote_port;
+        r.server_socket.clone_from(&self.server_socket);
+        match parsed {
+            Ok(Some(n)) => {
                 self.rbuf.drain(..n);
-                let mut r = Request::new(head, &rctx);
+                r.set_head(&mut pool.head);
                 r.bytes_in = n as u64;
-                r
             }
+            Ok(None) => {}
             Err(e) => {
                 let consumed = self.rbuf.len() as u64;
                 self.rbuf.clear();
-                let mut r = Request::from_head_error(e, &rctx);
+                r.set_head_error(e);
                 r.bytes_in = consumed;
-                r
             }
-        };
+        }
         self.seq += 1;
         self.sent_continue = false;
-        self.req = Some(Box::new(req));
+        self.req = Some(r);
         self.state = State::Handle;
         true
     }
@@ -525,10 +574,15 @@ impl Conn {
         self.ka_idle = i64::from(r.conf.max_keep_alive_idle);
         self.read_idle = i64::from(r.conf.max_read_idle);
         self.write_idle = i64::from(r.conf.max_write_idle);
-        let mut head = Vec::with_capacity(256);
-        response::write_head(r, env.date, &mut head);
-        r.resp_head_len = head.len() as u64;
-        self.wq.append_vec(head);
+        if !self.wq.has_storage() {
+            self.wq = env.pool.take_queue();
+        }
+        let _ = self.wq.append_filled(|head| {
+            head.reserve(256);
+            response::write_head(r, env.date, head);
+            r.resp_head_len = head.len() as u64;
+            Ok::<(), ()>(())
+        });
         r.bytes_out = r.resp_head_len + response::queue_body(r, &mut self.wq, true);
         r.head_sent = true;
         self.delayed =
@@ -631,13 +685,17 @@ impl Conn {
                 if let Some(mut h) = r.handler.take() {
                     h.reset(&mut cx);
                 }
-                r.keep_alive
+                let keep = r.keep_alive;
+                env.pool.give_request(r, env.ctx);
+                keep
             }
             None => false,
         };
+        if self.wq.is_empty() && self.wq.has_storage() {
+            env.pool.give_queue(std::mem::take(&mut self.wq));
+        }
         if keep && !self.read_closed {
             self.state = State::ReadHead;
-            self.wq = ChunkQueue::new();
         } else if keep && !self.rbuf.is_empty() {
             // Half-closed client with pipelined requests left: answer them.
             self.state = State::ReadHead;
@@ -676,6 +734,7 @@ impl Conn {
             if let Some(mut h) = r.handler.take() {
                 h.reset(&mut cx);
             }
+            env.pool.give_request(r, env.ctx);
         }
         self.close(env);
     }
@@ -689,7 +748,9 @@ impl Conn {
                 let mut cx = ctx(env.registry, env.now, self.id);
                 h.reset(&mut cx);
             }
+            env.pool.give_request(r, env.ctx);
         }
+        self.wq = ChunkQueue::new();
         let _ = env.registry.deregister(&mut self.stream);
         self.release_buffers(env);
         self.rbuf = Vec::new();

@@ -159,6 +159,17 @@ impl CondCache {
         });
     }
 
+    /// Forget everything for a request evaluated against `tree` (keeps the
+    /// storage when the tree is the same).
+    pub fn reset_for(&mut self, tree: &Rc<CondTree>) {
+        if Rc::ptr_eq(&self.tree, tree) {
+            self.reset();
+            self.trace = None;
+        } else {
+            *self = CondCache::new(tree.clone());
+        }
+    }
+
     /// Forget everything (a new request on the same connection).
     pub fn reset(&mut self) {
         self.result.fill(CondResult::Unset);

@@ -12,9 +12,11 @@
 
 use crate::config::core::ParseOpts;
 use crate::http::headers::{contains_token, Headers};
-use crate::http::host::host_policy;
+use std::ops::Range;
+
+use crate::http::host::host_policy_into;
 use crate::http::method::Method;
-use crate::http::uri::parse_target_bytes;
+use crate::http::uri::{parse_target_into, set_lossy, Target, TargetScratch};
 
 /// Protocol version of a parsed request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +35,10 @@ impl Version {
 }
 
 /// A parsed, checked request head.
+///
+/// [`parse_head_into`] refills one `RequestHead` for every request of a
+/// connection: its strings, header fields and scratch buffers are reused,
+/// so a head parses without allocating once they have grown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
     pub method: Method,
@@ -59,6 +65,37 @@ pub struct RequestHead {
     pub keep_alive: bool,
     /// `Expect: 100-continue` on an HTTP/1.1 request.
     pub expect_100: bool,
+}
+
+impl Default for RequestHead {
+    fn default() -> RequestHead {
+        RequestHead {
+            method: Method::Get,
+            target: String::new(),
+            path_raw: String::new(),
+            query: None,
+            norm_target: String::new(),
+            uri_path: String::new(),
+            version: Version::Http10,
+            headers: Headers::new(),
+            host: None,
+            content_length: None,
+            chunked: false,
+            keep_alive: false,
+            expect_100: false,
+        }
+    }
+}
+
+/// Buffers [`parse_head_into`] reuses from one head to the next.
+#[derive(Debug, Default)]
+pub struct HeadScratch {
+    /// A header value joined from obs-fold continuation lines.
+    folded: Vec<u8>,
+    /// The normalised Host while it is checked.
+    host: String,
+    target: Target,
+    uri: TargetScratch,
 }
 
 /// A head lighttpd rejects: answer with `status`, then close the connection.
@@ -119,33 +156,68 @@ pub fn parse_head_with_port(
     max_head: usize,
     scheme_port: u16,
 ) -> Result<Option<(RequestHead, usize)>, HeadError> {
-    let (lines, head_len) = match split_lines(buf) {
+    let mut head = RequestHead::default();
+    let mut scratch = HeadScratch::default();
+    let n = parse_head_into(buf, opts, max_head, scheme_port, &mut head, &mut scratch)?;
+    Ok(n.map(|n| (head, n)))
+}
+
+/// [`parse_head_with_port`] into a reused `head` (every field is
+/// overwritten on success; unspecified on error). `Ok(Some(n))`: the head
+/// is `n` bytes long.
+pub fn parse_head_into(
+    buf: &[u8],
+    opts: &ParseOpts,
+    max_head: usize,
+    scheme_port: u16,
+    head: &mut RequestHead,
+    scratch: &mut HeadScratch,
+) -> Result<Option<usize>, HeadError> {
+    let (first_line_end, head_len) = match frame(buf) {
         Framing::TooManyLines => return Err(HeadError::bare(431)),
         Framing::Incomplete if buf.len() > max_head => return Err(HeadError::bare(431)),
         Framing::Incomplete if buf.first().is_some_and(|&c| c < 32) => {
             return Err(HeadError::bare(400))
         }
         Framing::Incomplete => return Ok(None),
-        Framing::Complete(_, n) if n > max_head => return Err(HeadError::bare(431)),
-        Framing::Complete(lines, _) if lines.len() == 1 => return Err(HeadError::bare(400)),
-        Framing::Complete(lines, n) => (lines, n),
+        Framing::Complete { head_len, .. } if head_len > max_head => {
+            return Err(HeadError::bare(431))
+        }
+        Framing::Complete {
+            first_line_end,
+            head_len,
+        } if first_line_end == head_len => return Err(HeadError::bare(400)),
+        Framing::Complete {
+            first_line_end,
+            head_len,
+        } => (first_line_end, head_len),
     };
-    let mut head = buf[..head_len].to_vec();
-    let mut p = Parser::new(opts, scheme_port);
-    let result = p
-        .request_line(&head[..lines[1]])
-        .and_then(|()| p.header_lines(&mut head, &lines))
-        .and_then(|()| p.finish());
+    let buf = &buf[..head_len];
+    head.headers.clear();
+    let mut p = Parser::new(opts, scheme_port, head, scratch);
+    let result = match p.request_line(buf, first_line_end) {
+        Ok(target) => p
+            .header_lines(buf, first_line_end)
+            .and_then(|()| p.finish(&buf[target.clone()]))
+            .map_err(|status| (status, Some(target))),
+        Err(status) => Err((status, None)),
+    };
     match result {
-        Ok(req) => Ok(Some((req, head_len))),
-        Err(status) => Err(HeadError {
+        Ok(()) => Ok(Some(head_len)),
+        Err((status, target)) => Err(HeadError {
             status,
             version: p.version.unwrap_or(Version::Http10),
-            method: p.method,
+            method: p.method.take(),
             partial: Some(Box::new(PartialHead {
-                target: String::from_utf8_lossy(&p.target).into_owned(),
-                host: p.host,
-                headers: p.headers,
+                target: target.map_or_else(String::new, |t| {
+                    String::from_utf8_lossy(&buf[t]).into_owned()
+                }),
+                host: if p.host_seen {
+                    p.head.host.clone()
+                } else {
+                    None
+                },
+                headers: std::mem::take(&mut p.head.headers),
             })),
         }),
     }
@@ -184,23 +256,43 @@ pub fn keepalive_blank_prefix(buf: &[u8]) -> BlankPrefix {
 enum Framing {
     Incomplete,
     TooManyLines,
-    /// Line start offsets (the last is the blank line's) and the head length.
-    Complete(Vec<usize>, usize),
+    /// Where the first line ends (after its LF) and the head length.
+    Complete {
+        first_line_end: usize,
+        head_len: usize,
+    },
+}
+
+/// The end (after the LF) of the line starting at `pos`, if complete.
+fn line_end(buf: &[u8], pos: usize) -> Option<usize> {
+    buf[pos..]
+        .iter()
+        .position(|&c| c == b'\n')
+        .map(|nl| pos + nl + 1)
+}
+
+/// Is the line `buf[start..end]` (with its LF) blank: `\n` or `\r\n`?
+fn is_blank(buf: &[u8], start: usize, end: usize) -> bool {
+    end - start == 1 || (end - start == 2 && buf[start] == b'\r')
 }
 
 /// lighttpd `http_header_parse_hoff`: the head ends at the first line that is
 /// `\n` or `\r\n`.
-fn split_lines(buf: &[u8]) -> Framing {
-    let mut starts = vec![0];
+fn frame(buf: &[u8]) -> Framing {
+    let mut lines = 1;
+    let mut first_line_end = None;
     let mut pos = 0;
-    while let Some(nl) = buf[pos..].iter().position(|&c| c == b'\n') {
-        let line_len = nl + 1;
-        if line_len == 1 || (line_len == 2 && buf[pos] == b'\r') {
-            return Framing::Complete(starts, pos + line_len);
+    while let Some(end) = line_end(buf, pos) {
+        if is_blank(buf, pos, end) {
+            return Framing::Complete {
+                first_line_end: first_line_end.unwrap_or(end),
+                head_len: end,
+            };
         }
-        pos += line_len;
-        starts.push(pos);
-        if starts.len() > MAX_LINES {
+        first_line_end.get_or_insert(end);
+        pos = end;
+        lines += 1;
+        if lines > MAX_LINES {
             return Framing::TooManyLines;
         }
     }
@@ -208,38 +300,45 @@ fn split_lines(buf: &[u8]) -> Framing {
 }
 
 /// State collected while walking one head.
-struct Parser<'o> {
-    opts: &'o ParseOpts,
+struct Parser<'a> {
+    opts: &'a ParseOpts,
     scheme_port: u16,
     method: Option<Method>,
     version: Option<Version>,
-    target: Vec<u8>,
-    host: Option<String>,
-    headers: Headers,
+    head: &'a mut RequestHead,
+    scratch: &'a mut HeadScratch,
+    host_seen: bool,
     keep_alive: bool,
     /// lighttpd `reqbody_length`: 0 none, -1 chunked, else Content-Length.
     body_len: i64,
     saw_content_length: bool,
 }
 
-impl<'o> Parser<'o> {
-    fn new(opts: &'o ParseOpts, scheme_port: u16) -> Self {
+impl<'a> Parser<'a> {
+    fn new(
+        opts: &'a ParseOpts,
+        scheme_port: u16,
+        head: &'a mut RequestHead,
+        scratch: &'a mut HeadScratch,
+    ) -> Self {
         Parser {
             opts,
             scheme_port,
             method: None,
             version: None,
-            target: Vec::new(),
-            host: None,
-            headers: Headers::new(),
+            head,
+            scratch,
+            host_seen: false,
             keep_alive: false,
             body_len: 0,
             saw_content_length: false,
         }
     }
 
-    /// `line` includes its LF. lighttpd `http_request_parse_reqline`.
-    fn request_line(&mut self, line: &[u8]) -> Result<(), u16> {
+    /// The first line, `buf[..end]` (with its LF). lighttpd
+    /// `http_request_parse_reqline`. Returns where the target is in `buf`.
+    fn request_line(&mut self, buf: &[u8], end: usize) -> Result<Range<usize>, u16> {
+        let line = &buf[..end];
         if line.len() < 13 {
             return Err(400);
         }
@@ -262,16 +361,15 @@ impl<'o> Parser<'o> {
         if uri_start >= proto_at {
             return Err(400);
         }
-        let mut uri = &line[uri_start..proto_at - 1];
-        if uri.first() != Some(&b'/') {
-            uri = self.non_origin_target(uri)?;
+        let mut uri = uri_start..proto_at - 1;
+        if line[uri_start] != b'/' {
+            uri = self.non_origin_target(line, uri)?;
         }
         if uri.is_empty() {
             return Err(400);
         }
         // lighttpd only logs bad characters here; URL normalisation rejects them.
-        self.target = uri.to_vec();
-        Ok(())
+        Ok(uri)
     }
 
     /// Finds the protocol at the end of the request line and sets the version;
@@ -322,12 +420,14 @@ impl<'o> Parser<'o> {
     }
 
     /// lighttpd `http_request_parse_reqline_uri`: absolute-form (its host
-    /// becomes Host), `*` for OPTIONS, authority for CONNECT.
-    fn non_origin_target<'a>(&mut self, uri: &'a [u8]) -> Result<&'a [u8], u16> {
-        let lower: Vec<u8> = uri.iter().take(8).map(u8::to_ascii_lowercase).collect();
-        let scheme_len = if uri.len() > 7 && lower.starts_with(b"http://") {
+    /// becomes Host), `*` for OPTIONS, authority for CONNECT. `range` is the
+    /// target in `line`; returns the part that is kept.
+    fn non_origin_target(&mut self, line: &[u8], range: Range<usize>) -> Result<Range<usize>, u16> {
+        let uri = &line[range.clone()];
+        let scheme = |s: &[u8]| uri.len() > s.len() && uri[..s.len()].eq_ignore_ascii_case(s);
+        let scheme_len = if scheme(b"http://") {
             7
-        } else if uri.len() > 8 && lower.starts_with(b"https://") {
+        } else if scheme(b"https://") {
             8
         } else {
             0
@@ -337,9 +437,8 @@ impl<'o> Parser<'o> {
                 if slash == 0 || slash >= 1024 {
                     return Err(400);
                 }
-                let host = &uri[scheme_len..scheme_len + slash];
-                self.set_host(host);
-                return Ok(&uri[scheme_len + slash..]);
+                self.set_host(&uri[scheme_len..scheme_len + slash]);
+                return Ok(range.start + scheme_len + slash..range.end);
             }
         }
         let method = self.method.as_ref();
@@ -350,32 +449,34 @@ impl<'o> Parser<'o> {
                     .is_some_and(|&c| c == b':' || c.is_ascii_digit()))
             || (method == Some(&Method::Options) && uri == b"*");
         if permitted {
-            Ok(uri)
+            Ok(range)
         } else {
             Err(400)
         }
     }
 
+    /// The Host value, lowercased, as `head.host` and the `Host` header.
     fn set_host(&mut self, v: &[u8]) {
-        let host = String::from_utf8_lossy(v).to_ascii_lowercase();
-        self.headers.set("Host", &host);
-        self.host = Some(host);
+        let host = self.head.host.get_or_insert_with(String::new);
+        set_lossy(host, v);
+        host.make_ascii_lowercase();
+        self.head.headers.set("Host", host);
+        self.host_seen = true;
     }
 
-    /// lighttpd `http_request_parse_headers`. `lines` are line starts; the
-    /// last one is the blank line. Folding rewrites `head` in place.
-    fn header_lines(&mut self, head: &mut [u8], lines: &[usize]) -> Result<(), u16> {
+    /// lighttpd `http_request_parse_headers` over the lines after the first
+    /// (`buf` ends with the blank line).
+    fn header_lines(&mut self, buf: &[u8], first_line_end: usize) -> Result<(), u16> {
         let strict = self.opts.header_strict;
-        let last = lines.len() - 1; // index of the blank line
-        let mut i = 1;
-        while i < last {
-            let k = lines[i];
-            let colon = k + head[k..lines[i + 1]]
+        let mut k = first_line_end;
+        while let Some(first_end) = line_end(buf, k).filter(|&e| !is_blank(buf, k, e)) {
+            let name_start = k;
+            let colon = k + buf[k..first_end]
                 .iter()
                 .position(|&c| c == b':')
                 .ok_or(400u16)?;
             let mut key_end = colon;
-            while key_end > k && matches!(head[key_end - 1], b' ' | b'\t') {
+            while key_end > k && matches!(buf[key_end - 1], b' ' | b'\t') {
                 if strict {
                     return Err(400);
                 }
@@ -384,59 +485,75 @@ impl<'o> Parser<'o> {
             if key_end == k {
                 return Err(400);
             }
-            check_field_name(&head[k..key_end], strict)?;
+            check_field_name(&buf[k..key_end], strict)?;
             let mut v = colon + 1;
-            while matches!(head[v], b' ' | b'\t') {
+            while matches!(buf[v], b' ' | b'\t') {
                 v += 1;
             }
             // obs-fold: continuation lines start with SP/HT
-            while i + 1 < last && matches!(head[lines[i + 1]], b' ' | b'\t') {
-                let end = lines[i + 1];
-                if head[end - 2] == b'\r' {
-                    head[end - 2] = b' ';
-                } else if strict {
+            let mut end = first_end;
+            let mut folded = false;
+            while buf[end] == b' ' || buf[end] == b'\t' {
+                if buf[end - 2] != b'\r' && strict {
                     return Err(400);
                 }
-                head[end - 1] = b' ';
-                i += 1;
+                folded = true;
+                end = line_end(buf, end).ok_or(400u16)?;
             }
-            let mut end = lines[i + 1];
-            if head[end - 2] == b'\r' {
+            let next = end;
+            if buf[end - 2] == b'\r' {
                 end -= 1;
             } else if strict {
                 return Err(400);
             }
             end -= 1;
-            while matches!(head[end - 1], b' ' | b'\t') {
-                end -= 1;
+            k = next;
+            let name = &buf[name_start..key_end];
+            let raw_value = &buf[v..end.max(v)];
+            if folded {
+                let mut value = std::mem::take(&mut self.scratch.folded);
+                unfold_into(raw_value, &mut value);
+                let result = self.header_value(name, &value);
+                self.scratch.folded = value;
+                result?;
+            } else {
+                self.header_value(name, raw_value)?;
             }
-            i += 1;
-            if end <= v {
-                continue; // empty values are ignored
-            }
-            let value = &head[v..end];
-            if strict && value.iter().any(|&c| (c < 32 && c != b'\t') || c == 127) {
-                return Err(400);
-            }
-            let name = String::from_utf8_lossy(&head[k..key_end]).into_owned();
-            self.single_header(&name, value)?;
         }
         Ok(())
     }
 
+    /// One field: trailing blanks trimmed, empty values ignored, control
+    /// characters rejected in strict mode.
+    fn header_value(&mut self, name: &[u8], value: &[u8]) -> Result<(), u16> {
+        let blanks = value
+            .iter()
+            .rev()
+            .take_while(|&&c| c == b' ' || c == b'\t')
+            .count();
+        let value = &value[..value.len() - blanks];
+        if value.is_empty() {
+            return Ok(()); // empty values are ignored
+        }
+        if self.opts.header_strict && value.iter().any(|&c| (c < 32 && c != b'\t') || c == 127) {
+            return Err(400);
+        }
+        self.single_header(&String::from_utf8_lossy(name), value)
+    }
+
     /// lighttpd `http_request_parse_single_header`.
     fn single_header(&mut self, name: &str, raw: &[u8]) -> Result<(), u16> {
-        let value = String::from_utf8_lossy(raw).into_owned();
+        let value = String::from_utf8_lossy(raw);
         let is = |n: &str| name.eq_ignore_ascii_case(n);
         if is("host") {
-            if !self.headers.contains("host") {
+            if !self.head.headers.contains("host") {
                 if raw.len() >= 1024 {
                     return Err(400);
                 }
                 self.set_host(raw);
                 return Ok(());
             }
-            if self.host.as_deref() == Some(value.as_str()) {
+            if self.head.host.as_deref() == Some(&*value) {
                 return Ok(());
             }
             return self.duplicate(name, &value);
@@ -446,7 +563,7 @@ impl<'o> Parser<'o> {
             || is("content-type")
             || is("http2-settings")
         {
-            if self.headers.contains(name) {
+            if self.head.headers.contains(name) {
                 return self.duplicate(name, &value);
             }
         } else if is("connection") {
@@ -474,7 +591,7 @@ impl<'o> Parser<'o> {
             self.body_len = -1;
             return Ok(()); // hop-by-hop: not kept
         }
-        self.headers.add_joined(name, &value);
+        self.head.headers.add_joined(name, &value);
         Ok(())
     }
 
@@ -482,6 +599,7 @@ impl<'o> Parser<'o> {
     /// case) is dropped; If-None-Match keeps the first; otherwise 400.
     fn duplicate(&self, name: &str, value: &str) -> Result<(), u16> {
         let same = self
+            .head
             .headers
             .get(name)
             .is_some_and(|v| v.eq_ignore_ascii_case(value));
@@ -493,55 +611,63 @@ impl<'o> Parser<'o> {
     }
 
     /// lighttpd `http_request_parse`: target, Host, version and body checks.
-    fn finish(&mut self) -> Result<RequestHead, u16> {
+    /// `target` is the request-target's bytes.
+    fn finish(&mut self, target: &[u8]) -> Result<(), u16> {
         let method = self.method.clone().ok_or(400u16)?;
         let version = self.version.ok_or(400u16)?;
-        let raw = String::from_utf8_lossy(&self.target).into_owned();
+        let head = &mut *self.head;
+        set_lossy(&mut head.target, target);
+        let raw = head.target.as_str();
         let special = method == Method::Connect || (method == Method::Options && raw == "*");
-        let (norm_target, uri_path, query) = if special {
-            (raw.clone(), raw.clone(), None)
+        if special {
+            head.norm_target.clone_from(&head.target);
+            head.uri_path.clone_from(&head.target);
+            head.query = None;
         } else {
-            let t = parse_target_bytes(&self.target, self.opts)?;
-            (t.target, t.path, t.query)
-        };
-        let host = match self.host.as_deref() {
-            Some(h) => {
-                let h = host_policy(h, self.opts, self.scheme_port).map_err(|_| 400u16)?;
-                self.headers.set("Host", &h);
-                Some(h)
-            }
-            None if version == Version::Http11 => return Err(400),
-            None => None,
-        };
+            let t = &mut self.scratch.target;
+            parse_target_into(target, self.opts, &mut self.scratch.uri, t)?;
+            std::mem::swap(&mut head.norm_target, &mut t.target);
+            std::mem::swap(&mut head.uri_path, &mut t.path);
+            std::mem::swap(&mut head.query, &mut t.query);
+        }
+        if self.host_seen {
+            // head.host keeps the value as received until the head is
+            // accepted (a rejected head reports that one)
+            let checked = &mut self.scratch.host;
+            let host = head.host.as_deref().unwrap_or("");
+            host_policy_into(host, self.opts, self.scheme_port, checked).map_err(|_| 400u16)?;
+            head.headers.set("Host", checked);
+        } else if version == Version::Http11 {
+            return Err(400);
+        } else {
+            head.host = None;
+        }
         if version != Version::Http11
-            && (self.headers.contains("upgrade") || self.headers.contains("http2-settings"))
+            && (head.headers.contains("upgrade") || head.headers.contains("http2-settings"))
         {
             return Err(400);
         }
         self.check_body(&method)?;
-        let path_raw = raw.split(['?', '#']).next().unwrap_or("").to_string();
-        let expect_100 = version == Version::Http11
-            && self
+        let head = &mut *self.head;
+        let path_raw = head.target.split(['?', '#']).next().unwrap_or("");
+        head.path_raw.clear();
+        head.path_raw.push_str(path_raw);
+        head.expect_100 = version == Version::Http11
+            && head
                 .headers
                 .get("expect")
                 .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
-        Ok(RequestHead {
-            method,
-            path_raw,
-            target: raw,
-            query,
-            norm_target,
-            uri_path,
-            version,
-            headers: std::mem::take(&mut self.headers),
-            host,
-            content_length: u64::try_from(self.body_len)
-                .ok()
-                .filter(|_| self.saw_content_length),
-            chunked: self.body_len == -1,
-            keep_alive: self.keep_alive,
-            expect_100,
-        })
+        head.method = method;
+        head.version = version;
+        head.content_length = u64::try_from(self.body_len)
+            .ok()
+            .filter(|_| self.saw_content_length);
+        head.chunked = self.body_len == -1;
+        head.keep_alive = self.keep_alive;
+        if let (true, Some(h)) = (self.host_seen, head.host.as_mut()) {
+            std::mem::swap(h, &mut self.scratch.host);
+        }
+        Ok(())
     }
 
     fn check_body(&mut self, method: &Method) -> Result<(), u16> {
@@ -555,13 +681,27 @@ impl<'o> Parser<'o> {
             if self.opts.header_strict {
                 return Err(400);
             }
-            self.headers.remove("content-length");
+            self.head.headers.remove("content-length");
             self.saw_content_length = false;
         }
         if method.is_get_or_head() && !self.opts.method_get_body {
             return Err(400);
         }
         Ok(())
+    }
+}
+
+/// An obs-folded value: the CR LF ending each folded line become spaces.
+fn unfold_into(raw: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(raw);
+    for i in 0..out.len() {
+        if out[i] == b'\n' {
+            out[i] = b' ';
+            if i > 0 && out[i - 1] == b'\r' {
+                out[i - 1] = b' ';
+            }
+        }
     }
 }
 

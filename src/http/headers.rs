@@ -7,9 +7,16 @@
 ///
 /// Values are UTF-8 `String`s; bytes that are not valid UTF-8 were replaced
 /// (U+FFFD) when the head was parsed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// [`Headers::clear`] keeps the fields' heap blocks: `entries[live..]` are
+/// spare fields whose strings the next appends reuse, so a request object
+/// recycled across keep-alive requests stores its headers without
+/// allocating.
+#[derive(Default)]
 pub struct Headers {
     entries: Vec<Field>,
+    /// Fields in use: `entries[..live]`.
+    live: usize,
 }
 
 /// One field in one allocation: the name followed by the value (a field
@@ -21,14 +28,11 @@ struct Field {
 }
 
 impl Field {
-    fn new(name: &str, value: &str) -> Field {
-        let mut text = String::with_capacity(name.len() + value.len());
-        text.push_str(name);
-        text.push_str(value);
-        Field {
-            text,
-            name_len: name.len(),
-        }
+    fn fill(&mut self, name: &str, value: &str) {
+        self.text.clear();
+        self.text.push_str(name);
+        self.text.push_str(value);
+        self.name_len = name.len();
     }
 
     fn name(&self) -> &str {
@@ -49,14 +53,93 @@ impl Field {
     }
 }
 
+impl Clone for Headers {
+    /// Clones the live fields only.
+    fn clone(&self) -> Headers {
+        Headers {
+            entries: self.fields().to_vec(),
+            live: self.live,
+        }
+    }
+}
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Headers) -> bool {
+        self.fields() == other.fields()
+    }
+}
+
+impl Eq for Headers {}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
 impl Headers {
+    /// Spare fields kept by [`Headers::clear`] (more are dropped).
+    const MAX_SPARE: usize = 64;
+    /// A spare field larger than this is dropped rather than kept.
+    const MAX_SPARE_FIELD: usize = 1024;
+
     pub fn new() -> Headers {
         Headers::default()
     }
 
+    /// Removes every field, keeping (a bounded number of) their heap
+    /// blocks for the next appends.
+    pub fn clear(&mut self) {
+        self.live = 0;
+        self.entries
+            .retain(|f| f.text.capacity() <= Self::MAX_SPARE_FIELD);
+        self.entries.truncate(Self::MAX_SPARE);
+    }
+
+    fn fields(&self) -> &[Field] {
+        &self.entries[..self.live]
+    }
+
+    /// A new field at the end of the live ones (a spare one if any).
+    fn push_field(&mut self, name: &str, value: &str) {
+        if self.live == self.entries.len() {
+            self.entries.push(Field {
+                text: String::with_capacity(name.len() + value.len()),
+                name_len: 0,
+            });
+        }
+        self.entries[self.live].fill(name, value);
+        self.live += 1;
+    }
+
+    /// Keeps the live fields `keep` accepts, in order; the others become
+    /// spare.
+    fn retain_fields(&mut self, mut keep: impl FnMut(&Field) -> bool) {
+        let mut kept = 0;
+        for i in 0..self.live {
+            if keep(&self.entries[i]) {
+                self.entries.swap(kept, i);
+                kept += 1;
+            }
+        }
+        self.live = kept;
+    }
+
     /// Adds a separate field (e.g. repeated `Set-Cookie` response headers).
     pub fn append(&mut self, name: &str, value: &str) {
-        self.entries.push(Field::new(name, value));
+        self.push_field(name, value);
+    }
+
+    /// Adds a field with a decimal number as its value.
+    pub fn append_u64(&mut self, name: &str, n: u64) {
+        let mut digits = [0u8; 20];
+        self.append(name, decimal(n, &mut digits));
+    }
+
+    /// Replaces every field of that name with one holding a decimal number.
+    pub fn set_u64(&mut self, name: &str, n: u64) {
+        let mut digits = [0u8; 20];
+        self.set(name, decimal(n, &mut digits));
     }
 
     /// Adds a value the way lighttpd stores request headers: an empty value is
@@ -84,11 +167,12 @@ impl Headers {
     /// first one when it serialises them.
     pub fn insert_grouped(&mut self, name: &str, value: &str) {
         let at = self
-            .entries
+            .fields()
             .iter()
             .rposition(|f| f.is(name))
-            .map_or(self.entries.len(), |i| i + 1);
-        self.entries.insert(at, Field::new(name, value));
+            .map_or(self.live, |i| i + 1);
+        self.push_field(name, value);
+        self.entries[at..self.live].rotate_right(1);
     }
 
     /// Replaces every field of that name with one field (or appends it).
@@ -97,7 +181,7 @@ impl Headers {
             Some(i) => {
                 self.entries[i].set_value(value);
                 let mut seen = 0;
-                self.entries.retain(|f| {
+                self.retain_fields(|f| {
                     let same = f.is(name);
                     seen += usize::from(same);
                     !same || seen == 1
@@ -109,7 +193,7 @@ impl Headers {
 
     /// Removes every field of that name.
     pub fn remove(&mut self, name: &str) {
-        self.entries.retain(|f| !f.is(name));
+        self.retain_fields(|f| !f.is(name));
     }
 
     /// The first field's value.
@@ -125,7 +209,7 @@ impl Headers {
     /// presents a header to `$REQUEST_HEADER[...]` conditions and backends.
     pub fn get_all_joined(&self, name: &str) -> Option<String> {
         let mut values = self
-            .entries
+            .fields()
             .iter()
             .filter(|f| f.is(name))
             .map(Field::value)
@@ -136,20 +220,34 @@ impl Headers {
 
     /// Fields in order, as (name, value).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|f| (f.name(), f.value()))
+        self.fields().iter().map(|f| (f.name(), f.value()))
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.live
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.live == 0
     }
 
     fn position(&self, name: &str) -> Option<usize> {
-        self.entries.iter().position(|f| f.is(name))
+        self.fields().iter().position(|f| f.is(name))
     }
+}
+
+/// `n` in decimal, written into `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[at..]).unwrap_or("0")
 }
 
 fn joiner(name: &str) -> &'static str {
@@ -241,6 +339,39 @@ mod tests {
         assert_eq!(h.len(), 1);
         h.set("C", "x");
         assert_eq!(h.get("c"), Some("x"));
+    }
+
+    #[test]
+    fn clear_keeps_blocks_and_forgets_fields() {
+        let mut h = Headers::new();
+        h.append("A", "1");
+        h.append("B", "2");
+        h.clear();
+        assert!(h.is_empty());
+        assert_eq!(h.get("a"), None);
+        h.append("C", "3");
+        h.insert_grouped("D", "4");
+        h.insert_grouped("c", "5");
+        let v: Vec<_> = h.iter().collect();
+        assert_eq!(v, vec![("C", "3"), ("c", "5"), ("D", "4")]);
+        h.remove("c");
+        assert_eq!(h.iter().collect::<Vec<_>>(), vec![("D", "4")]);
+        h.append("E", "6");
+        assert_eq!(h.iter().collect::<Vec<_>>(), vec![("D", "4"), ("E", "6")]);
+        let mut other = Headers::new();
+        other.append("D", "4");
+        other.append("E", "6");
+        assert_eq!(h, other);
+    }
+
+    #[test]
+    fn numbers() {
+        let mut h = Headers::new();
+        h.append_u64("A", 0);
+        h.append_u64("B", 1234567890);
+        h.set_u64("A", u64::MAX);
+        assert_eq!(h.get("a"), Some("18446744073709551615"));
+        assert_eq!(h.get("b"), Some("1234567890"));
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! `request_check_hostname`, `http_request_host_normalize`,
 //! `http_request_host_policy`). Input is already lowercased.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::config::core::ParseOpts;
@@ -14,24 +16,39 @@ pub struct BadHost;
 /// returns the value to use, or `Err(BadHost)` (→ 400). `scheme_port` is 80 or 443;
 /// an explicit port equal to it is dropped when normalising.
 pub fn host_policy(host: &str, opts: &ParseOpts, scheme_port: u16) -> Result<String, BadHost> {
+    let mut out = String::new();
+    host_policy_into(host, opts, scheme_port, &mut out)?;
+    Ok(out)
+}
+
+/// [`host_policy`] into `out` (cleared first; no allocation once it is large
+/// enough, except for IPv6 literals).
+pub fn host_policy_into(
+    host: &str,
+    opts: &ParseOpts,
+    scheme_port: u16,
+    out: &mut String,
+) -> Result<(), BadHost> {
+    out.clear();
     let host = if opts.host_strict {
         check_hostname(host)?
     } else if host.bytes().any(|c| matches!(c, 0 | b'\r' | b'\n')) {
         return Err(BadHost);
     } else {
-        host.to_string()
+        Cow::Borrowed(host)
     };
     if opts.host_strict || opts.host_normalize {
-        normalize(&host, scheme_port)
+        normalize_into(&host, scheme_port, out)
     } else {
-        Ok(host)
+        out.push_str(&host);
+        Ok(())
     }
 }
 
 /// Strict syntax: labels of alnum and `-` (no leading `-`, no empty label), an
 /// all-numeric last label only as a dotted quad, or `[v6]`; then an optional
 /// numeric port. A trailing `.` on the name and a trailing `:` are removed.
-pub fn check_hostname(host: &str) -> Result<String, BadHost> {
+pub fn check_hostname(host: &str) -> Result<Cow<'_, str>, BadHost> {
     let b = host.as_bytes();
     let (name, rest) = if b.first() == Some(&b'[') {
         let end = check_ipv6_literal(b)?;
@@ -43,10 +60,16 @@ pub fn check_hostname(host: &str) -> Result<String, BadHost> {
         (name, &host[colon..])
     };
     match rest.strip_prefix(':') {
-        None if rest.is_empty() => Ok(name.to_string()),
+        None if rest.is_empty() => Ok(Cow::Borrowed(name)),
         None => Err(BadHost),
-        Some("") => Ok(name.to_string()),
-        Some(port) if port.bytes().all(|c| c.is_ascii_digit()) => Ok(format!("{name}:{port}")),
+        Some("") => Ok(Cow::Borrowed(name)),
+        Some(port) if port.bytes().all(|c| c.is_ascii_digit()) => {
+            if name.len() + rest.len() == host.len() {
+                Ok(Cow::Borrowed(host)) // nothing was removed
+            } else {
+                Ok(Cow::Owned(format!("{name}:{port}")))
+            }
+        }
         Some(_) => Err(BadHost),
     }
 }
@@ -101,26 +124,35 @@ fn check_ipv6_literal(b: &[u8]) -> Result<usize, BadHost> {
 /// Canonical numeric addresses and port: dotted-quad IPv4 and bracketed IPv6
 /// literals are re-printed, a port equal to `scheme_port` is dropped.
 pub fn normalize(host: &str, scheme_port: u16) -> Result<String, BadHost> {
-    let (mut out, port) = if host.starts_with('[') {
-        normalize_v6(host)?
+    let mut out = String::new();
+    normalize_into(host, scheme_port, &mut out)?;
+    Ok(out)
+}
+
+/// [`normalize`] appending to `out`.
+fn normalize_into(host: &str, scheme_port: u16, out: &mut String) -> Result<(), BadHost> {
+    let port = if host.starts_with('[') {
+        let (v6, port) = normalize_v6(host)?;
+        out.push_str(&v6);
+        port
     } else {
         let (name, port) = match host.split_once(':') {
             Some(("", _)) => return Err(BadHost),
             Some((name, p)) => (name, parse_port(p)?),
             None => (host, 0),
         };
-        let name = if name.starts_with(|c: char| c.is_ascii_digit()) {
-            name.parse::<Ipv4Addr>()
-                .map_or(name.to_string(), |a| a.to_string())
-        } else {
-            name.to_string()
-        };
-        (name, port)
+        match name.parse::<Ipv4Addr>() {
+            Ok(addr) if name.starts_with(|c: char| c.is_ascii_digit()) => {
+                let _ = write!(out, "{addr}");
+            }
+            _ => out.push_str(name),
+        }
+        port
     };
     if port != 0 && port != u32::from(scheme_port) {
-        out.push_str(&format!(":{port}"));
+        let _ = write!(out, ":{port}");
     }
-    Ok(out)
+    Ok(())
 }
 
 fn normalize_v6(host: &str) -> Result<(String, u32), BadHost> {

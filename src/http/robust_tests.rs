@@ -151,3 +151,42 @@ fn ranges_stay_inside_the_body() {
         }
     });
 }
+
+/// A `RequestHead` reused across heads (as connections do) parses every
+/// input exactly like a fresh one.
+#[test]
+fn reused_head_parses_like_a_fresh_one() {
+    use crate::http::h1::{parse_head_into, parse_head_with_port, HeadScratch, RequestHead};
+    let seeds: &[&[u8]] = &[
+        b"GET /a%20b/../c?x=1#f HTTP/1.1\r\nHost: Example.com:80\r\nConnection: close\r\n\r\n",
+        b"POST /x HTTP/1.1\r\nHost: [::1]:8080\r\nTransfer-Encoding: chunked\r\nX: a\r\n b\r\n\r\n",
+        b"OPTIONS * HTTP/1.0\r\nContent-Length: 12\r\nCookie: a=1\r\nCookie: b=2\r\n\r\n",
+        b"GET http://h.example/p HTTP/1.1\r\nHost: h.example\r\nIf-None-Match: \"1\"\r\n\r\n",
+        b"GET /%2F%2e%2E/x%20y?a%20b HTTP/1.1\r\nHost: 127.0.0.1:0100\r\nX:\r\n  \r\n z \r\n\r\n",
+        b"GET //a/./b/%c3%a9?%7e HTTP/1.0\nHost: ex.com.:80\nX: a\n\tb\n\n",
+        b"CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: h:0x50\r\nExpect: 100-continue\r\n\r\n",
+    ];
+    let mut reused = RequestHead::default();
+    let mut scratch = HeadScratch::default();
+    for_mutations(seeds, 20_000, |input, rng| {
+        let opts = ParseOpts {
+            header_strict: rng.below(2) == 0,
+            host_strict: rng.below(2) == 0,
+            host_normalize: rng.below(2) == 0,
+            url_normalize: rng.below(4) != 0,
+            url_path_2f_decode: rng.below(2) == 0,
+            url_query_20_plus: rng.below(2) == 0,
+            url_path_dotseg_remove: rng.below(3) != 0,
+            ..ParseOpts::default()
+        };
+        let port = if rng.below(2) == 0 { 80 } else { 443 };
+        let fresh = parse_head_with_port(input, &opts, 8192, port);
+        let again = parse_head_into(input, &opts, 8192, port, &mut reused, &mut scratch);
+        match (fresh, again) {
+            (Ok(Some((h, n))), Ok(Some(m))) => assert!(h == reused && n == m, "{input:?}"),
+            (Ok(None), Ok(None)) => {}
+            (Err(e), Err(f)) => assert_eq!(e, f, "{input:?}"),
+            (a, b) => panic!("{input:?}: {a:?} vs {b:?}"),
+        }
+    });
+}

@@ -2,6 +2,8 @@
 //! `http_status[]` / `http_status_append`, src/response.c
 //! `http_response_write_prepare` default error page).
 
+use std::io::Write as _;
+
 /// lighttpd's reason phrase; "" for a code it does not know (the status line
 /// is then `HTTP/1.1 418 ` — number, one space, no phrase).
 pub fn reason(code: u16) -> &'static str {
@@ -77,16 +79,29 @@ pub fn status_text(code: u16) -> String {
     format!("{code} {}", reason(code))
 }
 
+/// Appends [`status_text`] to `out`.
+pub fn push_status_text(out: &mut Vec<u8>, code: u16) {
+    let _ = write!(out, "{code} {}", reason(code));
+}
+
 /// The default error document body (Content-Type `text/html`, no charset).
 pub fn error_page(code: u16) -> String {
-    let s = status_text(code);
-    format!(
+    let mut out = Vec::new();
+    push_error_page(&mut out, code);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Appends [`error_page`] to `out`.
+pub fn push_error_page(out: &mut Vec<u8>, code: u16) {
+    let s = format_args!("{code} {}", reason(code));
+    let _ = write!(
+        out,
         "<?xml version=\"1.0\" encoding=\"iso-8859-1\"?>\n\
 <!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Transitional//EN\"\n         \
 \"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd\">\n\
 <html xmlns=\"http://www.w3.org/1999/xhtml\" xml:lang=\"en\" lang=\"en\">\n \
 <head>\n  <title>{s}</title>\n </head>\n <body>\n  <h1>{s}</h1>\n </body>\n</html>\n"
-    )
+    );
 }
 
 #[cfg(test)]

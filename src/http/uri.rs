@@ -10,7 +10,7 @@
 use crate::config::core::ParseOpts;
 
 /// The pieces of one request-target after normalisation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Target {
     /// Normalised target: path (+ `?query`), fragment removed (lighttpd `r->target`).
     pub target: String,
@@ -51,12 +51,12 @@ fn push_encoded(out: &mut Vec<u8>, c: u8) {
     ]);
 }
 
-/// Step 1 of burl_normalize: canonical percent-encoding. Returns the new bytes,
+/// Step 1 of burl_normalize: canonical percent-encoding into `out`. Returns
 /// the query split point and whether an invalid UTF-8 lead byte was seen.
 /// In "required" mode lighttpd keeps the *last* raw `?` as the split point
 /// (burl_normalize_basic_required); in "unreserved" mode the first.
-fn normalize_encoding(s: &[u8], required: bool) -> (Vec<u8>, Option<usize>, bool) {
-    let mut out = Vec::with_capacity(s.len() + 8);
+fn normalize_encoding(s: &[u8], required: bool, out: &mut Vec<u8>) -> (Option<usize>, bool) {
+    out.clear();
     let mut qs: Option<usize> = None;
     let mut invalid = false;
     let mut i = 0;
@@ -84,19 +84,19 @@ fn normalize_encoding(s: &[u8], required: bool) -> (Vec<u8>, Option<usize>, bool
             if decode {
                 out.push(x);
             } else {
-                push_encoded(&mut out, x);
+                push_encoded(out, x);
                 invalid |= invalid_utf8_byte(x);
             }
             i += 2;
         } else if c == b'#' {
             break;
         } else {
-            push_encoded(&mut out, c);
+            push_encoded(out, c);
             invalid |= invalid_utf8_byte(c);
         }
         i += 1;
     }
-    (out, qs, invalid)
+    (qs, invalid)
 }
 
 /// burl_contains_ctrls: an encoded control character (`%00`-`%1F`, `%7F`).
@@ -113,59 +113,73 @@ fn needs_simplify(path: &[u8]) -> bool {
             .any(|seg| seg == b"." || seg == b"..")
 }
 
-/// Replaces `needle` (3 bytes) by `with` in `s`.
-fn replace3(s: &[u8], needle: &[u8; 3], with: u8) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        if s[i..].starts_with(needle) {
-            out.push(with);
+/// Replaces `needle` (3 bytes) by `with` in `buf[from..to]`, in place;
+/// returns the new end of that range.
+fn replace3_in_place(
+    buf: &mut Vec<u8>,
+    from: usize,
+    to: usize,
+    needle: &[u8; 3],
+    with: u8,
+) -> usize {
+    let (mut i, mut w) = (from, from);
+    while i < to {
+        if buf[i..to].starts_with(needle) {
+            buf[w] = with;
             i += 3;
         } else {
-            out.push(s[i]);
+            buf[w] = buf[i];
             i += 1;
         }
+        w += 1;
     }
-    out
+    buf.drain(w..to);
+    w
 }
 
-/// lighttpd `burl_normalize` on a whole target. Returns the normalised target
-/// and the offset of the query's `?`, or 400.
-fn burl_normalize(raw: &[u8], o: &ParseOpts) -> Result<(Vec<u8>, Option<usize>), u16> {
+/// lighttpd `burl_normalize` on a whole target, into `s`. Returns the offset
+/// of the query's `?`, or 400.
+fn burl_normalize(raw: &[u8], o: &ParseOpts, s: &mut Vec<u8>) -> Result<Option<usize>, u16> {
     // url-path-backslash-trans only acts on Windows/Cygwin builds of lighttpd;
     // on Linux it is accepted and ignored, so `\` is percent-encoded below.
-    let (s, mut qs, invalid) = normalize_encoding(raw, o.url_normalize_required);
+    let (mut qs, invalid) = normalize_encoding(raw, o.url_normalize_required, s);
     if invalid {
         if o.url_invalid_utf8_reject {
             return Err(400);
         }
         qs = s.iter().position(|&c| c == b'?');
     }
-    if o.url_ctrls_reject && contains_encoded_ctrl(&s) {
+    if o.url_ctrls_reject && contains_encoded_ctrl(s) {
         return Err(400);
     }
-    let split = qs.unwrap_or(s.len());
-    let (mut path, query) = (s[..split].to_vec(), s[split..].to_vec());
-    if (o.url_path_2f_decode || o.url_path_2f_reject) && path.windows(3).any(|w| w == b"%2F") {
+    let mut split = qs.unwrap_or(s.len());
+    if (o.url_path_2f_decode || o.url_path_2f_reject) && s[..split].windows(3).any(|w| w == b"%2F")
+    {
         if !o.url_path_2f_decode {
             return Err(400);
         }
-        path = replace3(&path, b"%2F", b'/');
+        split = replace3_in_place(s, 0, split, b"%2F", b'/');
     }
-    if (o.url_path_dotseg_remove || o.url_path_dotseg_reject) && needs_simplify(&path) {
+    if (o.url_path_dotseg_remove || o.url_path_dotseg_reject) && needs_simplify(&s[..split]) {
         if o.url_path_dotseg_reject {
             return Err(400);
         }
-        path = path_simplify(&path);
+        let path = path_simplify(&s[..split]);
+        s.splice(..split, path.iter().copied());
+        split = path.len();
     }
-    let query = if o.url_query_20_plus && !query.is_empty() {
-        replace3(&query, b"%20", b'+')
-    } else {
-        query
-    };
-    let qs = qs.map(|_| path.len());
-    path.extend_from_slice(&query);
-    Ok((path, qs))
+    if o.url_query_20_plus && split < s.len() {
+        let end = s.len();
+        replace3_in_place(s, split, end, b"%20", b'+');
+    }
+    Ok(qs.map(|_| split))
+}
+
+/// Reusable buffers for [`parse_target_into`].
+#[derive(Debug, Default)]
+pub struct TargetScratch {
+    norm: Vec<u8>,
+    decoded: Vec<u8>,
 }
 
 /// lighttpd `http_request_parse_target`: normalise (if `url-normalize`), split
@@ -177,23 +191,51 @@ pub fn parse_target(raw: &str, opts: &ParseOpts) -> Result<Target, u16> {
 
 /// [`parse_target`] over the raw bytes of a request line.
 pub fn parse_target_bytes(raw: &[u8], opts: &ParseOpts) -> Result<Target, u16> {
-    let (target, qs) = if opts.url_normalize {
-        burl_normalize(raw, opts)?
+    let mut out = Target::default();
+    parse_target_into(raw, opts, &mut TargetScratch::default(), &mut out)?;
+    Ok(out)
+}
+
+/// [`parse_target_bytes`] into `out`, reusing its strings and `scratch`
+/// (no allocation once they are large enough). `out` is unspecified on error.
+pub fn parse_target_into(
+    raw: &[u8],
+    opts: &ParseOpts,
+    scratch: &mut TargetScratch,
+    out: &mut Target,
+) -> Result<(), u16> {
+    let target = &mut scratch.norm;
+    let qs = if opts.url_normalize {
+        burl_normalize(raw, opts, target)?
     } else {
-        let t = raw;
-        let t = &t[..t.iter().position(|&c| c == b'#').unwrap_or(t.len())];
-        (t.to_vec(), t.iter().position(|&c| c == b'?'))
+        let t = &raw[..raw.iter().position(|&c| c == b'#').unwrap_or(raw.len())];
+        target.clear();
+        target.extend_from_slice(t);
+        t.iter().position(|&c| c == b'?')
     };
     let split = qs.unwrap_or(target.len());
-    let path = path_simplify(&urldecode_path(&target[..split]));
+    let path = &mut scratch.decoded;
+    decode_into(&target[..split], path, decode_path_byte);
+    // path_simplify leaves a path without `//`, `.` or `..` unchanged.
+    if needs_simplify(path) {
+        *path = path_simplify(path);
+    }
     if path.first() != Some(&b'/') {
         return Err(400);
     }
-    Ok(Target {
-        query: qs.map(|q| lossy(&target[q + 1..])),
-        path: lossy(&path),
-        target: lossy(&target),
-    })
+    set_lossy(&mut out.path, path);
+    set_lossy(&mut out.target, target);
+    match qs {
+        Some(q) => set_lossy(out.query.get_or_insert_with(String::new), &target[q + 1..]),
+        None => out.query = None,
+    }
+    Ok(())
+}
+
+/// `dst` = `bytes` as UTF-8 (invalid sequences replaced), reusing `dst`.
+pub fn set_lossy(dst: &mut String, bytes: &[u8]) {
+    dst.clear();
+    dst.push_str(&String::from_utf8_lossy(bytes));
 }
 
 /// The decoded uri.path for a raw request path (no query): normalisation as in
@@ -215,17 +257,31 @@ fn lossy(b: &[u8]) -> String {
 /// Plain `%XX` decoding (both hex cases); a `%` not followed by two hex digits
 /// is kept. No `+` handling.
 pub fn percent_decode(s: &str) -> Vec<u8> {
-    decode_with(s.as_bytes(), |c| c)
+    let mut out = Vec::new();
+    decode_into(s.as_bytes(), &mut out, |c| c);
+    out
 }
 
 /// lighttpd `buffer_urldecode_path`: `%XX` decoded, decoded control
 /// characters become `_`.
 pub fn urldecode_path(s: &[u8]) -> Vec<u8> {
-    decode_with(s, |c| if c < 32 || c == 127 { b'_' } else { c })
+    let mut out = Vec::new();
+    decode_into(s, &mut out, decode_path_byte);
+    out
 }
 
-fn decode_with(s: &[u8], map: impl Fn(u8) -> u8) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len());
+fn decode_path_byte(c: u8) -> u8 {
+    if c < 32 || c == 127 {
+        b'_'
+    } else {
+        c
+    }
+}
+
+/// `%XX`-decodes `s` into `out` (cleared first), mapping decoded bytes.
+fn decode_into(s: &[u8], out: &mut Vec<u8>, map: impl Fn(u8) -> u8) {
+    out.clear();
+    out.reserve(s.len());
     let mut i = 0;
     while i < s.len() {
         match (s[i], hex_val(s.get(i + 1)), hex_val(s.get(i + 2))) {
@@ -239,7 +295,6 @@ fn decode_with(s: &[u8], map: impl Fn(u8) -> u8) -> Vec<u8> {
             }
         }
     }
-    out
 }
 
 /// lighttpd `buffer_path_simplify`: collapse `//`, drop `.` segments, let `..`

@@ -62,20 +62,17 @@ pub fn serve_file(r: &mut Request, etags: bool) -> Flow {
         Ok(fm) => fm,
         Err(e) => return r.finish_with(open_error_status(&e)),
     };
-    let ctype = crate::http::mime::lookup(&r.physical.path, &r.conf.mimetype_assign);
-    match ctype {
+    let conf = Rc::clone(&r.conf);
+    match crate::http::mime::lookup(&r.physical.path, &conf.mimetype_assign) {
         Some(ct) => {
-            let ct = ct.to_string();
-            set_if_absent(r, "Content-Type", &ct);
+            set_if_absent(r, "Content-Type", ct);
             if let Some(flow) = validators(r, &meta, etags) {
                 return flow;
             }
         }
         None => set_if_absent(r, "Content-Type", "application/octet-stream"),
     }
-    r.resp
-        .headers
-        .set("Content-Length", &meta.len().to_string());
+    r.resp.headers.set_u64("Content-Length", meta.len());
     queue_body(r, file, meta.len());
     r.resp.complete = true;
     r.finish_with(200)
@@ -95,12 +92,13 @@ fn validators(r: &mut Request, meta: &Metadata, etags: bool) -> Option<Flow> {
         mtime: r.conf.etag_use_mtime,
     };
     let with_etag = etags && flags.any();
-    let (etag, lm) = validator_strings(meta, with_etag, flags);
-    if let Some(tag) = &etag {
-        r.resp.headers.set("ETag", tag);
-    }
-    r.resp.headers.set("Last-Modified", &lm);
-    let status = crate::http::conditional::check(&r.method, &r.headers, etag.as_deref(), &lm)?;
+    let status = with_validator_strings(meta, with_etag, flags, |etag, lm| {
+        if let Some(tag) = etag {
+            r.resp.headers.set("ETag", tag);
+        }
+        r.resp.headers.set("Last-Modified", lm);
+        crate::http::conditional::check(&r.method, &r.headers, etag, lm)
+    })?;
     r.resp.complete = true;
     Some(r.finish_with(status))
 }
@@ -115,9 +113,14 @@ thread_local! {
         const { RefCell::new(None) };
 }
 
-/// The ETag (if wanted) and Last-Modified of a file, memoised for the last
-/// file.
-fn validator_strings(meta: &Metadata, with_etag: bool, f: EtagFlags) -> (Option<String>, String) {
+/// Calls `use_them` with the ETag (if wanted) and Last-Modified of a file,
+/// memoised for the last file.
+fn with_validator_strings<T>(
+    meta: &Metadata,
+    with_etag: bool,
+    f: EtagFlags,
+    use_them: impl FnOnce(Option<&str>, &str) -> T,
+) -> T {
     let key = (
         meta.ino(),
         meta.len(),
@@ -128,16 +131,17 @@ fn validator_strings(meta: &Metadata, with_etag: bool, f: EtagFlags) -> (Option<
     );
     LAST_VALIDATORS.with(|last| {
         let mut last = last.borrow_mut();
-        if let Some((k, etag, lm)) = last.as_ref() {
-            if *k == key {
-                return (etag.clone(), lm.clone());
-            }
-        }
-        let etag = with_etag
-            .then(|| make_etag_ns(meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec(), f));
-        let lm = crate::http::date::http_date_secs(meta.mtime());
-        *last = Some((key, etag.clone(), lm.clone()));
-        (etag, lm)
+        let entry = match &mut *last {
+            Some(entry) if entry.0 == key => entry,
+            slot => slot.insert((
+                key,
+                with_etag.then(|| {
+                    make_etag_ns(meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec(), f)
+                }),
+                crate::http::date::http_date_secs(meta.mtime()),
+            )),
+        };
+        use_them(entry.1.as_deref(), &entry.2)
     })
 }
 
@@ -149,9 +153,11 @@ fn queue_body(r: &mut Request, file: Rc<File>, len: u64) {
         return;
     }
     if len <= SMALL_FILE {
-        let mut buf = vec![0u8; len as usize];
-        if file.read_exact_at(&mut buf, 0).is_ok() {
-            r.resp.body.append_vec(buf);
+        let read = r.resp.body.append_filled(|buf| {
+            buf.resize(len as usize, 0);
+            file.read_exact_at(buf, 0)
+        });
+        if read.is_ok() {
             return;
         }
     }

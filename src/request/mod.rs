@@ -38,6 +38,15 @@ pub struct Uri {
     pub query: String,
 }
 
+impl Uri {
+    fn clear(&mut self, scheme: &'static str) {
+        self.scheme = scheme;
+        self.authority.clear();
+        self.path.clear();
+        self.query.clear();
+    }
+}
+
 /// The filesystem side (lighttpd `r->physical`).
 #[derive(Debug, Clone, Default)]
 pub struct Physical {
@@ -48,6 +57,17 @@ pub struct Physical {
     pub path: String,
     /// PATH_INFO split off the path.
     pub path_info: String,
+}
+
+impl Physical {
+    /// Empty every path, keeping the strings' heap blocks.
+    pub fn clear(&mut self) {
+        self.doc_root.clear();
+        self.basedir.clear();
+        self.rel_path.clear();
+        self.path.clear();
+        self.path_info.clear();
+    }
 }
 
 /// The response under construction.
@@ -73,6 +93,27 @@ pub struct Response {
     pub upgraded: bool,
 }
 
+impl Response {
+    fn clear(&mut self) {
+        let Response {
+            status,
+            headers,
+            body,
+            complete,
+            streaming,
+            send_chunked,
+            upgraded,
+        } = self;
+        *status = 0;
+        headers.clear();
+        body.reset();
+        *complete = false;
+        *streaming = false;
+        *send_chunked = false;
+        *upgraded = false;
+    }
+}
+
 /// State of the request body.
 #[derive(Debug, Default)]
 pub struct Body {
@@ -90,6 +131,28 @@ pub struct Body {
     pub queue: ChunkQueue,
     /// The de-chunker of a `Transfer-Encoding: chunked` body.
     pub dechunk: Option<crate::http::chunked::ChunkedDecoder>,
+}
+
+impl Body {
+    /// An empty, complete body (no body expected yet).
+    fn clear(&mut self) {
+        let Body {
+            received,
+            expected,
+            complete,
+            wanted,
+            failed,
+            queue,
+            dechunk,
+        } = self;
+        *received = 0;
+        *expected = None;
+        *complete = true;
+        *wanted = false;
+        *failed = false;
+        queue.reset();
+        *dechunk = None;
+    }
 }
 
 /// Where the error-handler dispatch stands (lighttpd `r->error_handler_saved_status`).
@@ -208,27 +271,40 @@ impl PluginCtx {
 
 impl Request {
     /// A request from a parsed head.
-    pub fn new(head: RequestHead, ctx: &ReqContext) -> Request {
+    pub fn new(mut head: RequestHead, ctx: &ReqContext) -> Request {
         let mut r = Request::empty(ctx);
-        r.method = head.method;
-        r.version = head.version;
-        r.target_orig = head.target;
-        r.target = head.norm_target;
-        r.uri.path = head.uri_path;
-        r.uri.query = head.query.unwrap_or_default();
-        r.uri.authority = head.host.unwrap_or_default();
-        r.headers = head.headers;
-        r.content_length = head.content_length;
-        r.chunked = head.chunked;
-        r.expect_100 = head.expect_100;
-        r.keep_alive = head.keep_alive;
-        r.body.expected = if head.chunked {
+        r.set_head(&mut head);
+        r
+    }
+
+    /// Take the parsed head's values (its strings and headers are swapped
+    /// with this request's cleared ones, so both keep their heap blocks).
+    pub fn set_head(&mut self, head: &mut RequestHead) {
+        use std::mem::swap;
+        self.method = std::mem::replace(&mut head.method, Method::Get);
+        self.version = head.version;
+        swap(&mut self.target_orig, &mut head.target);
+        swap(&mut self.target, &mut head.norm_target);
+        swap(&mut self.uri.path, &mut head.uri_path);
+        match head.query.as_mut() {
+            Some(q) => swap(&mut self.uri.query, q),
+            None => self.uri.query.clear(),
+        }
+        match head.host.as_mut() {
+            Some(h) => swap(&mut self.uri.authority, h),
+            None => self.uri.authority.clear(),
+        }
+        swap(&mut self.headers, &mut head.headers);
+        self.content_length = head.content_length;
+        self.chunked = head.chunked;
+        self.expect_100 = head.expect_100;
+        self.keep_alive = head.keep_alive;
+        self.body.expected = if head.chunked {
             None
         } else {
             Some(head.content_length.unwrap_or(0))
         };
-        r.body.complete = !head.chunked && head.content_length.unwrap_or(0) == 0;
-        r
+        self.body.complete = !head.chunked && head.content_length.unwrap_or(0) == 0;
     }
 
     /// A request that failed to parse: only enough to send the error.
@@ -239,30 +315,42 @@ impl Request {
         ctx: &ReqContext,
     ) -> Request {
         let mut r = Request::empty(ctx);
-        r.version = version;
-        if let Some(m) = method {
-            r.method = m;
-        }
-        r.resp.status = status;
-        r.keep_alive = false;
-        r.parse_error = true;
+        r.set_failed(status, version, method);
         r
     }
 
     /// A rejected head, keeping what lighttpd parsed before the error (an
     /// error handler sees the target and the earlier header lines).
     pub fn from_head_error(e: crate::http::h1::HeadError, ctx: &ReqContext) -> Request {
-        let mut r = Request::failed(e.status, e.version, e.method, ctx);
-        if let Some(p) = e.partial {
-            let p = *p;
-            r.target_orig = p.target;
-            r.uri.authority = p.host.unwrap_or_default();
-            r.headers = p.headers;
-        }
+        let mut r = Request::empty(ctx);
+        r.set_head_error(e);
         r
     }
 
-    fn empty(ctx: &ReqContext) -> Request {
+    /// Mark this (fresh) request as one whose head was rejected, keeping
+    /// what was parsed before the error.
+    pub fn set_head_error(&mut self, e: crate::http::h1::HeadError) {
+        self.set_failed(e.status, e.version, e.method);
+        if let Some(p) = e.partial {
+            let p = *p;
+            self.target_orig = p.target;
+            self.uri.authority = p.host.unwrap_or_default();
+            self.headers = p.headers;
+        }
+    }
+
+    /// Mark this (fresh) request as one whose head failed to parse.
+    pub fn set_failed(&mut self, status: u16, version: Version, method: Option<Method>) {
+        self.version = version;
+        if let Some(m) = method {
+            self.method = m;
+        }
+        self.resp.status = status;
+        self.keep_alive = false;
+        self.parse_error = true;
+    }
+
+    pub fn empty(ctx: &ReqContext) -> Request {
         Request {
             method: Method::Get,
             version: Version::Http10,
@@ -309,6 +397,90 @@ impl Request {
             bytes_in: 0,
             plugin_ctx: PluginCtx::default(),
         }
+    }
+
+    /// Back to the state of `Request::empty(ctx)` while keeping heap blocks
+    /// (strings, header fields, queues, condition cache) for the next request
+    /// of the pool. Handler, module state, files and body chunks are dropped.
+    pub fn reset(&mut self, ctx: &ReqContext) {
+        let Request {
+            method,
+            version,
+            target_orig,
+            target,
+            headers,
+            uri,
+            physical,
+            server_name,
+            remote_ip,
+            remote_port,
+            server_socket,
+            content_length,
+            chunked,
+            expect_100,
+            keep_alive,
+            delay_response,
+            env,
+            env_ready,
+            conf,
+            core,
+            conds,
+            resp,
+            body,
+            handler_module,
+            handler,
+            error_handler,
+            error_handler_method,
+            loops,
+            start_secs,
+            start_hp,
+            seq,
+            parse_error,
+            head_sent,
+            bytes_out,
+            resp_head_len,
+            aborted,
+            bytes_in,
+            plugin_ctx,
+        } = self;
+        *method = Method::Get;
+        *version = Version::Http10;
+        target_orig.clear();
+        target.clear();
+        headers.clear();
+        uri.clear(ctx.scheme);
+        physical.clear();
+        server_name.clear();
+        remote_ip.clone_from(&ctx.remote_ip);
+        *remote_port = ctx.remote_port;
+        server_socket.clone_from(&ctx.server_socket);
+        *content_length = None;
+        *chunked = false;
+        *expect_100 = false;
+        *keep_alive = false;
+        *delay_response = false;
+        env.clear();
+        *env_ready = false;
+        conf.clone_from(&ctx.core.defaults);
+        core.clone_from(&ctx.core);
+        conds.reset_for(&ctx.cond_tree);
+        resp.clear();
+        body.clear();
+        *handler_module = None;
+        *handler = None;
+        *error_handler = ErrorHandlerState::None;
+        *error_handler_method = None;
+        *loops = 0;
+        *start_secs = ctx.now;
+        *start_hp = std::time::SystemTime::now();
+        *seq = ctx.seq;
+        *parse_error = false;
+        *head_sent = false;
+        *bytes_out = 0;
+        *resp_head_len = 0;
+        *aborted = false;
+        *bytes_in = 0;
+        plugin_ctx.0.clear();
     }
 
     /// Resolve a module's scoped config for this request.

@@ -36,7 +36,7 @@ pub fn restart(r: &mut Request, srv: &ServerConf) -> Result<(), Flow> {
     }
     r.handler = None;
     r.handler_module = None;
-    r.physical = Default::default();
+    r.physical.clear();
     match crate::http::uri::parse_target(&r.target, &srv.parseopts) {
         Ok(t) => {
             r.target = t.target;
@@ -87,10 +87,10 @@ fn prepare_once(r: &mut Request, p: &mut Pipeline, cx: &mut Ctx, srv: &ServerCon
 /// Steps 2.1–2.10: config, limits, uri hooks, docroot, physical path.
 fn prepare_uri(r: &mut Request, p: &mut Pipeline, cx: &mut Ctx) -> Flow {
     r.conf = r.resolve_core();
-    r.server_name = match &r.conf.server_name {
-        Some(name) => name.clone(),
-        None => r.uri.authority.clone(),
-    };
+    match &r.conf.server_name {
+        Some(name) => r.server_name.clone_from(name),
+        None => r.server_name.clone_from(&r.uri.authority),
+    }
     if !r.conf.protocol_http11 && r.version == crate::http::h1::Version::Http11 {
         r.version = crate::http::h1::Version::Http10;
         r.keep_alive = false;
@@ -123,27 +123,35 @@ fn prepare_uri(r: &mut Request, p: &mut Pipeline, cx: &mut Ctx) -> Flow {
 /// `physical.path = doc_root + rel_path`, joined with exactly one '/'.
 fn build_physical(r: &mut Request) {
     let ph = &mut r.physical;
-    ph.rel_path = if r.conf.force_lowercase_filenames {
-        r.uri.path.to_lowercase()
+    if r.conf.force_lowercase_filenames {
+        ph.rel_path = r.uri.path.to_lowercase();
     } else {
-        r.uri.path.clone()
-    };
-    if ph.doc_root.is_empty() {
-        ph.doc_root = r.conf.document_root.clone().unwrap_or_default();
+        ph.rel_path.clone_from(&r.uri.path);
     }
-    ph.basedir = ph.doc_root.clone();
-    ph.path = join_path(&ph.doc_root, &ph.rel_path);
+    if ph.doc_root.is_empty() {
+        if let Some(root) = &r.conf.document_root {
+            ph.doc_root.clone_from(root);
+        }
+    }
+    ph.basedir.clone_from(&ph.doc_root);
+    ph.path.clear();
+    push_joined(&mut ph.path, &ph.doc_root, &ph.rel_path);
 }
 
 /// Join a directory and a url path with exactly one '/'.
 pub fn join_path(dir: &str, rel: &str) -> String {
     let mut out = String::with_capacity(dir.len() + rel.len() + 1);
+    push_joined(&mut out, dir, rel);
+    out
+}
+
+/// [`join_path`] appending to `out`.
+fn push_joined(out: &mut String, dir: &str, rel: &str) {
     out.push_str(dir.trim_end_matches('/'));
     if !rel.starts_with('/') {
         out.push('/');
     }
     out.push_str(rel);
-    out
 }
 
 fn options_ok(r: &mut Request) -> Flow {

@@ -12,7 +12,6 @@ use std::rc::Rc;
 use super::{ErrorHandlerState, Request};
 use crate::chunk::ChunkQueue;
 use crate::http::h1::Version;
-use crate::http::headers::Headers;
 use crate::http::method::Method;
 use crate::http::range::{self, RangeSpec};
 use crate::plugin::{Ctx, Flow, Hook, Pipeline};
@@ -98,8 +97,8 @@ fn stream_framing(r: &mut Request) {
 /// `initial`: queued with the head (lighttpd writes that first chunk's
 /// size in whole bytes: `09`, later ones `9`).
 pub fn queue_body(r: &mut Request, wq: &mut ChunkQueue, initial: bool) -> u64 {
-    let mut body = std::mem::take(&mut r.resp.body);
-    if r.is_head() {
+    let body = &mut r.resp.body;
+    if r.method == Method::Head {
         body.reset();
     }
     let len = body.len();
@@ -110,10 +109,11 @@ pub fn queue_body(r: &mut Request, wq: &mut ChunkQueue, initial: bool) -> u64 {
             1
         };
         wq.append_vec(format!("{len:0digits$x}\r\n").into_bytes());
-        wq.append_queue(&mut body);
+        wq.append_queue(body);
         wq.append_mem(b"\r\n");
     } else {
-        wq.append_queue(&mut body);
+        // a small body is copied: its buffer stays with the request for reuse
+        wq.append_queue_small_copied(body);
     }
     if r.resp.complete && r.resp.streaming {
         if r.resp.send_chunked {
@@ -201,7 +201,7 @@ fn dispatch(r: &mut Request, target: String, status: u16) -> Flow {
     r.env.push(("REDIRECT_STATUS".into(), status.to_string()));
     r.target = target;
     r.resp.status = 0;
-    r.resp.headers = Headers::new();
+    r.resp.headers.clear();
     r.resp.body.reset();
     r.resp.complete = false;
     Flow::Comeback
@@ -210,19 +210,20 @@ fn dispatch(r: &mut Request, target: String, status: u16) -> Flow {
 /// Replace headers and body with the error document for the status.
 pub fn error_document(r: &mut Request) {
     let status = r.resp.status;
-    let www: Vec<String> = r
-        .resp
-        .headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("WWW-Authenticate"))
-        .map(|(_, v)| v.to_string())
-        .collect();
-    r.resp.headers = Headers::new();
-    if status == 401 {
-        // Digest sends one challenge per algorithm.
-        www.iter()
-            .for_each(|v| r.resp.headers.append("WWW-Authenticate", v));
-    }
+    let www: Vec<String> = if status == 401 {
+        r.resp
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("WWW-Authenticate"))
+            .map(|(_, v)| v.to_string())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    r.resp.headers.clear();
+    // Digest sends one challenge per algorithm.
+    www.iter()
+        .for_each(|v| r.resp.headers.append("WWW-Authenticate", v));
     r.resp.body.reset();
     r.resp.complete = true;
     // lighttpd resets the physical path (mod_accesslog %f logs "-"), or
@@ -232,9 +233,10 @@ pub fn error_document(r: &mut Request) {
         return;
     }
     r.resp.headers.append("Content-Type", "text/html");
-    r.resp
-        .body
-        .append_vec(crate::http::status::error_page(status).into_bytes());
+    let _ = r.resp.body.append_filled(|page| {
+        crate::http::status::push_error_page(page, status);
+        Ok::<(), ()>(())
+    });
 }
 
 /// `<errorfile-prefix><status>.html`, if it can be opened.
@@ -272,7 +274,7 @@ fn set_content_length(r: &mut Request) {
     }
     let len = r.resp.body.len();
     if len > 0 || !(r.is_head() || matches!(r.resp.status, 204 | 304)) {
-        r.resp.headers.append("Content-Length", &len.to_string());
+        r.resp.headers.append_u64("Content-Length", len);
     }
 }
 
@@ -283,7 +285,7 @@ pub fn write_head(r: &Request, date: &str, out: &mut Vec<u8>) {
         Version::Http10 => "HTTP/1.0 ",
     };
     out.extend_from_slice(version.as_bytes());
-    out.extend_from_slice(crate::http::status::status_text(r.resp.status).as_bytes());
+    crate::http::status::push_status_text(out, r.resp.status);
     out.extend_from_slice(b"\r\n");
     let mut has_date = false;
     let mut has_server = false;
