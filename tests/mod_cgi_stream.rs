@@ -34,6 +34,10 @@ const SCRIPTS: &[(&str, &str)] = &[
         "printf 'Status: 101\\nUpgrade: echo\\n\\n'; echo \"up=${HTTP_UPGRADE-none}\"; \
          while read -r l; do echo \"got $l\"; done; echo closed",
     ),
+    (
+        "length.sh",
+        "echo $$ > \"$FLOOD_PID.len\"; printf 'Content-Length: 6\\n\\nfirst\\nextra'; sleep 30",
+    ),
 ];
 
 fn server(mode: Option<u8>) -> Server {
@@ -288,4 +292,31 @@ fn without_cgi_upgrade_nothing_switches() {
     assert!(!text.contains("Connection: upgrade"), "{text}");
     assert!(text.contains("Content-Length: 15\r\n"), "{text}");
     assert!(text.ends_with("\r\n\r\nup=none\nclosed\n"), "{text}");
+}
+
+#[test]
+fn content_length_ends_the_output_and_stops_the_program() {
+    for mode in [None, Some(2)] {
+        let s = server(mode);
+        let start = Instant::now();
+        let mut c = open(&s, "GET /cgi/length.sh HTTP/1.1\r\nHost: t\r\n\r\n");
+        let r = common::read_response(&mut c, false).expect("a response");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{mode:?}: waited for the program"
+        );
+        assert_eq!(r.header("Content-Length"), Some("6"), "{mode:?}");
+        assert_eq!(r.text(), "first\n", "{mode:?}");
+        let pid: i32 = std::fs::read_to_string(s.dir.join("flood.pid.len"))
+            .expect("pid file")
+            .trim()
+            .parse()
+            .expect("pid");
+        let end = Instant::now() + Duration::from_secs(5);
+        let alive = || std::path::Path::new(&format!("/proc/{pid}")).exists();
+        while alive() && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!alive(), "{mode:?}: CGI {pid} still runs");
+    }
 }

@@ -8,6 +8,8 @@
 //! The response head is parsed by [`head`]; `cgi.local-redir` restarts the
 //! request for a Location-only answer (at most 5 times, then 500).
 //! `cgi.limits` read-timeout kills a silent program (504 if nothing came).
+//! A `Content-Length` from the program is kept and ends its output: the
+//! rest is dropped and the program stopped, as lighttpd.
 //! With `server.stream-response-body` 0 (the default) the output is
 //! collected ([`MAX_OUTPUT`] at most) and the response is sent when the
 //! program closes stdout. With 1 or 2 the head is sent as soon as it is
@@ -281,6 +283,14 @@ pub struct CgiHandler {
     cap: Option<u64>,
     /// Streaming: the head is in `r.resp`; output goes to `r.resp.body`.
     committed: bool,
+    /// Committed with a Content-Length: body bytes still expected.
+    body_left: Option<u64>,
+    /// Not committed: the head was parsed (to learn its Content-Length).
+    head_seen: bool,
+    /// Not committed: where the Content-Length ends the output.
+    out_limit: Option<usize>,
+    /// The Content-Length was reached: the program is stopped.
+    length_reached: bool,
     /// `cgi.upgrade` applies and the answer is not known yet: stdin stays
     /// open and the head is looked at as it arrives.
     upgrade_pending: bool,
@@ -306,6 +316,10 @@ impl CgiHandler {
             out: Vec::new(),
             cap: None,
             committed: false,
+            body_left: None,
+            head_seen: false,
+            out_limit: None,
+            length_reached: false,
             upgrade_pending: false,
             configured_cap: None,
             eof: false,
@@ -463,22 +477,9 @@ impl CgiHandler {
                 }
                 Ok(n) => {
                     self.touch(cx);
-                    if self.committed {
-                        r.resp.body.append_mem(&buf[..n]);
-                        continue;
-                    }
-                    if self.out.len() + n > MAX_OUTPUT {
-                        crate::log_error!("CGI output exceeds {MAX_OUTPUT} bytes; aborting");
-                        self.failed = Some(502);
-                        self.eof = true;
+                    self.take_output(r, &buf[..n]);
+                    if self.eof {
                         break;
-                    }
-                    self.out.extend_from_slice(&buf[..n]);
-                    if self.cap.is_some() {
-                        self.try_commit(r);
-                        if self.eof {
-                            break;
-                        }
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
@@ -490,7 +491,51 @@ impl CgiHandler {
             }
         }
         if self.eof {
-            self.release(cx, false);
+            self.release(cx, self.length_reached);
+        }
+    }
+
+    /// New output: into the response body once the head is committed, else
+    /// kept. The program's Content-Length ends its output: the rest is
+    /// dropped and the program stopped (lighttpd `resp_body_scratchpad`).
+    fn take_output(&mut self, r: &mut Request, data: &[u8]) {
+        if self.committed {
+            let n = self
+                .body_left
+                .map_or(data.len(), |left| data.len().min(left as usize));
+            r.resp.body.append_mem(&data[..n]);
+            if let Some(left) = self.body_left.as_mut() {
+                *left -= n as u64;
+                self.length_reached = *left == 0;
+                self.eof |= self.length_reached;
+            }
+            return;
+        }
+        if self.out.len() + data.len() > MAX_OUTPUT {
+            crate::log_error!("CGI output exceeds {MAX_OUTPUT} bytes; aborting");
+            self.failed = Some(502);
+            self.eof = true;
+            return;
+        }
+        self.out.extend_from_slice(data);
+        if self.cap.is_some() {
+            self.try_commit(r);
+            if self.committed || self.eof {
+                return;
+            }
+        }
+        if self.out_limit.is_none() && !self.head_seen {
+            if let Ok(Some(h)) = head::parse(&self.out, false) {
+                self.head_seen = true;
+                self.out_limit = h
+                    .content_length
+                    .map(|n| h.body_at.saturating_add(n as usize));
+            }
+        }
+        if let Some(limit) = self.out_limit.filter(|&l| self.out.len() >= l) {
+            self.out.truncate(limit);
+            self.length_reached = true;
+            self.eof = true;
         }
     }
 
@@ -566,9 +611,14 @@ impl CgiHandler {
             r.resp.headers.append(k, v);
         }
         let out = std::mem::take(&mut self.out);
-        r.resp
-            .body
-            .append_mem(&out[parsed.body_at.min(out.len())..]);
+        let body = &out[parsed.body_at.min(out.len())..];
+        let n = parsed
+            .content_length
+            .map_or(body.len(), |cl| body.len().min(cl as usize));
+        r.resp.body.append_mem(&body[..n]);
+        self.body_left = parsed.content_length.map(|cl| cl - n as u64);
+        self.length_reached = self.body_left == Some(0);
+        self.eof |= self.length_reached;
         r.resp.streaming = true;
         self.committed = true;
     }
@@ -594,8 +644,9 @@ impl CgiHandler {
     /// Turn the collected output into the response.
     fn finish(&mut self, r: &mut Request) -> Flow {
         if self.committed {
-            // the head went out already: end the body (cut short on error)
-            if self.failed.is_some() {
+            // the head went out already: end the body (cut short on error
+            // or before the promised length)
+            if self.failed.is_some() || self.body_left.is_some_and(|n| n > 0) {
                 r.keep_alive = false;
             }
             r.resp.complete = true;
@@ -640,6 +691,12 @@ impl CgiHandler {
             return x_sendfile(r, &path, &self.conf.x_sendfile_docroot);
         }
         let body = self.out.split_off(parsed.body_at.min(self.out.len()));
+        if parsed
+            .content_length
+            .is_some_and(|n| (body.len() as u64) < n)
+        {
+            r.keep_alive = false; // fewer bytes than promised
+        }
         r.resp.body.append_vec(body);
         Flow::Finished
     }

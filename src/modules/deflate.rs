@@ -14,9 +14,10 @@
 //! `deflate.max-loadavg` test. `deflate.cache-dir` keeps compressed copies
 //! of whole static files ([`cache`]).
 //!
-//! Streamed responses are not compressed (lighttpd compresses them as they
-//! flow); so `deflate.output-buffer-size`, `deflate.work-block-size` and
-//! `sync_flush`, which only shape streamed output, change nothing here.
+//! Streamed (incomplete) responses are not compressed, as in 1.4.69; the
+//! body is compressed in one call, so `deflate.output-buffer-size` and
+//! `deflate.work-block-size`, which only shape lighttpd's incremental
+//! output, are accepted and change nothing.
 //! Not implemented: bzip2 (1.4.69 Debian builds lack it too),
 //! `deflate.params`.
 

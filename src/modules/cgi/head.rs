@@ -18,6 +18,10 @@ pub struct Head {
     pub location_only: bool,
     /// `Connection: close` was sent.
     pub close: bool,
+    /// The program's Content-Length (kept as a header too): the body ends
+    /// there (lighttpd `resp_body_scratchpad`). None when absent, invalid,
+    /// or overridden by Transfer-Encoding.
+    pub content_length: Option<u64>,
 }
 
 /// Where the head ends: (end of the head lines, start of the body).
@@ -67,7 +71,9 @@ pub fn parse(out: &[u8], eof: bool) -> Result<Option<Head>, u16> {
         body_at,
         location_only: false,
         close: false,
+        content_length: None,
     };
+    let mut chunked = false;
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     if text.starts_with("HTTP/") && text.find('\n').map_or(text.len(), |n| n) >= 12 {
         head.status = nph_status(lines.next().unwrap_or(""))?;
@@ -90,10 +96,24 @@ pub fn parse(out: &[u8], eof: bool) -> Result<Option<Head>, u16> {
             head.close |= crate::http::headers::contains_token(value, "close");
             continue;
         }
-        if name.eq_ignore_ascii_case("Content-Length")
-            || name.eq_ignore_ascii_case("Transfer-Encoding")
-        {
+        if name.eq_ignore_ascii_case("Transfer-Encoding") {
+            // lighttpd drops a Content-Length it overrides
+            chunked = true;
+            head.content_length = None;
+            head.headers
+                .retain(|(n, _)| !n.eq_ignore_ascii_case("Content-Length"));
             continue;
+        }
+        if name.eq_ignore_ascii_case("Content-Length") {
+            let has = |h: &Head| h.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+            if chunked || has(&head) {
+                continue; // later ones are dropped
+            }
+            let digits = value.strip_prefix('+').unwrap_or(value);
+            head.content_length = (!digits.is_empty()
+                && digits.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| digits.parse().ok())
+            .flatten();
         }
         let value = match value.strip_prefix("application/javascript") {
             Some(rest) if name.eq_ignore_ascii_case("Content-Type") => {
@@ -121,6 +141,7 @@ fn body_only() -> Head {
         body_at: 0,
         location_only: false,
         close: false,
+        content_length: None,
     }
 }
 
@@ -178,15 +199,23 @@ mod tests {
         let h = ok("Status: 301\nLocation: /x\n\n");
         assert_eq!((h.status, h.location_only), (301, false));
         assert_eq!(ok("X: y\n\n").status, 200);
-        let h = ok("Content-Type: application/javascript; charset=utf-8\nConnection: close\nContent-Length: 99\n\n");
+        let h = ok("Content-Type: application/javascript; charset=utf-8\nConnection: close\nContent-Length: 99\nContent-Length: 7\n\n");
         assert_eq!(
             h.headers,
-            [(
-                "Content-Type".into(),
-                "text/javascript; charset=utf-8".into()
-            )]
+            [
+                (
+                    "Content-Type".into(),
+                    "text/javascript; charset=utf-8".into()
+                ),
+                ("Content-Length".into(), "99".into())
+            ]
         );
+        assert_eq!(h.content_length, Some(99));
         assert!(h.close);
+        let h = ok("Content-Length: 9\nTransfer-Encoding: chunked\n\n");
+        assert!(h.headers.is_empty() && h.content_length.is_none());
+        let h = ok("Content-Length: 1x\n\n");
+        assert_eq!((h.headers.len(), h.content_length), (1, None));
         assert!(ok("Bad Name: x\nGood: y\n\n")
             .headers
             .iter()
