@@ -397,8 +397,14 @@ impl ChunkQueue {
     /// Write as much as the socket takes: consecutive memory chunks with one
     /// `writev`, file chunks with `sendfile`.
     pub fn write_to<S: AsFd>(&mut self, sock: &S) -> io::Result<Written> {
+        self.write_to_limited(sock, u64::MAX)
+    }
+
+    /// [`ChunkQueue::write_to`], at most `max` bytes (bandwidth limits).
+    pub fn write_to_limited<S: AsFd>(&mut self, sock: &S, max: u64) -> io::Result<Written> {
         let mut total = 0u64;
         loop {
+            let left = max - total;
             let step = match self.chunks.front() {
                 None => {
                     return Ok(Written {
@@ -406,8 +412,16 @@ impl ChunkQueue {
                         blocked: false,
                     })
                 }
-                Some(Chunk::Mem { .. }) => self.writev_front(sock),
-                Some(Chunk::File { file, off, len, .. }) => sendfile_chunk(sock, file, *off, *len),
+                _ if left == 0 => {
+                    return Ok(Written {
+                        bytes: total,
+                        blocked: false,
+                    })
+                }
+                Some(Chunk::Mem { .. }) => self.writev_front(sock, left),
+                Some(Chunk::File { file, off, len, .. }) => {
+                    sendfile_chunk(sock, file, *off, (*len).min(left))
+                }
             };
             match step {
                 Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "write returned 0")),
@@ -427,16 +441,20 @@ impl ChunkQueue {
         }
     }
 
-    fn writev_front<S: AsFd>(&self, sock: &S) -> io::Result<u64> {
+    fn writev_front<S: AsFd>(&self, sock: &S, max: u64) -> io::Result<u64> {
         let mut slices: [IoSlice<'_>; MAX_IOVECS] = [IoSlice::new(&[]); MAX_IOVECS];
         let mut count = 0;
+        let mut left = usize::try_from(max).unwrap_or(usize::MAX);
         for chunk in self.chunks.iter().take(MAX_IOVECS) {
             match chunk {
-                Chunk::Mem { data, off } => {
-                    slices[count] = IoSlice::new(&data[*off..]);
+                Chunk::Mem { data, off } if left > 0 => {
+                    let part = &data[*off..];
+                    let part = &part[..part.len().min(left)];
+                    left -= part.len();
+                    slices[count] = IoSlice::new(part);
                     count += 1;
                 }
-                Chunk::File { .. } => break,
+                _ => break,
             }
         }
         let n = nix::sys::uio::writev(sock.as_fd(), &slices[..count]).map_err(io::Error::from)?;
@@ -541,6 +559,25 @@ mod tests {
         let mut got = Vec::new();
         b.read_to_end(&mut got).unwrap();
         assert_eq!(got, b"head\r\n\r\n23456tail");
+    }
+
+    #[test]
+    fn write_to_limited_stops_at_the_limit_in_memory_and_files() {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let mut q = ChunkQueue::new();
+        q.append_mem(b"head");
+        q.append_mem(b"er");
+        q.append_file(Rc::new(temp_file_with(b"0123456789")), 2, 5);
+        let w = q.write_to_limited(&a, 3).unwrap();
+        assert_eq!((w.bytes, w.blocked), (3, false));
+        let w = q.write_to_limited(&a, 5).unwrap();
+        assert_eq!((w.bytes, w.blocked), (5, false));
+        let w = q.write_to_limited(&a, 100).unwrap();
+        assert_eq!((w.bytes, w.blocked, q.is_empty()), (3, false, true));
+        drop(a);
+        let mut got = Vec::new();
+        b.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"header23456");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::http::h1::{self, BlankPrefix, Version};
 use crate::plugin::{Ctx, Flow, Hook, Pipeline, Preamble};
 use crate::request::{prepare, response, ReqContext, Request};
 use crate::sockets::Stream;
+use crate::throttle::{ConnThrottle, ScopeCounters};
 
 /// Bytes read per `read` call.
 const READ_CHUNK: usize = 8192;
@@ -119,6 +120,8 @@ pub struct Env<'a> {
     pub date: &'a str,
     /// Graceful shutdown in progress (no more keep-alive).
     pub stopping: bool,
+    /// `server.kbytes-per-second` counters of this second.
+    pub scopes: &'a mut ScopeCounters,
 }
 
 /// One client connection.
@@ -151,6 +154,10 @@ pub struct Conn {
     sent_continue: bool,
     /// The response waits for the next tick (auth.delay-invalid-creds).
     delayed: bool,
+    /// Bandwidth limits (`*.kbytes-per-second`).
+    throttle: ConnThrottle,
+    /// When the connection was accepted (seconds).
+    accepted: i64,
     remote_ip: String,
     remote_port: Option<u16>,
     /// `$SERVER["socket"]` token of the listener.
@@ -178,6 +185,8 @@ impl Conn {
             write_idle: 360,
             sent_continue: false,
             delayed: false,
+            throttle: ConnThrottle::default(),
+            accepted: now,
             remote_ip: String::new(),
             remote_port: None,
             server_socket: String::new(),
@@ -592,21 +601,31 @@ impl Conn {
     }
 
     fn write(&mut self, env: &mut Env) -> bool {
-        if self.delayed {
+        if self.delayed || self.throttle.limited {
             return false;
         }
         let mut sent = 0;
         loop {
-            match self.wq.write_to(&self.stream) {
+            let max = self.write_allowance(env);
+            if max == 0 {
+                // parked: no events until the tick lets it go
+                self.want_write(env.registry, false);
+                return false;
+            }
+            match self.wq.write_to_limited(&self.stream, max) {
                 Ok(w) => {
                     if w.bytes > 0 {
                         self.last_io = env.now;
+                        self.count_written(w.bytes, env);
                     }
                     if w.blocked {
                         self.want_write(env.registry, true);
                         return false;
                     }
                     sent += w.bytes;
+                    if !self.wq.is_empty() {
+                        continue; // stopped at a limit
+                    }
                 }
                 Err(_) => {
                     self.abort(env);
@@ -652,6 +671,20 @@ impl Conn {
             self.rbuf.clear();
         }
         r.body.complete = self.read_closed;
+    }
+
+    /// Bytes the bandwidth limits let through now (`u64::MAX`: no limit).
+    fn write_allowance(&mut self, env: &mut Env) -> u64 {
+        match self.req.as_ref() {
+            Some(r) if !env.stopping => self.throttle.allowance(&r.conf, env.scopes),
+            _ => u64::MAX,
+        }
+    }
+
+    fn count_written(&mut self, n: u64, env: &mut Env) {
+        if let Some(r) = self.req.as_ref() {
+            self.throttle.record(n, &r.conf, env.scopes);
+        }
     }
 
     /// Everything queued went out: queue what the streaming handler has,
@@ -763,6 +796,18 @@ impl Conn {
         if self.delayed {
             self.delayed = false;
             self.last_io = env.now;
+            self.advance(env);
+            return;
+        }
+        let conf = self.req.as_ref().map(|r| &r.conf);
+        if self.throttle.limited {
+            // lighttpd counts a throttled connection as writing (no write-idle)
+            self.last_io = env.now;
+        }
+        if self
+            .throttle
+            .tick(conf.map(|c| &**c), env.now - self.accepted)
+        {
             self.advance(env);
             return;
         }

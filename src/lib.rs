@@ -29,3 +29,4 @@ pub mod signals;
 pub mod sockets;
 pub mod stat_cache;
 pub mod sys;
+pub mod throttle;

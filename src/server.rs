@@ -375,6 +375,8 @@ struct Server {
     stopping: Option<i64>,
     /// `-1`: exit once the connection on stdin is done.
     one_shot: bool,
+    /// `server.kbytes-per-second` counters of this second.
+    scopes: crate::throttle::ScopeCounters,
 }
 
 impl Server {
@@ -398,6 +400,7 @@ impl Server {
             last_activity: now,
             stopping: None,
             one_shot: false,
+            scopes: Default::default(),
             signal_ready: false,
         };
         s.set_listening(true);
@@ -485,6 +488,7 @@ impl Server {
             now: self.now,
             date: &self.date,
             stopping: self.stopping.is_some(),
+            scopes: &mut self.scopes,
         };
         f(conn, &mut env);
         if conn.state == State::Closed {
@@ -583,6 +587,7 @@ impl Server {
     /// Once a second: connection timeouts and the modules' trigger hooks.
     fn tick(&mut self) {
         crate::stat_cache::tick();
+        self.scopes.reset();
         for id in 0..self.conns.len() {
             self.with_conn(id, |conn, env| conn.check_timeout(env));
         }

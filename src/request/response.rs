@@ -46,6 +46,7 @@ pub fn response_start(
         Flow::GoOn | Flow::Finished => {}
         _ => return Flow::Error,
     }
+    backend_rate_limit(r);
     if r.resp.complete {
         if r.conf.range_requests && r.resp.status == 200 {
             apply_range(r, range_version_ok);
@@ -122,6 +123,35 @@ pub fn queue_body(r: &mut Request, wq: &mut ChunkQueue, initial: bool) -> u64 {
         r.resp.streaming = false;
     }
     len
+}
+
+/// `X-LIGHTTPD-KBytes-per-second` from a backend lowers this request's
+/// `connection.kbytes-per-second` (the header itself is never sent).
+fn backend_rate_limit(r: &mut Request) {
+    let lowest = r
+        .resp
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("X-LIGHTTPD-KBytes-per-second"))
+        .filter_map(|(_, v)| leading_int(v))
+        .filter(|&kb| kb > 0)
+        .min();
+    if let Some(kb) = lowest {
+        let kb = u16::try_from(kb).unwrap_or(u16::MAX);
+        let current = r.conf.connection_kbytes_per_second;
+        if current == 0 || kb < current {
+            Rc::make_mut(&mut r.conf).connection_kbytes_per_second = kb;
+        }
+    }
+}
+
+/// strtol(): optional sign and leading digits.
+fn leading_int(v: &str) -> Option<i64> {
+    let v = v.trim_start();
+    let (neg, digits) = v.strip_prefix('-').map_or((false, v), |d| (true, d));
+    let end = digits.bytes().take_while(u8::is_ascii_digit).count();
+    let n: i64 = digits[..end].parse().ok()?;
+    Some(if neg { -n } else { n })
 }
 
 /// §3.8: Accept-Ranges, then a 206 (single or multipart) or 416.

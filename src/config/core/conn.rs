@@ -5,6 +5,7 @@
 
 use crate::config::diagnostic::Diagnostic;
 use crate::config::scoped::{Patch, Scoped};
+use crate::config::source::Span;
 use crate::config::tree::{ConfigTree, Directive};
 use crate::config::validate::{
     get_bool, get_int, get_kvany, get_kvstring, get_list, get_short, get_str,
@@ -98,6 +99,9 @@ pub struct CoreConf {
     pub stream_request_body: u16,
     pub stream_response_body: u16,
     pub kbytes_per_second: u16,
+    /// Which `server.kbytes-per-second` assignment set the limit: each one
+    /// has its own per-second byte counter (lighttpd shares it by scope).
+    pub kbytes_per_second_scope: Span,
     pub connection_kbytes_per_second: u16,
     /// Suffix → Content-Type, in config order.
     pub mimetype_assign: Vec<(String, String)>,
@@ -139,6 +143,7 @@ impl Default for CoreConf {
             stream_request_body: 0,
             stream_response_body: 0,
             kbytes_per_second: 0,
+            kbytes_per_second_scope: Span::default(),
             connection_kbytes_per_second: 0,
             mimetype_assign: Vec::new(),
             mimetype_use_xattr: false,
@@ -163,6 +168,8 @@ pub enum CoreItem {
     Str(StrKey, Option<String>),
     Bool(BoolKey, bool),
     Num(NumKey, u32),
+    /// `server.kbytes-per-second` with the span of its assignment.
+    ServerKbytes(u16, Span),
     List(ListKey, Vec<String>),
     MimetypeAssign(Vec<(String, String)>),
     DirListingCache(Option<(i32, Option<String>)>),
@@ -315,6 +322,10 @@ impl Patch for CoreConf {
             CoreItem::Str(k, v) => *self.str_slot(*k) = v.clone(),
             CoreItem::Bool(k, v) => *self.bool_slot(*k) = *v,
             CoreItem::Num(k, v) => self.set_num(*k, *v),
+            CoreItem::ServerKbytes(limit, scope) => {
+                self.kbytes_per_second = *limit;
+                self.kbytes_per_second_scope = *scope;
+            }
             CoreItem::List(ListKey::IndexFileNames, v) => self.index_file_names = v.clone(),
             CoreItem::List(ListKey::StaticExclude, v) => {
                 self.static_file_exclude_extensions = v.clone()
@@ -553,6 +564,9 @@ fn item(kind: Kind, key: &str, d: &Directive) -> Result<CoreItem, String> {
             let mut n = get_short(key, v)?;
             if matches!(k, NumKey::StreamRequestBody | NumKey::StreamResponseBody) && n & 2 != 0 {
                 n |= 1;
+            }
+            if k == NumKey::KbytesPerSecond {
+                return Ok(CoreItem::ServerKbytes(n, d.span));
             }
             CoreItem::Num(k, u32::from(n))
         }

@@ -1,0 +1,103 @@
+//! `connection.kbytes-per-second` and `server.kbytes-per-second`: a limited
+//! download takes at least the seconds its size needs, other requests are
+//! served meanwhile (the loop never waits on a parked connection), and the
+//! limits follow conditions.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{parse, Server};
+
+const KIB: usize = 1024;
+
+fn file(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 253) as u8).collect()
+}
+
+/// GET `path` with Connection: close on its own connection; the body and
+/// how long it took.
+fn timed_get(s: &Server, path: &str) -> (Vec<u8>, Duration) {
+    let t = Instant::now();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let out = s.raw(req.as_bytes());
+    let body = parse(&out).pop().map(|r| r.body).unwrap_or_default();
+    (body, t.elapsed())
+}
+
+#[test]
+fn connection_limit_spreads_a_download_over_seconds_without_blocking_others() {
+    let big = file(40 * KIB);
+    let s = Server::start(
+        "$HTTP[\"url\"] =~ \"^/slow/\" { connection.kbytes-per-second = 16 }",
+        &[
+            ("slow/big.bin", &big),
+            ("fast/big.bin", &big),
+            ("a.txt", b"a\n"),
+        ],
+    );
+    std::thread::scope(|sc| {
+        let slow = sc.spawn(|| timed_get(&s, "/slow/big.bin"));
+        std::thread::sleep(Duration::from_millis(200));
+        // meanwhile: answered at once, limits only apply under /slow/
+        let (body, took) = timed_get(&s, "/a.txt");
+        assert_eq!(
+            (body.as_slice(), took < Duration::from_secs(1)),
+            (&b"a\n"[..], true)
+        );
+        let (body, took) = timed_get(&s, "/fast/big.bin");
+        assert!(body == big && took < Duration::from_secs(1), "{took:?}");
+        let (body, took) = slow.join().expect("slow download");
+        assert!(body == big, "complete and intact");
+        // 16 KiB at once, then 16 KiB per tick once the average allows:
+        // the third part leaves two ticks after the first one.
+        assert!(took >= Duration::from_millis(1900), "too fast: {took:?}");
+        assert!(took < Duration::from_secs(8), "too slow: {took:?}");
+    });
+}
+
+#[test]
+fn server_limit_is_shared_by_the_connections_of_its_scope() {
+    let part = file(24 * KIB);
+    let s = Server::start(
+        "$HTTP[\"url\"] =~ \"^/slow/\" { server.kbytes-per-second = 16 }",
+        &[
+            ("slow/a.bin", &part),
+            ("slow/b.bin", &part),
+            ("fast/c.bin", &part),
+        ],
+    );
+    std::thread::scope(|sc| {
+        let a = sc.spawn(|| timed_get(&s, "/slow/a.bin"));
+        let b = sc.spawn(|| timed_get(&s, "/slow/b.bin"));
+        std::thread::sleep(Duration::from_millis(100));
+        let (body, took) = timed_get(&s, "/fast/c.bin");
+        assert!(body == part && took < Duration::from_secs(1), "{took:?}");
+        let (a, b) = (a.join().expect("a"), b.join().expect("b"));
+        assert!(a.0 == part && b.0 == part);
+        // 48 KiB and the heads through 16 KiB a second: three ticks at least
+        let slowest = a.1.max(b.1);
+        assert!(
+            slowest >= Duration::from_millis(1900),
+            "too fast: {slowest:?}"
+        );
+        assert!(slowest < Duration::from_secs(8), "too slow: {slowest:?}");
+    });
+}
+
+#[test]
+fn a_backend_lowers_the_limit_with_x_lighttpd_kbytes_per_second() {
+    let script = b"#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\nX-LIGHTTPD-KBytes-per-second: 16\\r\\n\\r\\n'\nhead -c 40960 /dev/zero\n";
+    let s = Server::start(
+        "server.modules += (\"mod_cgi\")\ncgi.assign = (\".sh\" => \"/bin/sh\")",
+        &[("lim.sh", script)],
+    );
+    let t = Instant::now();
+    let out = s.raw(b"GET /lim.sh HTTP/1.0\r\n\r\n");
+    let took = t.elapsed();
+    let r = parse(&out).pop().expect("response");
+    assert_eq!(r.body.len(), 40960);
+    assert_eq!(r.header("X-LIGHTTPD-KBytes-per-second"), None, "never sent");
+    assert!(took >= Duration::from_millis(1900), "too fast: {took:?}");
+    assert!(took < Duration::from_secs(8), "too slow: {took:?}");
+}
