@@ -15,8 +15,29 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 
-/// A free TCP port on 127.0.0.1 (bound, then released).
+/// A free TCP port on 127.0.0.1 (bound, then released), chosen at random
+/// below the kernel's ephemeral range: a port from that range may be handed
+/// to some client's connect() before our server binds it.
 pub fn free_port() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| {
+            t.split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<u16>().ok())
+        })
+        .unwrap_or(32768);
+    if low > 12_000 {
+        for _ in 0..200 {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_usize(SEQ.fetch_add(1, Ordering::SeqCst));
+            let port = 10_000 + (h.finish() % u64::from(low - 10_000)) as u16;
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
 }
