@@ -149,6 +149,30 @@ fn v2_tlvs() {
 }
 
 #[test]
+fn a_valid_header_cut_short_asks_for_more() {
+    let mut v2_tlv = v2(1, 0x11, &IP4);
+    v2_tlv[15] += 4;
+    v2_tlv.extend_from_slice(&[0x05, 0, 1, b'x']);
+    let headers: [&[u8]; 5] = [
+        b"PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\n",
+        b"PROXY TCP6 ::1 ::2 1 2\r\n",
+        b"PROXY UNKNOWN\r\n",
+        &v2(1, 0x21, &[0; 36]),
+        &v2_tlv,
+    ];
+    for h in headers {
+        assert_eq!(parse(h).map(|p| p.len), Ok(h.len()));
+        for cut in 1..h.len() {
+            assert_eq!(
+                parse(&h[..cut]),
+                Err(ProxyError::Incomplete),
+                "{cut} of {h:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn garbage_never_panics() {
     let mut seed = 0x1234_5678u32;
     for _ in 0..20_000 {
