@@ -247,6 +247,11 @@ pub fn serve(tree: ConfigTree, mut settings: Settings) -> i32 {
         log_error!("{e}");
         return 255;
     }
+    // Once, before any worker is forked (lighttpd logs it in setup).
+    log_error!(
+        "server started ({})",
+        crate::config::core::DEFAULT_SERVER_TAG
+    );
     let workers = usize::from(site.server.max_worker);
     if workers > 1 && settings.idle_timeout.is_none() {
         if let Some(code) = supervise_workers(workers) {
@@ -259,10 +264,6 @@ pub fn serve(tree: ConfigTree, mut settings: Settings) -> i32 {
     }
     let code = match Server::new(site, listeners, settings) {
         Ok(mut server) => {
-            log_error!(
-                "server started ({})",
-                crate::config::core::DEFAULT_SERVER_TAG
-            );
             ready.done();
             server.run()
         }

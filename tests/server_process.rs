@@ -297,3 +297,28 @@ fn a_taken_port_is_reported_not_mistaken_for_our_server() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn workers_log_the_master_as_sender_and_start_is_logged_once() {
+    let dir = temp_dir("workers-log");
+    let www = dir.join("www");
+    write_files(&www, &[("a.txt", b"a\n")]);
+    let log = dir.join("error.log");
+    let port = free_port();
+    let extra = format!(
+        "server.errorlog = \"{}\"\nserver.max-worker = 2",
+        log.display()
+    );
+    let mut s = Server::start_conf(dir, www.clone(), port, &conf(&www, port, &extra), &["-D"]);
+    let master = s.pid();
+    signal(master, libc::SIGTERM);
+    assert_eq!(wait_exit(&mut s.child), Some(0));
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(text.matches("server started").count(), 1, "{text}");
+    // the master passes the signal on: the workers name it as the sender
+    let by_master = format!(
+        "server stopped by UID = {} PID = {master}",
+        nix::unistd::getuid()
+    );
+    assert_eq!(text.matches(&by_master).count(), 2, "{text}");
+}
