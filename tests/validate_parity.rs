@@ -2,8 +2,9 @@
 //! without timestamp and source location) and exits the same way, for
 //! configs exercising the directive registry, scopes, the module list and
 //! the preflight checks. Expected answers were recorded from
-//! `/usr/sbin/lighttpd -tt` 1.4.69 (with every module installed). Cases
-//! loading a module lighttpd-rs does not build in (whose `-tt` stops at
+//! `/usr/sbin/lighttpd -tt` 1.4.69 (with every module installed). Paths
+//! that must not exist are below /nonexistent, which other tests' programs
+//! may create (the home of `nobody`). Cases loading a module lighttpd-rs does not build in (whose `-tt` stops at
 //! loading it) check the same phases through the library, with lighttpd's
 //! module set ([`validate::Lighttpd1469`]).
 
@@ -158,16 +159,16 @@ index-file.names=("i")
         0,
     ),
     (
-        r#"server.upload-dirs=("/nonexistent")
+        r#"server.upload-dirs=("/nonexistent/lighttpd-rs-vparity")
 "#,
-        &[r#"server.upload-dirs doesn't exist: /nonexistent"#],
+        &[r#"server.upload-dirs doesn't exist: /nonexistent/lighttpd-rs-vparity"#],
         0,
     ),
     (
-        r#"server.chroot="/nonexistent"
+        r#"server.chroot="/nonexistent/lighttpd-rs-vparity"
 "#,
         &[
-            r#"server.chroot doesn't exist: /nonexistent"#,
+            r#"server.chroot doesn't exist: /nonexistent/lighttpd-rs-vparity"#,
             r#"setting default values failed"#,
         ],
         255,
