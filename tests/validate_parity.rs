@@ -4,9 +4,10 @@
 //! the preflight checks. Expected answers were recorded from
 //! `/usr/sbin/lighttpd -tt` 1.4.69 (with every module installed). Paths
 //! that must not exist are below /nonexistent, which other tests' programs
-//! may create (the home of `nobody`). Cases loading a module lighttpd-rs does not build in (whose `-tt` stops at
-//! loading it) check the same phases through the library, with lighttpd's
-//! module set ([`validate::Lighttpd1469`]).
+//! may create (the home of `nobody`). Cases loading a module lighttpd-rs
+//! does not build in (whose `-tt` stops at loading it) check the same
+//! phases through the library, with lighttpd's module set
+//! ([`validate::Lighttpd1469`]).
 
 use lighttpd::config::{self, validate};
 use lighttpd::plugin::registry::BUILTIN;
