@@ -162,6 +162,8 @@ pub struct Conn {
     remote_port: Option<u16>,
     /// `$SERVER["socket"]` token of the listener.
     server_socket: String,
+    /// SERVER_ADDR of this connection (see [`crate::sockets::server_addr`]).
+    server_addr: String,
 }
 
 impl Conn {
@@ -190,6 +192,7 @@ impl Conn {
             remote_ip: String::new(),
             remote_port: None,
             server_socket: String::new(),
+            server_addr: String::new(),
         }
     }
 
@@ -213,6 +216,7 @@ impl Conn {
     pub fn set_peer(&mut self, remote_ip: String, port: Option<u16>, server_socket: String) {
         self.remote_ip = remote_ip;
         self.remote_port = port;
+        self.server_addr = crate::sockets::server_addr(&server_socket, &self.stream);
         self.server_socket = server_socket;
     }
 
@@ -355,6 +359,7 @@ impl Conn {
         r.remote_ip.clone_from(&self.remote_ip);
         r.remote_port = self.remote_port;
         r.server_socket.clone_from(&self.server_socket);
+        r.server_addr.clone_from(&self.server_addr);
         match parsed {
             Ok(Some(n)) => {
                 self.rbuf.drain(..n);

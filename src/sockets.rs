@@ -395,6 +395,24 @@ pub fn inherited_from_env() -> Vec<(ListenAddr, OwnedFd)> {
         .collect()
 }
 
+/// SERVER_ADDR for a connection accepted by listener `token` (lighttpd
+/// http_cgi.c): the listener's address, or for a wildcard one the address
+/// the client connected to (empty when that cannot be told, as for `-1`
+/// pipes); empty for unix sockets.
+pub fn server_addr(token: &str, stream: &Stream) -> String {
+    let Some((addr, _port)) = token.rsplit_once(':').filter(|_| !token.starts_with('/')) else {
+        return String::new();
+    };
+    let addr = addr.trim_start_matches('[').trim_end_matches(']');
+    if addr != "0.0.0.0" && addr != "::" {
+        return addr.to_string();
+    }
+    match stream {
+        Stream::Tcp(s) => s.local_addr().map(peer_ip_text).unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
 /// getsockname() of a socket as a [`ListenAddr`].
 pub fn local_addr(fd: &OwnedFd) -> Option<ListenAddr> {
     let ss: SockaddrStorage = nsock::getsockname(fd.as_raw_fd()).ok()?;
@@ -550,6 +568,18 @@ mod tests {
 
     fn inet(s: &str) -> ListenAddr {
         ListenAddr::Inet(s.parse().unwrap())
+    }
+
+    #[test]
+    fn server_addr_is_the_listeners_or_for_a_wildcard_the_local_one() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let tcp = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let s = Stream::Tcp(mio::net::TcpStream::from_std(tcp));
+        assert_eq!(server_addr("0.0.0.0:80", &s), "127.0.0.1");
+        assert_eq!(server_addr("[::]:80", &s), "127.0.0.1");
+        assert_eq!(server_addr("10.0.0.1:80", &s), "10.0.0.1");
+        assert_eq!(server_addr("[::1]:80", &s), "::1");
+        assert_eq!(server_addr("/run/l.sock", &s), "");
     }
 
     #[test]

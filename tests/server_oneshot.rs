@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use common::{parse, temp_dir, wait_exit, write_files, MIME};
 
 const CGI: &[u8] = b"#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\n\
-echo \"RA=$REMOTE_ADDR RP=$REMOTE_PORT SP=$SERVER_PORT M=$REQUEST_METHOD\"\ncat\n";
+echo \"SA=$SERVER_ADDR RA=$REMOTE_ADDR RP=$REMOTE_PORT SP=$SERVER_PORT M=$REQUEST_METHOD\"\ncat\n";
 
 /// Run `lighttpd -1` with `input` on a stdin pipe (closed after writing) and
 /// `env` set; returns (exit code, stdout, stderr). Bounded by wait_exit.
@@ -96,12 +96,13 @@ fn pipe_requests_are_answered_on_stdout_the_last_one_closing() {
 
 #[test]
 fn pipe_addresses_are_made_up_or_taken_from_ncat() {
+    // SERVER_ADDR: the wildcard listener's local address cannot be told on a pipe
     let post = b"POST /e.sh HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc";
     let (code, out, _) = one_shot(post, &[]);
     assert_eq!(code, Some(0));
     assert_eq!(
         parse(&out)[0].text(),
-        "RA=127.0.0.1 RP=48080 SP=9090 M=POST\nabc"
+        "SA= RA=127.0.0.1 RP=48080 SP=9090 M=POST\nabc"
     );
     let ncat = [
         ("NCAT_LOCAL_ADDR", "10.1.2.3"),
@@ -113,7 +114,7 @@ fn pipe_addresses_are_made_up_or_taken_from_ncat() {
     assert_eq!(code, Some(0));
     assert_eq!(
         parse(&out)[0].text(),
-        "RA=10.9.9.9 RP=5555 SP=9090 M=POST\nabc"
+        "SA= RA=10.9.9.9 RP=5555 SP=9090 M=POST\nabc"
     );
 }
 

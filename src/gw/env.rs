@@ -28,7 +28,8 @@ pub fn build(
     authorizer: bool,
     fastcgi: bool,
 ) -> Vec<(String, String)> {
-    let (server_addr, server_port) = socket_parts(&r.server_socket);
+    let (_, server_port) = socket_parts(&r.server_socket);
+    let server_addr = r.server_addr.as_str();
     let req = CgiRequest {
         authorizer,
         content_length: r.body.received,

@@ -184,6 +184,9 @@ pub struct Request {
     pub remote_port: Option<u16>,
     /// `$SERVER["socket"]` token of the listener.
     pub server_socket: String,
+    /// SERVER_ADDR: the listener's address, or for a wildcard listener the
+    /// one the client connected to (lighttpd's getsockname()).
+    pub server_addr: String,
     pub content_length: Option<u64>,
     pub chunked: bool,
     pub expect_100: bool,
@@ -366,6 +369,7 @@ impl Request {
             remote_ip: ctx.remote_ip.clone(),
             remote_port: ctx.remote_port,
             server_socket: ctx.server_socket.clone(),
+            server_addr: String::new(),
             content_length: None,
             chunked: false,
             expect_100: false,
@@ -415,6 +419,7 @@ impl Request {
             remote_ip,
             remote_port,
             server_socket,
+            server_addr,
             content_length,
             chunked,
             expect_100,
@@ -454,6 +459,7 @@ impl Request {
         remote_ip.clone_from(&ctx.remote_ip);
         *remote_port = ctx.remote_port;
         server_socket.clone_from(&ctx.server_socket);
+        server_addr.clear();
         *content_length = None;
         *chunked = false;
         *expect_100 = false;

@@ -274,13 +274,16 @@ fn dir_redirect(r: &mut Request, srv: &ServerConf) -> u16 {
 /// `localhost`, else `server.name`, else the address (lighttpd would try a
 /// blocking reverse lookup first); then `:port` unless the scheme's default.
 fn local_authority(r: &Request) -> String {
-    let Some((addr, port)) = r.server_socket.rsplit_once(':') else {
+    let Some((_, port)) = r.server_socket.rsplit_once(':') else {
         return r.server_name.clone();
     };
+    let addr = r.server_addr.as_str();
     let mut out = if addr == "127.0.0.1" {
         "localhost".to_string()
     } else if !r.server_name.is_empty() {
         r.server_name.clone()
+    } else if addr.contains(':') {
+        format!("[{addr}]")
     } else {
         addr.to_string()
     };

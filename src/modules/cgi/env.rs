@@ -118,9 +118,9 @@ pub fn build(r: &Request, opts: &EnvOpts) -> Vec<(String, String)> {
     if r.uri.scheme == "https" {
         put("HTTPS", "on");
     }
-    let (addr, port) = socket_parts(&r.server_socket);
+    let (_, port) = socket_parts(&r.server_socket);
     put("SERVER_PORT", port);
-    put("SERVER_ADDR", addr);
+    put("SERVER_ADDR", &r.server_addr);
     // Empty without a Host (lighttpd 1.4.69 sends SERVER_ADDR's pointer with length 0).
     put("SERVER_NAME", server_name(&r.server_name));
     put("REMOTE_ADDR", &r.remote_ip);
