@@ -315,7 +315,9 @@ fn parse_host(kind: ServerKind, block: &Array, ext: &str, label: &str) -> Result
             } else {
                 split_bin_path(bin)
             };
-            check_executable(bin, c.argv.first().map(String::as_str).unwrap_or(""));
+            // (the program itself, also when SCGI runs it through /bin/sh)
+            let program = split_bin_path(bin).swap_remove(0);
+            check_executable(bin, &program);
             c.min_procs = c.min_procs.min(c.max_procs);
         }
         None => {
