@@ -291,6 +291,9 @@ impl GwHandler {
             Err(status) => return self.fail(r, cx, status),
         };
         self.wq.append_vec(head);
+        // lighttpd counts "fastcgi.requests", "scgi.requests", "proxy.requests".
+        let proto = self.params.module.strip_prefix("mod_").unwrap_or("gw");
+        crate::plugin::stats::add(&format!("{proto}.requests"), 1);
         if !self.params.authorizer {
             let mut body = std::mem::take(&mut r.body.queue);
             self.proto.feed_body(&mut body, &mut self.wq);
@@ -320,6 +323,9 @@ impl GwHandler {
                 None => return Flow::WaitForEvent,
                 Some(Err(e)) => return self.connect_failed(r, cx, &e.to_string()),
                 Some(Ok(())) => {
+                    if let Some(i) = self.lease.proc_idx() {
+                        self.lease.host.connected(i);
+                    }
                     let flow = self.prepare_write(r, cx);
                     if flow != Flow::GoOn {
                         return flow;

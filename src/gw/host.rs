@@ -3,7 +3,8 @@
 //! counting through [`Lease`] guards, host election by balance policy,
 //! disabling a proc after a connect error for `disable-time`, and the
 //! per-second maintenance (re-enable, respawn dead local procs, adaptive
-//! spawning up to `max-procs`, idle-timeout reaping).
+//! spawning up to `max-procs`, idle-timeout reaping), and lighttpd's
+//! `gw.*` counters in [`crate::plugin::stats`].
 
 use std::cell::RefCell;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -12,6 +13,7 @@ use std::rc::Rc;
 
 use super::config::{Balance, Extension, HostConf};
 use super::spawn;
+use crate::plugin::stats;
 
 /// Where a proc listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +92,8 @@ impl Host {
             .or(conf.socket.as_deref())
             .unwrap_or("");
         let hash = djb_hash(name.as_bytes(), DJB_INIT);
+        stats::set(&host_stat(&conf, ".load"), 0);
+        stats::add(ACTIVE_REQUESTS, 0);
         let mut state = HostState::default();
         if conf.bin_path.is_none() {
             // a remote backend: one "proc", running until it fails
@@ -152,6 +156,13 @@ impl Host {
         let Some(p) = st.procs.get_mut(i) else { return };
         let name = p.addr.as_ref().map(Addr::name).unwrap_or_default();
         crate::log_error!("establishing connection failed: {why} socket: {name}");
+        // lighttpd: EAGAIN (backlog full) counts as overloaded, else died.
+        let tag = if why.contains("temporarily unavailable") {
+            ".overloaded"
+        } else {
+            ".died"
+        };
+        stats::add(&proc_stat(&self.conf, p.id, tag), 1);
         if !p.is_local || (p.pid == pid && p.state == ProcState::Running) {
             if p.is_local {
                 crate::log_error!(
@@ -162,6 +173,13 @@ impl Host {
             }
             p.disabled_until = now + i64::from(self.conf.disable_time);
             p.state = ProcState::Overloaded;
+        }
+    }
+
+    /// A connect to proc `i` succeeded (lighttpd `gw_proc_connect_success`).
+    pub fn connected(&self, i: usize) {
+        if let Some(p) = self.state.borrow().procs.get(i) {
+            stats::add(&proc_stat(&self.conf, p.id, ".connected"), 1);
         }
     }
 
@@ -336,6 +354,9 @@ fn new_proc(conf: &HostConf, id: u16) -> Proc {
             conf.host
         );
     }
+    for tag in [".disabled", ".died", ".overloaded", ".connected", ".load"] {
+        stats::set(&proc_stat(conf, id, tag), 0);
+    }
     Proc {
         id,
         addr,
@@ -426,6 +447,10 @@ pub struct Lease {
 impl Lease {
     pub fn new(host: Rc<Host>) -> Lease {
         host.state.borrow_mut().load += 1;
+        stats::set(
+            &host_stat(&host.conf, ".load"),
+            i64::from(host.state.borrow().load),
+        );
         Lease {
             host,
             proc_idx: None,
@@ -439,6 +464,11 @@ impl Lease {
         let mut st = self.host.state.borrow_mut();
         let p = st.procs.get_mut(i)?;
         p.load += 1;
+        stats::set(
+            &proc_stat(&self.host.conf, p.id, ".load"),
+            i64::from(p.load),
+        );
+        stats::add(ACTIVE_REQUESTS, 1);
         p.last_used = now;
         self.pid = p.pid;
         self.proc_idx = Some(i);
@@ -453,6 +483,11 @@ impl Lease {
         if let Some(i) = self.proc_idx.take() {
             if let Some(p) = self.host.state.borrow_mut().procs.get_mut(i) {
                 p.load = p.load.saturating_sub(1);
+                stats::set(
+                    &proc_stat(&self.host.conf, p.id, ".load"),
+                    i64::from(p.load),
+                );
+                stats::add(ACTIVE_REQUESTS, -1);
             }
         }
     }
@@ -463,7 +498,19 @@ impl Drop for Lease {
         self.release_proc();
         let mut st = self.host.state.borrow_mut();
         st.load = st.load.saturating_sub(1);
+        stats::set(&host_stat(&self.host.conf, ".load"), i64::from(st.load));
     }
+}
+
+/// Counters for mod_status's statistics page (lighttpd gw_status_*).
+const ACTIVE_REQUESTS: &str = "gw.active-requests";
+
+fn host_stat(conf: &HostConf, tag: &str) -> String {
+    format!("gw.backend.{}{tag}", conf.label)
+}
+
+fn proc_stat(conf: &HostConf, id: u16, tag: &str) -> String {
+    format!("gw.backend.{}.{id}{tag}", conf.label)
 }
 
 #[cfg(test)]

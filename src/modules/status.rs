@@ -1,7 +1,7 @@
 //! mod_status (lighttpd src/mod_status.c): server status at
 //! `status.status-url` (HTML, `?auto` text, `?json`/`?jsonp=fn`), the
-//! loaded modules at `status.config-url`, counters at
-//! `status.statistics-url` (204 while there are none).
+//! loaded modules at `status.config-url`, the [`crate::plugin::stats`]
+//! counters at `status.statistics-url` (204 while there are none).
 //!
 //! The module follows each connection through its hooks (accept, uri_clean,
 //! request_done, close) to fill the scoreboard and the connection table:
@@ -266,11 +266,19 @@ impl Module for ModStatus {
             return Self::respond(r, 200, "text/html", body);
         }
         if conf.statistics_url.as_deref() == Some(path) {
-            // No module publishes counters yet (lighttpd: fastcgi/proxy stats).
-            r.resp.headers.set("Content-Type", "text/plain");
-            r.resp.complete = true;
-            r.handler_module = Some("mod_status");
-            return r.finish_with(204);
+            let counters = crate::plugin::stats::snapshot();
+            if counters.is_empty() {
+                // lighttpd: nothing to send.
+                r.resp.headers.set("Content-Type", "text/plain");
+                r.resp.complete = true;
+                r.handler_module = Some("mod_status");
+                return r.finish_with(204);
+            }
+            let body: String = counters
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}\n"))
+                .collect();
+            return Self::respond(r, 200, "text/plain", body);
         }
         Flow::GoOn
     }

@@ -19,6 +19,7 @@
 //! hook later; `Error` = close the connection without a response.
 
 pub mod registry;
+pub mod stats;
 
 use crate::request::Request;
 
