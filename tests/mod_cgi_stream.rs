@@ -320,3 +320,91 @@ fn content_length_ends_the_output_and_stops_the_program() {
         assert!(!alive(), "{mode:?}: CGI {pid} still runs");
     }
 }
+
+#[test]
+fn proxy_upgrade_tunnels_to_the_backend() {
+    let port = gw_support::serve(|mut conn: TcpStream| {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if conn.read(&mut byte).unwrap_or(0) == 0 {
+                return;
+            }
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head).to_string();
+        if !head.contains("\r\nUpgrade: echo\r\n")
+            || !head.contains("Connection: close, upgrade\r\n")
+        {
+            let _ = conn.write_all(b"HTTP/1.1 400 No\r\nContent-Length: 0\r\n\r\n");
+            return;
+        }
+        let _ = conn.write_all(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n",
+        );
+        let mut buf = [0u8; 4096];
+        loop {
+            match conn.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if conn.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        let _ = conn.write_all(b"backend saw EOF\n");
+    });
+    let s = Server::start(
+        &format!(
+            "server.modules = (\"mod_proxy\")\n\
+             proxy.server = (\"\" => ((\"host\" => \"127.0.0.1\", \"port\" => {port})))\n\
+             proxy.header = (\"upgrade\" => \"enable\")"
+        ),
+        &[],
+    );
+    let mut c = open(
+        &s,
+        "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n",
+    );
+    let head = read_until(&mut c, b"\r\n\r\n", Duration::from_secs(5));
+    let text = String::from_utf8_lossy(&head).to_string();
+    assert!(
+        text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("Connection: upgrade\r\n"), "{text}");
+    c.write_all(b"ping 1\n").expect("send");
+    let got = read_until(&mut c, b"ping 1\n", Duration::from_secs(5));
+    assert_eq!(got, b"ping 1\n");
+    let big = vec![b'x'; 300_000];
+    c.write_all(&big).expect("send");
+    let got = read_until(&mut c, &[b'x'; 64], Duration::from_secs(1));
+    let mut total = got.len();
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 65536];
+    while total < big.len() && Instant::now() < end {
+        match c.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+    }
+    assert_eq!(total, big.len(), "the echo came back whole");
+    c.shutdown(std::net::Shutdown::Write).expect("shutdown");
+    let rest = common::read_to_close(&mut c);
+    assert_eq!(String::from_utf8_lossy(&rest), "backend saw EOF\n");
+    // without the option the Upgrade is not forwarded: the backend says 400
+    let s = Server::start(
+        &format!(
+            "server.modules = (\"mod_proxy\")\n\
+             proxy.server = (\"\" => ((\"host\" => \"127.0.0.1\", \"port\" => {port})))"
+        ),
+        &[],
+    );
+    let mut c = open(
+        &s,
+        "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n",
+    );
+    let r = common::read_response(&mut c, false).expect("a response");
+    assert_eq!(r.status, 400);
+}

@@ -16,6 +16,10 @@
 //! is parsed ([`Response::streaming`](crate::request::Response)) and reading
 //! pauses while the connection has more than its cap queued
 //! ([`response::stream_cap`]); the read timeout does not run while paused.
+//! A 101 with Upgrade to a request that asked for it (proxy `upgrade`)
+//! makes a tunnel: the response streams regardless, and the client's
+//! further bytes (`r.body`) go to the backend, whose write side is shut
+//! at the client's EOF.
 
 use std::io::{self, Read};
 use std::rc::Rc;
@@ -151,6 +155,8 @@ pub struct GwHandler {
     cap: Option<u64>,
     /// Reading is paused for the client (back-pressure).
     paused: bool,
+    /// Tunnel: the backend's write side was shut after the client's EOF.
+    tunnel_shut: bool,
 }
 
 impl GwHandler {
@@ -174,6 +180,7 @@ impl GwHandler {
             rbuf: Vec::new(),
             cap: None,
             paused: false,
+            tunnel_shut: false,
         }
     }
 
@@ -333,10 +340,31 @@ impl GwHandler {
                 }
             }
         }
+        if r.resp.upgraded {
+            self.tunnel_out(r);
+        }
         if let Some(flow) = self.write(r, cx) {
             return flow;
         }
         self.read(r, cx)
+    }
+
+    /// Tunnel: the client's bytes to the backend (at most 64 KiB waiting);
+    /// its EOF shuts the backend's write side.
+    fn tunnel_out(&mut self, r: &mut Request) {
+        if self.wq.len() < 65536 {
+            self.wq.append_queue(&mut r.body.queue);
+        }
+        // `complete` is the client's EOF once the head went out
+        let client_done = r.head_sent && r.body.complete;
+        if client_done && r.body.queue.is_empty() && self.wq.is_empty() && !self.tunnel_shut {
+            self.tunnel_shut = true;
+            if let Some(Sock::Tcp(s)) = &self.sock {
+                let _ = s.shutdown(std::net::Shutdown::Write);
+            } else if let Some(Sock::Unix(s)) = &self.sock {
+                let _ = s.shutdown(std::net::Shutdown::Write);
+            }
+        }
     }
 
     fn write(&mut self, r: &mut Request, cx: &mut Ctx) -> Option<Flow> {
@@ -507,7 +535,14 @@ impl GwHandler {
             if self.host().xsendfile_allow && self.xsendfile(r, cx)? {
                 return Ok(());
             }
-            self.cap = response::stream_cap(r);
+            let switch = h.status == 101 && r.resp.headers.contains("Upgrade");
+            if switch && self.proto.upgrading() {
+                r.resp.upgraded = true;
+                r.keep_alive = false;
+                self.cap = Some(65536 - 4096);
+            } else {
+                self.cap = response::stream_cap(r);
+            }
             r.resp.streaming = self.cap.is_some();
             return self.on_body(r, &rest);
         }
@@ -624,7 +659,7 @@ impl Handler for GwHandler {
             self.result = Some(Flow::Finished);
             return Flow::Finished;
         }
-        if !self.params.authorizer && !r.body.complete {
+        if !self.params.authorizer && !r.body.complete && !r.resp.upgraded {
             return Flow::WaitForEvent;
         }
         self.drive(r, cx)

@@ -56,4 +56,9 @@ pub trait GwProtocol {
     fn eof_is_end(&self) -> bool;
     /// Adjust the parsed response headers (proxy remapping).
     fn response_headers(&mut self, _headers: &mut crate::http::headers::Headers) {}
+    /// The request asked the backend to switch protocols (proxy `upgrade`):
+    /// a 101 answer makes the connection a tunnel.
+    fn upgrading(&self) -> bool {
+        false
+    }
 }

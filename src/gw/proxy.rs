@@ -6,9 +6,11 @@
 //! both directions, and `proxy.replace-http-host`. The response is an HTTP
 //! status line and head, parsed by the shared head parser.
 //!
-//! Not supported (the response is buffered, not streamed): `upgrade`
-//! (websockets) and `connect` tunnels; Upgrade headers are not forwarded
-//! and CONNECT gets 405, as with those options off.
+//! `proxy.header` `upgrade` (websockets): a client's Upgrade (HTTP/1.1,
+//! with a Connection header) is forwarded with `Connection: close,
+//! upgrade`; the backend's 101 turns the connection into a tunnel
+//! ([`super::handler`]). Without it Upgrade is not forwarded.
+//! Not supported: `connect` tunnels (CONNECT gets 405, as with it off).
 
 use super::config::HostConf;
 use super::{GwProtocol, Progress};
@@ -116,6 +118,8 @@ pub struct Proxy {
     forwarded_host: Option<String>,
     /// The map-urlpath entry used for the request.
     forwarded_urlpath: Option<(String, String)>,
+    /// The request forwarded the client's Upgrade.
+    upgrading: bool,
 }
 
 impl Proxy {
@@ -265,13 +269,17 @@ impl Proxy {
         self.forwarded_headers(r, &mut headers);
         let mut te = false;
         let mut conn_hdr: Option<String> = None;
+        let http11 = r.version.as_str() == "HTTP/1.1";
+        self.upgrading = self.conf.header.upgrade
+            && !http10
+            && crate::http::backend_response::client_wants_upgrade(&r.headers, http11);
         for (k, v) in headers.iter() {
             let is = |n: &str| k.eq_ignore_ascii_case(n);
             if is("host")
                 || is("proxy-connection")
                 || is("proxy")
                 || is("set-cookie")
-                || is("upgrade")
+                || (is("upgrade") && !self.upgrading)
             {
                 continue;
             }
@@ -298,8 +306,11 @@ impl Proxy {
         }
         lines.push_str("\r\nConnection: close");
         let client_keeps = conn_hdr.is_some_and(|c| !c.eq_ignore_ascii_case("close"));
-        if te && client_keeps && !http10 && r.version.as_str() == "HTTP/1.1" {
+        if te && client_keeps && !http10 && http11 {
             lines.push_str(", te");
+        }
+        if self.upgrading && client_keeps {
+            lines.push_str(", upgrade");
         }
         lines.push_str("\r\n\r\n");
         out.push_str(&lines);
@@ -420,6 +431,10 @@ impl GwProtocol for Proxy {
 
     fn response_headers(&mut self, headers: &mut Headers) {
         self.remap_response(headers);
+    }
+
+    fn upgrading(&self) -> bool {
+        self.upgrading
     }
 }
 

@@ -8,6 +8,17 @@
 use crate::http::headers::{contains_token, Headers};
 use crate::http::uri::{path_simplify, urldecode_path};
 
+/// Does a client request ask to switch protocols? lighttpd's core keeps
+/// `Upgrade` only on HTTP/1.1 with a `Connection` header, and not for
+/// `h2c` (`h2_check_con_upgrade_h2c`); `cgi.upgrade` and `proxy.header`
+/// `upgrade` act only then.
+pub fn client_wants_upgrade(headers: &Headers, http11: bool) -> bool {
+    let Some(up) = headers.get("Upgrade") else {
+        return false;
+    };
+    http11 && !up.is_empty() && headers.contains("Connection") && !contains_token(up, "h2c")
+}
+
 /// lighttpd MAX_HTTP_RESPONSE_FIELD_SIZE: larger heads are a 502.
 pub const MAX_RESPONSE_HEAD: usize = 65535;
 
@@ -336,6 +347,18 @@ pub fn xsendfile_path(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upgrade_needs_http11_a_connection_header_and_not_h2c() {
+        let mut h = Headers::new();
+        h.append("Upgrade", "websocket");
+        assert!(!client_wants_upgrade(&h, true), "no Connection header");
+        h.append("Connection", "Upgrade");
+        assert!(client_wants_upgrade(&h, true));
+        assert!(!client_wants_upgrade(&h, false), "HTTP/1.0");
+        h.set("Upgrade", "h2c");
+        assert!(!client_wants_upgrade(&h, true));
+    }
 
     fn opts(backend: Backend) -> BackendOpts {
         BackendOpts {

@@ -217,7 +217,9 @@ impl Module for ModCgi {
                 return Flow::GoOn;
             }
         }
-        let upgrade = upgrade_request(r) && conf.upgrade;
+        let http11 = r.version == crate::http::h1::Version::Http11;
+        let upgrade =
+            conf.upgrade && crate::http::backend_response::client_wants_upgrade(&r.headers, http11);
         if !upgrade {
             r.headers.remove("Upgrade");
         }
@@ -245,18 +247,6 @@ impl Module for ModCgi {
         r.plugin_ctx.remove(NAME);
         Flow::GoOn
     }
-}
-
-/// Does the request ask to switch protocols? lighttpd's core keeps
-/// `Upgrade` only with a `Connection` header, on HTTP/1.1, and not for
-/// `h2c` (`h2_check_con_upgrade_h2c`).
-fn upgrade_request(r: &Request) -> bool {
-    let Some(up) = r.headers.get("Upgrade") else {
-        return false;
-    };
-    r.version == crate::http::h1::Version::Http11
-        && r.headers.contains("Connection")
-        && !crate::http::headers::contains_token(up, "h2c")
 }
 
 /// Per-request local-redirect counter.
