@@ -492,7 +492,9 @@ impl Conn {
     /// Move request-body bytes from the read buffer to the request.
     fn read_body(&mut self, r: &mut Request, env: &mut Env) {
         if r.expect_100 && !self.sent_continue && r.version == Version::Http11 {
-            if r.body.received == 0 && self.rbuf.is_empty() && self.wq.is_empty() {
+            // skipped while throttled (lighttpd)
+            let quiet = r.body.received == 0 && self.rbuf.is_empty() && self.wq.is_empty();
+            if quiet && !self.throttle.limited {
                 self.wq.append_mem(b"HTTP/1.1 100 Continue\r\n\r\n");
                 let _ = self.wq.write_to(&self.stream);
             }
@@ -795,6 +797,14 @@ impl Conn {
         self.state = State::Closed;
     }
 
+    /// Graceful shutdown: bandwidth limits no longer apply (lighttpd).
+    pub fn lift_limits(&mut self, env: &mut Env) {
+        if self.throttle.limited {
+            self.throttle.limited = false;
+            self.advance(env);
+        }
+    }
+
     /// The 1 s tick: handler timeouts, then close connections idle for
     /// too long.
     pub fn check_timeout(&mut self, env: &mut Env) {
@@ -804,7 +814,8 @@ impl Conn {
             self.advance(env);
             return;
         }
-        let conf = self.req.as_ref().map(|r| &r.conf);
+        // graceful shutdown lifts the limits (lighttpd)
+        let conf = self.req.as_ref().map(|r| &r.conf).filter(|_| !env.stopping);
         if self.throttle.limited {
             // lighttpd counts a throttled connection as writing (no write-idle)
             self.last_io = env.now;

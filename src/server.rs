@@ -666,6 +666,8 @@ impl Server {
             self.with_conn(id, |conn, env| {
                 if conn.is_idle() {
                     conn.close(env);
+                } else {
+                    conn.lift_limits(env);
                 }
             });
         }

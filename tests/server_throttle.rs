@@ -101,3 +101,19 @@ fn a_backend_lowers_the_limit_with_x_lighttpd_kbytes_per_second() {
     assert!(took >= Duration::from_millis(1900), "too fast: {took:?}");
     assert!(took < Duration::from_secs(8), "too slow: {took:?}");
 }
+
+#[test]
+fn graceful_shutdown_lifts_the_limits() {
+    let big = file(200 * KIB);
+    let mut s = Server::start("connection.kbytes-per-second = 4", &[("big.bin", &big)]);
+    std::thread::scope(|sc| {
+        let dl = sc.spawn(|| timed_get(&s, "/big.bin"));
+        std::thread::sleep(Duration::from_millis(800));
+        common::signal(s.pid(), libc::SIGINT);
+        // 200 KiB at 4 KiB/s would take 50 s: the rest goes out at once
+        let (body, took) = dl.join().expect("download");
+        assert!(body == big, "complete after the stop signal");
+        assert!(took < Duration::from_secs(4), "{took:?}");
+    });
+    assert_eq!(common::wait_exit(&mut s.child), Some(0));
+}
