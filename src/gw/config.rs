@@ -286,7 +286,9 @@ fn parse_host(kind: ServerKind, block: &Array, ext: &str, label: &str) -> Result
             set_key(&mut c, &lower, v)?;
         }
     }
-    let place = format!("{} = ({ext} => ({label} ( ...", kind.key);
+    // an unlabelled block has no key: lighttpd prints its NULL as "(null)"
+    let shown = if label.is_empty() { "(null)" } else { label };
+    let place = format!("{} = ({ext} => ({shown} ( ...", kind.key);
     if (c.host.is_some() || c.port != 0) && c.socket.is_some() {
         return Err(format!(
             "either host/port or socket have to be set in: {place}"

@@ -15,7 +15,7 @@
 use super::config::HostConf;
 use super::{GwProtocol, Progress};
 use crate::chunk::ChunkQueue;
-use crate::config::validate::{get_bool, get_kvany, get_kvstring};
+use crate::config::validate::{get_kvany, get_kvstring, value_tobool};
 use crate::config::value::{Array, Value};
 use crate::http::backend_response::Backend;
 use crate::http::headers::Headers;
@@ -63,19 +63,21 @@ pub fn parse_forwarded(key: &str, v: &Value) -> Result<Forwarded, String> {
     let mut f = Forwarded::default();
     for (k, val) in &arr.items {
         let k = k.as_deref().unwrap_or("");
-        let on = get_bool(key, val)?;
-        match k {
-            "for" => f.for_ = on,
-            "proto" => f.proto = on,
-            "host" => f.host = on,
-            "by" => f.by = on,
-            "remote_user" => f.remote_user = on,
+        let slot = match k {
+            "by" => &mut f.by,
+            "for" => &mut f.for_,
+            "host" => &mut f.host,
+            "proto" => &mut f.proto,
+            "remote_user" => &mut f.remote_user,
             _ => {
                 return Err(format!(
-                    "proxy.forwarded keys must be one of: for, proto, by, host, remote_user, but not: {k}"
+                    "{key} keys must be one of: by, for, host, proto, remote_user, but not: {k}"
                 ))
             }
-        }
+        };
+        *slot = value_tobool(val).ok_or_else(|| {
+            format!("{key} values must be one of: 0, 1, enable, disable; error for key: {k}")
+        })?;
     }
     Ok(f)
 }
@@ -89,20 +91,28 @@ pub fn parse_header_opts(key: &str, v: &Value, force_http10: bool) -> Result<Hea
     };
     for (k, val) in &arr.items {
         let k = k.as_deref().unwrap_or("");
-        let sub = format!("{key} {k}");
+        let flag = match k {
+            "https-remap" => Some(&mut h.https_remap),
+            "force-http10" => Some(&mut h.force_http10),
+            "upgrade" => Some(&mut h.upgrade),
+            "connect" => Some(&mut h.connect),
+            _ => None,
+        };
+        if let Some(flag) = flag {
+            *flag = value_tobool(val).ok_or_else(|| {
+                format!("unexpected value for {key}; expected \"{k}\" => \"enable\" or \"disable\"")
+            })?;
+            continue;
+        }
+        let near = |what: &str| {
+            format!("unexpected {what} for {key}; expected ( \"param\" => ( \"key\" => \"value\" ) ) near key {k}")
+        };
+        let pairs = get_kvstring(key, val).map_err(|_| near("value"))?;
         match k {
-            "map-host-request" => h.map_host_request = get_kvstring(&sub, val)?,
-            "map-host-response" => h.map_host_response = get_kvstring(&sub, val)?,
-            "map-urlpath" => h.map_urlpath = get_kvstring(&sub, val)?,
-            "https-remap" => h.https_remap = get_bool(&sub, val)?,
-            "upgrade" => h.upgrade = get_bool(&sub, val)?,
-            "connect" => h.connect = get_bool(&sub, val)?,
-            "force-http10" => h.force_http10 = get_bool(&sub, val)?,
-            _ => {
-                return Err(format!(
-                    "unexpected key for {key}; expected (\"map-host-request\" => (...), ... ): {k}"
-                ))
-            }
+            "map-urlpath" => h.map_urlpath = pairs,
+            "map-host-request" => h.map_host_request = pairs,
+            "map-host-response" => h.map_host_response = pairs,
+            _ => return Err(near("key")),
         }
     }
     Ok(h)

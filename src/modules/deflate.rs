@@ -199,10 +199,7 @@ pub fn compile(tree: &ConfigTree) -> Result<Scoped<DeflateConf>, Vec<Diagnostic>
                 match s {
                     -1 => Item::Level(None),
                     1..=9 => Item::Level(Some(s as u32)),
-                    _ => {
-                        return Err("compression-level must be between 1 and 9:".to_string()
-                            + &s.to_string())
-                    }
+                    _ => return Err(format!("compression-level must be between 1 and 9: {s}")),
                 }
             }
             _ => {

@@ -28,8 +28,8 @@ use crate::config::cond::CondField;
 use crate::config::diagnostic::Diagnostic;
 use crate::config::scoped::{CondCache, CondTree, Patch, RequestFacts, Scoped};
 use crate::config::tree::ConfigTree;
-use crate::config::validate::{get_bool, get_kvany, get_kvstring, get_list};
-use crate::config::value::Value;
+use crate::config::validate::{get_bool, get_kvany, get_kvstring, get_list, value_tobool};
+use crate::config::value::Array;
 use crate::plugin::registry::ModuleInit;
 use crate::plugin::{ConnInfo, Ctx, Flow, Hook, Module, Preamble};
 use crate::request::Request;
@@ -308,6 +308,28 @@ impl Patch for ExtforwardConf {
     }
 }
 
+/// lighttpd `mod_extforward_parse_opts`: `host` and `remote_user`, each
+/// on or off.
+fn parse_params(key: &str, arr: &Array) -> Result<Item, String> {
+    let (mut host, mut remote_user) = (false, false);
+    for (k, val) in &arr.items {
+        let k = k.as_deref().unwrap_or("");
+        let slot = match k {
+            "host" => &mut host,
+            "remote_user" => &mut remote_user,
+            _ => {
+                return Err(format!(
+                    "{key} keys must be one of: host, remote_user, but not: {k}"
+                ))
+            }
+        };
+        *slot = value_tobool(val).ok_or_else(|| {
+            format!("{key} values must be one of: 0, 1, enable, disable; error for key: {k}")
+        })?;
+    }
+    Ok(Item::Params(host, remote_user))
+}
+
 pub fn compile(tree: &ConfigTree) -> Result<Scoped<ExtforwardConf>, Vec<Diagnostic>> {
     let keys = [
         "extforward.forwarder",
@@ -321,14 +343,7 @@ pub fn compile(tree: &ConfigTree) -> Result<Scoped<ExtforwardConf>, Vec<Diagnost
         Ok(match key {
             "extforward.forwarder" => Item::Forwarders(parse_forwarders(&get_kvstring(key, v)?)?),
             "extforward.headers" => Item::Headers(get_list(key, v)?),
-            "extforward.params" => {
-                let arr = get_kvany(key, v)?;
-                let on = |k: &str| {
-                    arr.get(k)
-                        .is_some_and(|x| matches!(x, Value::Int(1)) || x.as_bool() == Some(true))
-                };
-                Item::Params(on("host"), on("remote_user"))
-            }
+            "extforward.params" => parse_params(key, get_kvany(key, v)?)?,
             "extforward.hap-PROXY" => Item::HapProxy(get_bool(key, v)?),
             _ => Item::HapSslClientVerify(get_bool(key, v)?),
         })

@@ -23,8 +23,9 @@ fn parse_protocol(key: &str, v: &crate::config::value::Value) -> Result<Flavor, 
     match get_str(key, v)? {
         "scgi" => Ok(Flavor::Scgi),
         "uwsgi" => Ok(Flavor::Uwsgi),
-        other => Err(format!(
-            "unexpected type for key: scgi.protocol expected \"scgi\" or \"uwsgi\": {other}"
+        // (lighttpd's text, without a space after the key)
+        _ => Err(format!(
+            "unexpected type for key: {key}expected \"scgi\" or \"uwsgi\""
         )),
     }
 }

@@ -629,3 +629,21 @@ fn preflight_warns_about_mod_indexfile_after_a_handler() {
         .set(0, "server.modules", list(&["mod_fastcgi"]));
     assert!(messages(&preflight(&b.build())).is_empty());
 }
+
+#[test]
+fn value_tobool_follows_config_plugin_value_tobool() {
+    for (v, want) in [
+        (s("Enabled"), Some(true)),
+        (s("TRUE"), Some(true)),
+        (s("1"), Some(true)),
+        (s("disabled"), Some(false)),
+        (s("0"), Some(false)),
+        (s("on"), None),
+        (s(""), None),
+        (Value::Int(7), Some(true)),
+        (Value::Int(0), Some(false)),
+        (list(&["enable"]), None),
+    ] {
+        assert_eq!(value_tobool(&v), want, "{v:?}");
+    }
+}

@@ -76,6 +76,26 @@ pub fn get_bool(key: &str, v: &Value) -> Result<bool, String> {
     })
 }
 
+/// lighttpd `config_plugin_value_tobool`, for booleans inside module
+/// option lists: `enable`/`enabled`/`true`/`1` and `disable`/`disabled`/
+/// `false`/`0` (any case), or an integer; None for anything else.
+pub fn value_tobool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Int(i) => Some(*i != 0),
+        Value::Str(s) => {
+            let is = |words: [&str; 4]| words.iter().any(|w| s.eq_ignore_ascii_case(w));
+            if is(["enable", "enabled", "true", "1"]) {
+                Some(true)
+            } else if is(["disable", "disabled", "false", "0"]) {
+                Some(false)
+            } else {
+                None
+            }
+        }
+        Value::Array(_) => None,
+    }
+}
+
 /// Any array.
 pub fn get_array<'a>(key: &str, v: &'a Value) -> Result<&'a Array, String> {
     v.as_array()
