@@ -165,6 +165,11 @@ pub fn serve_stdin(tree: ConfigTree, mut settings: Settings) -> i32 {
             return 255;
         }
     };
+    if site.server.max_worker > 0 {
+        log_error!(
+            "server one-shot command line option disables server.max-worker config file option."
+        );
+    }
     let conn = match crate::oneshot::stdin_connection(&sockets::listen_specs(&site.server)) {
         Ok(Some(c)) => c,
         Ok(None) => return 0,

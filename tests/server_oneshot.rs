@@ -15,6 +15,15 @@ echo \"SA=$SERVER_ADDR RA=$REMOTE_ADDR RP=$REMOTE_PORT SP=$SERVER_PORT M=$REQUES
 /// Run `lighttpd -1` with `input` on a stdin pipe (closed after writing) and
 /// `env` set; returns (exit code, stdout, stderr). Bounded by wait_exit.
 fn one_shot(input: &[u8], env: &[(&str, &str)]) -> (Option<i32>, Vec<u8>, String) {
+    run_one_shot(input, env, "")
+}
+
+/// [`one_shot`] without ncat variables, with `extra` config lines.
+fn one_shot_conf(input: &[u8], extra: &str) -> (Option<i32>, Vec<u8>, String) {
+    run_one_shot(input, &[], extra)
+}
+
+fn run_one_shot(input: &[u8], env: &[(&str, &str)], extra: &str) -> (Option<i32>, Vec<u8>, String) {
     let dir = temp_dir("oneshot-pipe");
     let www = dir.join("www");
     let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
@@ -25,7 +34,7 @@ fn one_shot(input: &[u8], env: &[(&str, &str)]) -> (Option<i32>, Vec<u8>, String
     let conf = format!(
         "server.document-root = \"{}\"\nserver.bind = \"127.0.0.1\"\nserver.port = 1\n{MIME}\n\
          server.modules += (\"mod_cgi\")\ncgi.assign = (\".sh\" => \"/bin/sh\")\n\
-         $SERVER[\"socket\"] == \"0.0.0.0:9090\" {{ server.tag = \"wild\" }}\n",
+         $SERVER[\"socket\"] == \"0.0.0.0:9090\" {{ server.tag = \"wild\" }}\n{extra}",
         www.display()
     );
     let conf_path = dir.join("o.conf");
@@ -132,6 +141,14 @@ fn pipe_setup_failures_exit_cleanly_and_a_file_is_refused() {
     let (code, out, err) = one_shot(get, &bad);
     assert_eq!((code, out.len()), (Some(0), 0));
     assert!(err.contains("invalid remote addr"), "{err}");
+    let (code, out, err) = one_shot_conf(get, "server.max-worker = 2\n");
+    assert_eq!((code, parse(&out)[0].text().as_str()), (Some(0), "one\n"));
+    assert!(
+        err.contains(
+            "server one-shot command line option disables server.max-worker config file option."
+        ),
+        "{err}"
+    );
     let dir = temp_dir("oneshot-file");
     let conf = dir.join("o.conf");
     std::fs::write(
