@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, IoSlice, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -445,6 +445,7 @@ impl ChunkQueue {
         let mut slices: [IoSlice<'_>; MAX_IOVECS] = [IoSlice::new(&[]); MAX_IOVECS];
         let mut count = 0;
         let mut left = usize::try_from(max).unwrap_or(usize::MAX);
+        let mut file_follows = false;
         for chunk in self.chunks.iter().take(MAX_IOVECS) {
             match chunk {
                 Chunk::Mem { data, off } if left > 0 => {
@@ -454,7 +455,27 @@ impl ChunkQueue {
                     slices[count] = IoSlice::new(part);
                     count += 1;
                 }
+                Chunk::File { .. } => {
+                    file_follows = true;
+                    break;
+                }
                 _ => break,
+            }
+        }
+        if file_follows {
+            // A head before a file body: MSG_MORE lets the kernel fill the
+            // first segments with file data too (lighttpd corks the socket).
+            use nix::sys::socket::{sendmsg, MsgFlags};
+            let sent = sendmsg::<()>(
+                sock.as_fd().as_raw_fd(),
+                &slices[..count],
+                &[],
+                MsgFlags::from_bits_retain(libc::MSG_MORE | libc::MSG_NOSIGNAL),
+                None,
+            );
+            match sent {
+                Err(nix::errno::Errno::ENOTSOCK) => {}
+                other => return other.map(|n| n as u64).map_err(io::Error::from),
             }
         }
         let n = nix::sys::uio::writev(sock.as_fd(), &slices[..count]).map_err(io::Error::from)?;

@@ -23,6 +23,10 @@ const READ_CHUNK: usize = 8192;
 const MAX_PENDING_INPUT: usize = 64 * 1024;
 /// Seconds a closing connection waits for the client's EOF.
 const LINGER_SECS: i64 = 2;
+/// Bytes written to one connection per readiness round (lighttpd
+/// `MAX_WRITE_LIMIT`): a large file goes out in turns with the other
+/// connections, which keeps the data each client reads warm in the cache.
+const WRITE_LIMIT: u64 = 256 * 1024;
 /// Streamed response bytes written in one go before other connections get
 /// a turn (the socket is re-armed to come back).
 const STREAM_BUDGET: u64 = 1 << 20;
@@ -613,12 +617,13 @@ impl Conn {
         }
         let mut sent = 0;
         loop {
-            let max = self.write_allowance(env);
-            if max == 0 {
+            let allowance = self.write_allowance(env);
+            if allowance == 0 {
                 // parked: no events until the tick lets it go
                 self.want_write(env.registry, false);
                 return false;
             }
+            let max = allowance.min(WRITE_LIMIT);
             match self.wq.write_to_limited(&self.stream, max) {
                 Ok(w) => {
                     if w.bytes > 0 {
@@ -630,8 +635,15 @@ impl Conn {
                         return false;
                     }
                     sent += w.bytes;
+                    if !self.wq.is_empty() && max < allowance {
+                        // WRITE_LIMIT reached: other connections get a turn,
+                        // and re-arming reports this one again next round
+                        self.write_interest = false;
+                        self.want_write(env.registry, true);
+                        return false;
+                    }
                     if !self.wq.is_empty() {
-                        continue; // stopped at a limit
+                        continue; // stopped at the bandwidth limit
                     }
                 }
                 Err(_) => {

@@ -564,7 +564,12 @@ impl Server {
             }
             None => return,
         };
-        // No TCP_NODELAY: lighttpd leaves Nagle on (head + sendfile body).
+        // TCP_NODELAY as lighttpd (set on its listening sockets, inherited):
+        // a response's last partial segment leaves without waiting for the
+        // client's ACK (the head before a file body goes with MSG_MORE).
+        if let sockets::Stream::Tcp(s) = &stream {
+            let _ = s.set_nodelay(true);
+        }
         let mut conn = Conn::new(id, stream, self.now);
         conn.set_peer(peer.0, peer.1, socket_name);
         conn.set_timeouts(&self.site.ctx.core.defaults);
