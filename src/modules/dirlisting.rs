@@ -26,11 +26,29 @@ pub struct DirListing {
     regexes: HashMap<String, Option<regex::Regex>>,
 }
 
-/// Registry constructor.
-pub fn new(_init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
-    Ok(Box::new(DirListing {
-        regexes: HashMap::new(),
-    }))
+/// Registry constructor: every `dir-listing.exclude` pattern must compile
+/// (lighttpd `mod_dirlisting_parse_excludes`).
+pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
+    let mut regexes = HashMap::new();
+    for ctx in &init.tree.contexts {
+        let Some(d) = ctx.get("dir-listing.exclude") else {
+            continue;
+        };
+        let patterns = crate::config::validate::get_list(&d.key, &d.value).unwrap_or_default();
+        for p in patterns {
+            match regex::Regex::new(&p) {
+                Ok(re) => regexes.insert(p, Some(re)),
+                // (lighttpd names the list element's key, which it has not)
+                Err(e) => {
+                    return Err(vec![Diagnostic::error(
+                        format!("pcre2_compile: {e}, regex: {p}\npcre_compile failed for (null)"),
+                        Some(d.span),
+                    )])
+                }
+            };
+        }
+    }
+    Ok(Box::new(DirListing { regexes }))
 }
 
 impl Module for DirListing {
