@@ -177,3 +177,23 @@ fn auth_cache_keeps_credentials_for_max_age() {
     std::fs::write(s.dir.join("users"), "alice:new\n").expect("rewrite users");
     assert_eq!(get_auth(&s, "/a.txt", NEW).status, 200);
 }
+
+#[test]
+fn failures_are_logged_as_lighttpd_for_fail2ban() {
+    let s = plain_server(
+        r#"server.errorlog = "@DIR@/error.log"
+server.feature-flags = ("auth.delay-invalid-creds" => "disable")"#,
+    );
+    assert_eq!(get_auth(&s, "/a.txt?x", WRONG).status, 401);
+    let log = s.dir.join("error.log");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut text = String::new();
+    while Instant::now() < deadline && !text.contains("doesn't match") {
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        text.contains(") password doesn't match for /a.txt username: alice IP: 127.0.0.1\n"),
+        "{text}"
+    );
+}

@@ -406,8 +406,21 @@ fn basic_challenge(realm: &str) -> String {
     format!("Basic realm=\"{realm}\", charset=\"UTF-8\"")
 }
 
+/// Who asks, for lighttpd's failure log lines (fail2ban filters read
+/// them): the url path and the client address.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Client<'a> {
+    pub path: &'a str,
+    pub ip: &'a str,
+}
+
 /// lighttpd `mod_auth_check_basic`.
-pub fn check_basic(req: &Require, header: Option<&str>, db: &dyn UserDb) -> Outcome {
+pub fn check_basic(
+    req: &Require,
+    header: Option<&str>,
+    db: &dyn UserDb,
+    client: Client,
+) -> Outcome {
     let unauthorized = |close| Outcome::Unauthorized {
         challenges: vec![basic_challenge(&req.realm)],
         close,
@@ -433,7 +446,11 @@ pub fn check_basic(req: &Require, header: Option<&str>, db: &dyn UserDb) -> Outc
             info: None,
         };
     }
-    crate::log_error!("password doesn't match for {} username: {user}", req.prefix);
+    crate::log_error!(
+        "password doesn't match for {} username: {user} IP: {}",
+        client.path,
+        client.ip
+    );
     unauthorized(true)
 }
 
@@ -590,6 +607,7 @@ pub fn digest_challenges(
 /// What a Digest check needs from the request.
 pub struct DigestInput<'a> {
     pub header: Option<&'a str>,
+    pub client: Client<'a>,
     pub method: &'a str,
     pub target_orig: &'a str,
     pub now: i64,
@@ -678,7 +696,10 @@ pub fn check_digest(
     };
     let expected = digest_response(algo, &ha1, &dp, input.method);
     if !constant_eq(&expected, &rdigest) {
-        crate::log_error!("digest: auth failed for {real_user}: wrong password");
+        crate::log_error!(
+            "digest: auth failed for {real_user}: wrong password, IP: {}",
+            input.client.ip
+        );
         return challenge(None, true);
     }
     if !req.allows(&real_user) {
@@ -938,7 +959,13 @@ impl Module for ModAuth {
                     conf: &conf,
                 };
                 let header = r.headers.get("Authorization");
-                with_cache(&conf, &db, cx.now, |db| check_basic(req, header, db))
+                let client = Client {
+                    path: &r.uri.path,
+                    ip: &r.remote_ip,
+                };
+                with_cache(&conf, &db, cx.now, |db| {
+                    check_basic(req, header, db, client)
+                })
             }
             (Scheme::Digest, Some(backend)) => {
                 let db = FileDb {
@@ -947,6 +974,10 @@ impl Module for ModAuth {
                 };
                 let input = DigestInput {
                     header: r.headers.get("Authorization"),
+                    client: Client {
+                        path: &r.uri.path,
+                        ip: &r.remote_ip,
+                    },
                     method: r.method.as_str(),
                     target_orig: &r.target_orig,
                     now: cx.now,

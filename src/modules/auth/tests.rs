@@ -115,11 +115,11 @@ fn algorithms() {
 #[test]
 fn basic_flows() {
     let r = require("basic", "valid-user", &[]);
-    let b = |h: &str| check_basic(&r, Some(h), &Db);
+    let b = |h: &str| check_basic(&r, Some(h), &Db, Client::default());
     assert!(matches!(b("Basic Ym9iOnNlY3JldA=="), Outcome::Ok { ref user, .. } if user == "bob"));
     assert!(matches!(b("basic Ym9iOnNlY3JldA=="), Outcome::Ok { .. }));
     assert_eq!(
-        check_basic(&r, None, &Db),
+        check_basic(&r, None, &Db, Client::default()),
         Outcome::Unauthorized {
             challenges: vec!["Basic realm=\"Secure Area\", charset=\"UTF-8\"".into()],
             close: false
@@ -142,7 +142,12 @@ fn basic_flows() {
     ));
     let only_carol = require("basic", "user=carol", &[]);
     assert!(matches!(
-        check_basic(&only_carol, Some("Basic Ym9iOnNlY3JldA=="), &Db),
+        check_basic(
+            &only_carol,
+            Some("Basic Ym9iOnNlY3JldA=="),
+            &Db,
+            Client::default()
+        ),
         Outcome::Unauthorized { close: true, .. }
     ));
 }
@@ -192,6 +197,7 @@ fn client_header(algo_name: &str, algo: u8, nonce: &str, uri: &str, user_field: 
 fn digest(req: &Require, header: Option<&str>, target: &str, now: i64) -> Outcome {
     let input = DigestInput {
         header,
+        client: Client::default(),
         method: "GET",
         target_orig: target,
         now,
