@@ -210,7 +210,7 @@ fn error_handler(r: &mut Request, p: &mut Pipeline, cx: &mut Ctx) -> Option<Flow
                 r.error_handler = ErrorHandlerState::NewStyle(status);
                 p.run(Hook::RequestReset, r, cx);
                 r.error_handler_method = Some(std::mem::replace(&mut r.method, Method::Get));
-                r.body.wanted = false;
+                drop_request_body(r);
                 return Some(dispatch(r, target, status));
             }
             if let (Some(target), 403 | 404) = (r.conf.error_handler_404.clone(), status) {
@@ -224,6 +224,20 @@ fn error_handler(r: &mut Request, p: &mut Pipeline, cx: &mut Ctx) -> Option<Flow
     }
     error_document(r);
     None
+}
+
+/// The handler gets no request body (lighttpd `reqbody_length = 0`); one
+/// not read in full ends keep-alive.
+fn drop_request_body(r: &mut Request) {
+    if r.content_length.is_some_and(|n| n > 0) || r.chunked {
+        if !r.body.complete {
+            r.keep_alive = false;
+        }
+        r.content_length = None;
+        r.chunked = false;
+        r.body.clear();
+    }
+    r.body.wanted = false;
 }
 
 fn dispatch(r: &mut Request, target: String, status: u16) -> Flow {
