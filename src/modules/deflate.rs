@@ -18,11 +18,12 @@
 //! body is compressed in one call, so `deflate.output-buffer-size` and
 //! `deflate.work-block-size`, which only shape lighttpd's incremental
 //! output, are accepted and change nothing.
-//! Not implemented: bzip2 (1.4.69 Debian builds lack it too),
-//! `deflate.params`.
+//! `deflate.params` tunes the encoders ([`params`]). Not implemented:
+//! bzip2 (1.4.69 Debian builds lack it too).
 
 pub mod cache;
 pub mod encode;
+pub mod params;
 
 use crate::config::diagnostic::Diagnostic;
 use crate::config::scoped::{Patch, Scoped};
@@ -56,6 +57,8 @@ pub struct DeflateConf {
     pub max_loadavg: Option<f64>,
     /// `deflate.cache-dir` without its trailing slash.
     pub cache_dir: Option<String>,
+    /// `deflate.params`.
+    pub params: Option<params::Params>,
 }
 
 impl Default for DeflateConf {
@@ -68,6 +71,7 @@ impl Default for DeflateConf {
             level: None,
             max_loadavg: None,
             cache_dir: None,
+            params: None,
         }
     }
 }
@@ -81,6 +85,7 @@ pub enum Item {
     Level(Option<u32>),
     Loadavg(Option<f64>),
     CacheDir(Option<String>),
+    Params(Option<params::Params>),
     /// Accepted, no effect on complete bodies (output-buffer-size,
     /// work-block-size).
     Ignored,
@@ -97,6 +102,7 @@ impl Patch for DeflateConf {
             Item::Level(l) => self.level = *l,
             Item::Loadavg(l) => self.max_loadavg = *l,
             Item::CacheDir(d) => self.cache_dir = d.clone(),
+            Item::Params(p) => self.params = *p,
             Item::Ignored => {}
         }
     }
@@ -167,6 +173,7 @@ pub fn compile(tree: &ConfigTree) -> Result<Scoped<DeflateConf>, Vec<Diagnostic>
         "compress.cache-dir",
         "deflate.output-buffer-size",
         "deflate.work-block-size",
+        "deflate.params",
     ];
     Scoped::build(tree, DeflateConf::default(), &keys, |key, d| {
         let v = &d.value;
@@ -182,6 +189,14 @@ pub fn compile(tree: &ConfigTree) -> Result<Scoped<DeflateConf>, Vec<Diagnostic>
                 Item::Max(u64::from(get_int(key, v)?))
             }
             "deflate.cache-dir" | "compress.cache-dir" => cache_dir(key, get_str(key, v)?)?,
+            "deflate.params" => {
+                let arr = crate::config::validate::get_kvany(key, v)?;
+                let (p, log) = params::parse(arr);
+                for line in log {
+                    crate::log_error!("{line}");
+                }
+                Item::Params(Some(p))
+            }
             "deflate.output-buffer-size" | "deflate.work-block-size" => {
                 get_short(key, v)?;
                 Item::Ignored
@@ -440,7 +455,7 @@ impl Module for ModDeflate {
             return Flow::GoOn;
         }
         let ctype = r.resp.headers.get("Content-Type");
-        let out = match compress(enc, conf.level, ctype, &data) {
+        let out = match compress(enc, conf.level, conf.params.as_ref(), ctype, &data) {
             Ok(out) => out,
             Err(e) => {
                 crate::log_error!("Failed to initialize compression {label} {e}");

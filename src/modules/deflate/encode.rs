@@ -11,8 +11,12 @@
 //!   Content-Types, FONT for `font/*`; the body length as size hint;
 //! - zstd: the library's default level 3; a configured level sets zstd's
 //!   *strategy* (1.4.69 passes it as `ZSTD_c_strategy`).
+//!
+//! `deflate.params` ([`Params`]), when set, replaces all of that.
 
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
+
+use super::params::Params;
 
 /// Encodings this module knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,22 +43,37 @@ impl Encoding {
 pub fn compress(
     enc: Encoding,
     level: Option<u32>,
+    params: Option<&Params>,
     content_type: Option<&str>,
     data: &[u8],
 ) -> std::io::Result<Vec<u8>> {
+    let p = params.copied().unwrap_or_else(|| from_level(level));
     match enc {
-        Encoding::Gzip | Encoding::Deflate => zlib(enc == Encoding::Deflate, level, data),
-        Encoding::Brotli => brotli(level, content_type, data),
-        Encoding::Zstd => zstd(level, data),
+        Encoding::Gzip | Encoding::Deflate => zlib(enc == Encoding::Deflate, &p, data),
+        Encoding::Brotli => brotli(&p, content_type, data),
+        Encoding::Zstd => zstd(&p, data),
     }
+}
+
+/// What `deflate.compression-level` alone means for each encoder.
+fn from_level(level: Option<u32>) -> Params {
+    let mut p = Params::default();
+    if let Some(l) = level {
+        p.gzip_level = Some(l);
+        p.brotli_quality = l.min(11);
+        p.zstd_strategy = l.clamp(1, 9);
+    }
+    p
 }
 
 /// zlib's deflate with Z_FINISH in one call, as lighttpd does for a
 /// complete response, so the output matches zlib byte for byte. gzip:
 /// zlib's header (no name, mtime 0, OS unix).
-fn zlib(zlib_format: bool, level: Option<u32>, data: &[u8]) -> std::io::Result<Vec<u8>> {
-    let level = level.map_or(Compression::default(), Compression::new);
-    let mut c = Compress::new(level, zlib_format);
+fn zlib(zlib_format: bool, p: &Params, data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let level = p
+        .gzip_level
+        .map_or(Compression::default(), Compression::new);
+    let mut c = Compress::new_with_window_bits(level, zlib_format, p.gzip_window_bits);
     let mut out = Vec::with_capacity(data.len() / 2 + 64);
     if !zlib_format {
         let xfl = match level.level() {
@@ -117,13 +136,18 @@ pub fn brotli_mode(content_type: Option<&str>) -> BrotliMode {
 }
 
 #[cfg(feature = "brotli")]
-fn brotli(level: Option<u32>, content_type: Option<&str>, data: &[u8]) -> std::io::Result<Vec<u8>> {
+fn brotli(p: &Params, content_type: Option<&str>, data: &[u8]) -> std::io::Result<Vec<u8>> {
     use brotli::enc::backward_references::BrotliEncoderMode;
+    let mode = match p.brotli_mode {
+        1 => BrotliMode::Text,
+        2 => BrotliMode::Font,
+        _ => brotli_mode(content_type),
+    };
     let params = brotli::enc::BrotliEncoderParams {
-        quality: level.map_or(5, |l| l.min(11) as i32),
-        lgwin: 22,
+        quality: p.brotli_quality as i32,
+        lgwin: p.brotli_window as i32,
         size_hint: data.len(),
-        mode: match brotli_mode(content_type) {
+        mode: match mode {
             BrotliMode::Generic => BrotliEncoderMode::BROTLI_MODE_GENERIC,
             BrotliMode::Text => BrotliEncoderMode::BROTLI_MODE_TEXT,
             BrotliMode::Font => BrotliEncoderMode::BROTLI_MODE_FONT,
@@ -136,18 +160,23 @@ fn brotli(level: Option<u32>, content_type: Option<&str>, data: &[u8]) -> std::i
 }
 
 #[cfg(not(feature = "brotli"))]
-fn brotli(_: Option<u32>, _: Option<&str>, _: &[u8]) -> std::io::Result<Vec<u8>> {
+fn brotli(_: &Params, _: Option<&str>, _: &[u8]) -> std::io::Result<Vec<u8>> {
     Err(std::io::Error::other("built without brotli"))
 }
 
 #[cfg(feature = "zstd")]
-fn zstd(level: Option<u32>, data: &[u8]) -> std::io::Result<Vec<u8>> {
+fn zstd(p: &Params, data: &[u8]) -> std::io::Result<Vec<u8>> {
     use std::io::Write;
     use zstd::stream::raw::CParameter;
     use zstd::zstd_safe::Strategy;
-    let mut enc = zstd::stream::write::Encoder::new(Vec::with_capacity(data.len() / 3 + 64), 0)?;
-    if let Some(level) = level {
-        let strategy = match level {
+    let level = if p.zstd_level == 0 { 3 } else { p.zstd_level };
+    let mut enc =
+        zstd::stream::write::Encoder::new(Vec::with_capacity(data.len() / 3 + 64), level)?;
+    if p.zstd_window_log > 0 {
+        enc.set_parameter(CParameter::WindowLog(p.zstd_window_log))?;
+    }
+    if p.zstd_strategy > 0 {
+        let strategy = match p.zstd_strategy {
             1 => Strategy::ZSTD_fast,
             2 => Strategy::ZSTD_dfast,
             3 => Strategy::ZSTD_greedy,
@@ -165,7 +194,7 @@ fn zstd(level: Option<u32>, data: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 #[cfg(not(feature = "zstd"))]
-fn zstd(_: Option<u32>, _: &[u8]) -> std::io::Result<Vec<u8>> {
+fn zstd(_: &Params, _: &[u8]) -> std::io::Result<Vec<u8>> {
     Err(std::io::Error::other("built without zstd"))
 }
 
@@ -181,14 +210,14 @@ mod tests {
     #[test]
     fn zlib_formats_round_trip() {
         let data = sample();
-        let gz = compress(Encoding::Gzip, None, None, &data).expect("gzip");
+        let gz = compress(Encoding::Gzip, None, None, None, &data).expect("gzip");
         assert_eq!(&gz[..2], &[0x1f, 0x8b]);
         let mut back = Vec::new();
         flate2::read::GzDecoder::new(&gz[..])
             .read_to_end(&mut back)
             .expect("gunzip");
         assert_eq!(back, data);
-        let z = compress(Encoding::Deflate, Some(9), None, &data).expect("zlib");
+        let z = compress(Encoding::Deflate, Some(9), None, None, &data).expect("zlib");
         let mut back = Vec::new();
         flate2::read::ZlibDecoder::new(&z[..])
             .read_to_end(&mut back)
@@ -202,11 +231,11 @@ mod tests {
         let data =
             std::fs::read("/work/ref/lighttpd-1.4.69/tests/docroot/index.html").unwrap_or_default();
         if data.len() == 4348 {
-            let len = |e| compress(e, None, None, &data).map(|v| v.len()).ok();
+            let len = |e| compress(e, None, None, None, &data).map(|v| v.len()).ok();
             assert_eq!(len(Encoding::Deflate), Some(1294));
             assert_eq!(len(Encoding::Gzip), Some(1306));
         }
-        assert!(compress(Encoding::Gzip, None, None, b"").is_ok_and(|v| v.len() >= 18));
+        assert!(compress(Encoding::Gzip, None, None, None, b"").is_ok_and(|v| v.len() >= 18));
     }
 
     #[cfg(feature = "brotli")]
@@ -214,7 +243,8 @@ mod tests {
     fn brotli_round_trips_at_every_level() {
         let data = sample();
         for level in [None, Some(1), Some(9)] {
-            let br = compress(Encoding::Brotli, level, Some("text/plain"), &data).expect("br");
+            let br =
+                compress(Encoding::Brotli, level, None, Some("text/plain"), &data).expect("br");
             assert!(br.len() < data.len() / 4, "{level:?}: {}", br.len());
             let mut back = Vec::new();
             brotli::Decompressor::new(&br[..], 4096)
@@ -229,7 +259,7 @@ mod tests {
     fn zstd_round_trips_with_a_strategy() {
         let data = sample();
         for level in [None, Some(1), Some(9)] {
-            let z = compress(Encoding::Zstd, level, None, &data).expect("zstd");
+            let z = compress(Encoding::Zstd, level, None, None, &data).expect("zstd");
             assert_eq!(&z[..4], &[0x28, 0xb5, 0x2f, 0xfd], "zstd magic");
             assert_eq!(zstd::stream::decode_all(&z[..]).expect("unzstd"), data);
         }
