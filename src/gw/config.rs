@@ -7,7 +7,9 @@
 use std::rc::Rc;
 
 use super::host::Host;
-use crate::config::validate::{get_bool, get_int, get_kvstring, get_list, get_short, get_str};
+use crate::config::validate::{
+    get_array, get_bool, get_int, get_kvstring, get_list, get_short, get_str,
+};
 use crate::config::value::{Array, Value};
 
 /// `mode`.
@@ -378,9 +380,15 @@ fn parse_mode(v: &str) -> Mode {
 }
 
 fn xsendfile_docroots(key: &str, v: &Value) -> Result<Vec<String>, String> {
-    let list = get_list(key, v).map_err(|_| {
-        "unexpected type for x-sendfile-docroot; expected: \"x-sendfile-docroot\" => ( \"/allowed/path\", ... )".to_string()
-    })?;
+    // any array (lighttpd T_CONFIG_ARRAY), then strings only
+    let list: Vec<String> = get_array(key, v)?
+        .items
+        .iter()
+        .map(|(_, v)| v.as_str().map(str::to_string))
+        .collect::<Option<_>>()
+        .ok_or_else(|| {
+            "unexpected type for x-sendfile-docroot; expected: \"x-sendfile-docroot\" => ( \"/allowed/path\", ... )".to_string()
+        })?;
     list.into_iter()
         .map(|p| {
             if !p.starts_with('/') {

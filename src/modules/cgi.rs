@@ -130,6 +130,13 @@ pub fn compile(tree: &ConfigTree) -> Result<Scoped<CgiConf>, Vec<Diagnostic>> {
 
 fn limits(key: &str, v: &Value) -> Result<Item, String> {
     let arr = get_kvany(key, v)?;
+    const KNOWN: [&str; 3] = ["read-timeout", "write-timeout", "tcp-fin-propagate"];
+    for (k, _) in &arr.items {
+        let k = k.as_deref().unwrap_or("(null)");
+        if !KNOWN.iter().any(|n| n.eq_ignore_ascii_case(k)) {
+            crate::log_error!("unrecognized {key} param: {k}");
+        }
+    }
     let num = |name: &str| -> Result<u32, String> {
         match arr.get(name) {
             None => Ok(0),
