@@ -602,6 +602,7 @@ impl Server {
         for id in 0..self.conns.len() {
             self.with_conn(id, |conn, env| conn.check_timeout(env));
         }
+        self.shrink_conn_table();
         let mut cx = Ctx {
             now: self.now,
             registry: self.poll.registry(),
@@ -613,6 +614,22 @@ impl Server {
             self.site
                 .pipeline
                 .run_server(Hook::Waitpid, &mut cx, pid.as_raw(), code);
+        }
+    }
+
+    /// After a burst of connections: drop the free slots at the end of the
+    /// connection table and give its memory back; free ids are handed out
+    /// lowest first so the live ones gather at the front.
+    fn shrink_conn_table(&mut self) {
+        while self.conns.last().is_some_and(Option::is_none) {
+            self.conns.pop();
+        }
+        let len = self.conns.len();
+        self.free_ids.retain(|&id| id < len);
+        self.free_ids.sort_unstable_by(|a, b| b.cmp(a));
+        if self.conns.capacity() > 2 * len + 64 {
+            self.conns.shrink_to(len + 64);
+            self.free_ids.shrink_to(len);
         }
     }
 
