@@ -408,3 +408,39 @@ fn proxy_upgrade_tunnels_to_the_backend() {
     let r = common::read_response(&mut c, false).expect("a response");
     assert_eq!(r.status, 400);
 }
+
+#[test]
+fn large_buffered_output_spills_to_files() {
+    let s = server(None);
+    let p = s.docroot.join("cgi/big.sh");
+    std::fs::write(
+        &p,
+        "#!/bin/sh\nprintf 'Content-Type: application/octet-stream\\n\\n'; head -c 100000000 /dev/zero\n",
+    )
+    .expect("write");
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let base = rss_kib(s.pid());
+    let mut c = open(
+        &s,
+        "GET /cgi/big.sh HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    let head = read_until(&mut c, b"\r\n\r\n", Duration::from_secs(60));
+    let text = String::from_utf8_lossy(&head).to_string();
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("Content-Length: 100000000\r\n"), "{text}");
+    let grown = rss_kib(s.pid()).saturating_sub(base);
+    assert!(grown < 16 * 1024, "server RSS grew by {grown} KiB");
+    let mut total = head.len()
+        - head
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(0, |p| p + 4);
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+    }
+    assert_eq!(total, 100_000_000);
+}

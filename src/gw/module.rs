@@ -100,7 +100,7 @@ pub fn build(
 }
 
 /// Where buffered responses spill (`server.upload-dirs`).
-fn spill_conf(tree: &ConfigTree) -> SpillConf {
+pub fn spill_conf(tree: &ConfigTree) -> SpillConf {
     let mut spill = SpillConf::default();
     if let Some(d) = tree.global().get("server.upload-dirs") {
         if let Ok(dirs) = get_list("server.upload-dirs", &d.value) {

@@ -11,8 +11,10 @@
 //! A `Content-Length` from the program is kept and ends its output: the
 //! rest is dropped and the program stopped, as lighttpd.
 //! With `server.stream-response-body` 0 (the default) the output is
-//! collected ([`MAX_OUTPUT`] at most) and the response is sent when the
-//! program closes stdout. With 1 or 2 the head is sent as soon as it is
+//! collected and the response is sent when the program closes stdout; past
+//! [`SPILL_AT`] bytes the body goes to temp files in `server.upload-dirs`
+//! (as lighttpd), so memory stays bounded; a head never ending is cut at
+//! [`MAX_OUTPUT`]. With 1 or 2 the head is sent as soon as it is
 //! parsed and the body as it arrives; reading stops while more than the
 //! connection's cap ([`response::stream_cap`]) waits to be written, so a
 //! program writing faster than the client reads blocks on its pipe. A head
@@ -40,6 +42,7 @@ use std::rc::Rc;
 use mio::unix::SourceFd;
 use mio::{Interest, Token};
 
+use crate::chunk::{ChunkQueue, SpillConf};
 use crate::config::diagnostic::Diagnostic;
 use crate::config::scoped::{Patch, Scoped};
 use crate::config::tree::ConfigTree;
@@ -49,8 +52,10 @@ use crate::plugin::registry::ModuleInit;
 use crate::plugin::{Ctx, Flow, Handler, Hook, Module};
 use crate::request::{response, Request};
 
-/// Most CGI output kept in memory for one response.
+/// Most CGI output kept in memory before its head is complete.
 pub const MAX_OUTPUT: usize = 64 * 1024 * 1024;
+/// Buffered output past this many bytes (head complete) spills to files.
+pub const SPILL_AT: usize = 256 * 1024;
 /// lighttpd's local-redirect loop limit.
 const MAX_LOCAL_REDIRECTS: u32 = 5;
 const NAME: &str = "mod_cgi";
@@ -176,6 +181,7 @@ type Watches = Rc<RefCell<Vec<Rc<RefCell<Watch>>>>>;
 pub struct ModCgi {
     conf: Scoped<CgiConf>,
     watches: Watches,
+    spill: Rc<SpillConf>,
 }
 
 /// Registry constructor.
@@ -183,6 +189,7 @@ pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
     Ok(Box::new(ModCgi {
         conf: compile(init.tree)?,
         watches: Rc::default(),
+        spill: Rc::new(crate::gw::module::spill_conf(init.tree)),
     }))
 }
 
@@ -233,6 +240,7 @@ impl Module for ModCgi {
         r.handler_module = Some(NAME);
         r.body.wanted = true;
         let mut h = CgiHandler::new(interp.to_string(), conf, self.watches.clone());
+        h.spill_conf = self.spill.clone();
         h.upgrade_pending = upgrade;
         r.handler = Some(Box::new(h));
         Flow::Finished
@@ -282,10 +290,13 @@ pub struct CgiHandler {
     committed: bool,
     /// Committed with a Content-Length: body bytes still expected.
     body_left: Option<u64>,
-    /// Not committed: the head was parsed (to learn its Content-Length).
-    head_seen: bool,
     /// Not committed: where the Content-Length ends the output.
     out_limit: Option<usize>,
+    /// Not committed: the head, once complete.
+    early_head: Option<head::Head>,
+    /// Buffered body past [`SPILL_AT`] (memory, then temp files).
+    spilled: Option<ChunkQueue>,
+    spill_conf: Rc<SpillConf>,
     /// The Content-Length was reached: the program is stopped.
     length_reached: bool,
     /// `cgi.upgrade` applies and the answer is not known yet: stdin stays
@@ -314,8 +325,10 @@ impl CgiHandler {
             cap: None,
             committed: false,
             body_left: None,
-            head_seen: false,
             out_limit: None,
+            early_head: None,
+            spilled: None,
+            spill_conf: Rc::default(),
             length_reached: false,
             upgrade_pending: false,
             configured_cap: None,
@@ -508,31 +521,69 @@ impl CgiHandler {
             }
             return;
         }
-        if self.out.len() + data.len() > MAX_OUTPUT {
-            crate::log_error!("CGI output exceeds {MAX_OUTPUT} bytes; aborting");
-            self.failed = Some(502);
-            self.eof = true;
-            return;
-        }
-        self.out.extend_from_slice(data);
-        if self.cap.is_some() {
-            self.try_commit(r);
-            if self.committed || self.eof {
+        let room = self
+            .out_limit
+            .map_or(data.len(), |l| l.saturating_sub(self.output_len()));
+        let data = &data[..data.len().min(room)];
+        if let Some(q) = self.spilled.as_mut() {
+            if q.append_spilling(data, &self.spill_conf).is_err() {
+                crate::log_error!("CGI output: writing a temp file failed");
+                self.failed = Some(500);
+                self.eof = true;
                 return;
             }
+        } else {
+            if self.out.len() + data.len() > MAX_OUTPUT {
+                crate::log_error!("CGI output exceeds {MAX_OUTPUT} bytes; aborting");
+                self.failed = Some(502);
+                self.eof = true;
+                return;
+            }
+            self.out.extend_from_slice(data);
+            if self.cap.is_some() {
+                self.try_commit(r);
+                if self.committed || self.eof {
+                    return;
+                }
+            }
+            self.learn_head();
         }
-        if self.out_limit.is_none() && !self.head_seen {
+        if let Some(limit) = self.out_limit.filter(|&l| self.output_len() >= l) {
+            if self.spilled.is_none() {
+                self.out.truncate(limit);
+            }
+            self.length_reached = true;
+            self.eof = true;
+        }
+    }
+
+    /// Buffered output so far.
+    fn output_len(&self) -> usize {
+        self.out.len() + self.spilled.as_ref().map_or(0, |q| q.len() as usize)
+    }
+
+    /// Not committed: note the head once complete (its Content-Length),
+    /// and move a large body to the spill queue.
+    fn learn_head(&mut self) {
+        if self.early_head.is_none() {
             if let Ok(Some(h)) = head::parse(&self.out, false) {
-                self.head_seen = true;
                 self.out_limit = h
                     .content_length
                     .map(|n| h.body_at.saturating_add(n as usize));
+                self.early_head = Some(h);
             }
         }
-        if let Some(limit) = self.out_limit.filter(|&l| self.out.len() >= l) {
-            self.out.truncate(limit);
-            self.length_reached = true;
-            self.eof = true;
+        let Some(h) = &self.early_head else { return };
+        let at_limit = matches!(self.out_limit, Some(l) if self.out.len() >= l);
+        if self.out.len() > SPILL_AT && !at_limit {
+            let body = self.out.split_off(h.body_at.min(self.out.len()));
+            let mut q = ChunkQueue::new();
+            if q.append_spilling(&body, &self.spill_conf).is_err() {
+                crate::log_error!("CGI output: writing a temp file failed");
+                self.failed = Some(500);
+                self.eof = true;
+            }
+            self.spilled = Some(q);
         }
     }
 
@@ -653,7 +704,9 @@ impl CgiHandler {
         if let Some(status) = self.failed {
             return fail(r, status);
         }
-        let parsed = match head::parse(&self.out, true) {
+        let spilled = self.spilled.take();
+        let early = self.early_head.take().filter(|_| spilled.is_some());
+        let parsed = match early.map_or_else(|| head::parse(&self.out, true), |h| Ok(Some(h))) {
             Ok(Some(h)) => h,
             Ok(None) | Err(_) if timed_out && self.out.is_empty() => return fail(r, 504),
             Ok(None) => return fail(r, 500),
@@ -666,6 +719,7 @@ impl CgiHandler {
             && parsed.location_only
             && parsed.headers.len() == 1
             && parsed.body_at == self.out.len()
+            && spilled.is_none()
         {
             if let Some(flow) = local_redirect(r, &parsed.headers[0].1, parsed.status) {
                 return flow;
@@ -688,13 +742,13 @@ impl CgiHandler {
             return x_sendfile(r, &path, &self.conf.x_sendfile_docroot);
         }
         let body = self.out.split_off(parsed.body_at.min(self.out.len()));
-        if parsed
-            .content_length
-            .is_some_and(|n| (body.len() as u64) < n)
-        {
+        let mut spilled = spilled.unwrap_or_default();
+        let total = body.len() as u64 + spilled.len();
+        if parsed.content_length.is_some_and(|n| total < n) {
             r.keep_alive = false; // fewer bytes than promised
         }
         r.resp.body.append_vec(body);
+        r.resp.body.append_queue(&mut spilled);
         Flow::Finished
     }
 }
