@@ -213,6 +213,15 @@ pub fn serve(tree: ConfigTree, mut settings: Settings) -> i32 {
     } else {
         Vec::new()
     };
+    if site.server.bind.as_deref() == Some("/dev/stdin") {
+        match sockets::stdin_listener() {
+            Ok(l) => inherited.push(l),
+            Err(e) => {
+                log_error!("{e}");
+                return 255;
+            }
+        }
+    }
     let specs = sockets::listen_specs(&site.server);
     let listeners = match sockets::bind_all(&specs, &mut Vec::new(), &mut inherited) {
         Ok(l) => l,

@@ -413,6 +413,21 @@ pub fn server_addr(token: &str, stream: &Stream) -> String {
     }
 }
 
+/// `server.bind = "/dev/stdin"`: the listening socket an inetd-style
+/// launcher passed on stdin (lighttpd `srv->stdin_fd`), served like an
+/// inherited one.
+pub fn stdin_listener() -> Result<(ListenAddr, OwnedFd), String> {
+    let fd = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| format!("dup(): {e}"))?;
+    if let Err(e) = nsock::getsockname::<SockaddrStorage>(fd.as_raw_fd()) {
+        return Err(format!("getsockname(): {}", e.desc()));
+    }
+    let addr = local_addr(&fd).ok_or("getsockname(): unsupported address family")?;
+    Ok((addr, fd))
+}
+
 /// getsockname() of a socket as a [`ListenAddr`].
 pub fn local_addr(fd: &OwnedFd) -> Option<ListenAddr> {
     let ss: SockaddrStorage = nsock::getsockname(fd.as_raw_fd()).ok()?;

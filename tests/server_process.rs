@@ -322,3 +322,60 @@ fn workers_log_the_master_as_sender_and_start_is_logged_once() {
     );
     assert_eq!(text.matches(&by_master).count(), 2, "{text}");
 }
+
+#[test]
+fn bind_dev_stdin_serves_the_listening_socket_on_stdin() {
+    let dir = temp_dir("bind-stdin");
+    let www = dir.join("www");
+    write_files(&www, &[("a.txt", b"from stdin\n")]);
+    let conf_path = dir.join("l.conf");
+    let text = format!(
+        "server.document-root = \"{}\"\nserver.bind = \"/dev/stdin\"\n{MIME}\n",
+        www.display()
+    );
+    std::fs::write(&conf_path, text).expect("conf");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lighttpd"))
+        .args(["-D", "-f"])
+        .arg(&conf_path)
+        .stdin(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+            listener,
+        )))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    c.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    c.write_all(b"GET /a.txt HTTP/1.0\r\n\r\n").expect("send");
+    let body = parse(&common::read_to_close(&mut c))
+        .pop()
+        .map(|r| r.text());
+    signal(child.id() as i32, libc::SIGTERM);
+    let code = wait_exit(&mut child);
+    if code.is_none() {
+        let _ = child.kill();
+    }
+    assert_eq!(body.as_deref(), Some("from stdin\n"));
+    assert_eq!(code, Some(0));
+    // not a socket on stdin: lighttpd's message and exit 255
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lighttpd"))
+        .args(["-D", "-f"])
+        .arg(&conf_path)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let code = wait_exit(&mut child);
+    if code.is_none() {
+        let _ = child.kill();
+    }
+    let mut err = String::new();
+    let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
+    assert_eq!(code, Some(255));
+    assert!(
+        err.contains("getsockname(): Socket operation on non-socket"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
