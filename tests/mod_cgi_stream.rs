@@ -444,3 +444,84 @@ fn large_buffered_output_spills_to_files() {
     }
     assert_eq!(total, 100_000_000);
 }
+
+#[test]
+fn fastcgi_response_streams_and_ends_at_end_request() {
+    let port = gw_support::serve(|mut conn: TcpStream| {
+        if gw_support::fcgi_read(&mut conn).is_none() {
+            return;
+        }
+        let first = gw_support::fcgi_record(6, b"Content-Type: text/plain\r\n\r\nfirst\n");
+        let _ = conn.write_all(&first);
+        std::thread::sleep(Duration::from_secs(2));
+        let mut rest = gw_support::fcgi_record(6, b"second\n");
+        rest.extend(gw_support::fcgi_record(6, b""));
+        rest.extend(gw_support::fcgi_record(3, &[0; 8]));
+        let _ = conn.write_all(&rest);
+    });
+    let s = Server::start(
+        &format!(
+            "server.modules = (\"mod_fastcgi\")\nserver.stream-response-body = 1\n\
+             fastcgi.server = (\"/app\" => ((\"host\" => \"127.0.0.1\", \"port\" => {port}, \"check-local\" => \"disable\")))"
+        ),
+        &[],
+    );
+    let start = Instant::now();
+    let mut c = open(&s, "GET /app HTTP/1.1\r\nHost: t\r\n\r\n");
+    let early = read_until(&mut c, b"first\n", Duration::from_millis(1500));
+    assert!(
+        start.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        String::from_utf8_lossy(&early)
+    );
+    let mut all = early;
+    all.extend(read_until(&mut c, b"0\r\n\r\n", Duration::from_secs(5)));
+    let r = common::parse(&all).pop().expect("a response");
+    assert_eq!(r.header("Transfer-Encoding"), Some("chunked"));
+    assert_eq!(dechunk(&r.body), b"first\nsecond\n");
+}
+
+#[test]
+fn proxy_flood_with_a_slow_reader_stays_bounded() {
+    let port = gw_support::serve(|mut conn: TcpStream| {
+        let mut buf = [0u8; 4096];
+        let _ = conn.read(&mut buf);
+        let _ =
+            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n");
+        let block = vec![0u8; 1 << 16];
+        for _ in 0..800 {
+            if conn.write_all(&block).is_err() {
+                return;
+            }
+        }
+    });
+    let s = Server::start(
+        &format!(
+            "server.modules = (\"mod_proxy\")\nserver.stream-response-body = 2\n\
+             proxy.server = (\"\" => ((\"host\" => \"127.0.0.1\", \"port\" => {port})))"
+        ),
+        &[],
+    );
+    let base = rss_kib(s.pid());
+    let mut c = open(&s, "GET /x HTTP/1.1\r\nHost: t\r\n\r\n");
+    std::thread::sleep(Duration::from_millis(1500));
+    let grown = rss_kib(s.pid()).saturating_sub(base);
+    assert!(grown < 16 * 1024, "server RSS grew by {grown} KiB");
+    let mut total = 0usize;
+    let mut tail = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let end = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < end && !tail.ends_with(b"\r\n0\r\n\r\n") {
+        match c.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                total += n;
+                tail.extend_from_slice(&buf[..n]);
+                tail.drain(..tail.len().saturating_sub(16));
+            }
+        }
+    }
+    // 800 blocks of 64 KiB, chunked: the whole body plus framing arrived
+    assert!(tail.ends_with(b"\r\n0\r\n\r\n"), "no last chunk");
+    assert!(total > 800 * 65536, "only {total} bytes");
+}
