@@ -329,7 +329,31 @@ fn parse_host(kind: ServerKind, block: &Array, ext: &str, label: &str) -> Result
             c.max_procs = 1;
         }
     }
+    if c.socket.is_none() {
+        check_resolvable(c.host.as_deref().unwrap_or(""), c.port)?;
+    }
     Ok(c)
+}
+
+/// lighttpd resolves a backend's host name while setting the module up
+/// (`gw_proc_sockaddr_init`): a name that does not resolve is an error.
+fn check_resolvable(host: &str, port: u16) -> Result<(), String> {
+    use std::net::ToSocketAddrs;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    match (bare, port).to_socket_addrs().map(|mut found| found.next()) {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(format!("getaddrinfo failed: no address '{host}'")),
+        Err(e) => {
+            let text = e.to_string();
+            let why = text
+                .strip_prefix("failed to lookup address information: ")
+                .unwrap_or(&text);
+            Err(format!("getaddrinfo failed: {why} '{host}'"))
+        }
+    }
 }
 
 fn set_key(c: &mut HostConf, key: &str, v: &Value) -> Result<(), String> {
@@ -489,6 +513,19 @@ mod tests {
         assert!(parse_server(FCGI, &v, &mut Vec::new())
             .unwrap_err()
             .starts_with("unexpected value"));
+    }
+
+    #[test]
+    fn backend_host_names_must_resolve() {
+        let v = server(
+            ".x",
+            vec![(None, kv(&[("host", "localhost"), ("port", "9")]))],
+        );
+        assert!(parse_server(FCGI, &v, &mut Vec::new()).is_ok());
+        let v = server(".x", vec![(None, kv(&[("host", "no.such.host.invalid")]))]);
+        let e = parse_server(FCGI, &v, &mut Vec::new()).unwrap_err();
+        assert!(e.starts_with("getaddrinfo failed: "), "{e}");
+        assert!(e.ends_with(" 'no.such.host.invalid'"), "{e}");
     }
 
     #[test]
