@@ -93,6 +93,11 @@ impl BufPool {
     /// A request object in its initial state for `ctx`.
     fn take_request(&mut self, ctx: &ReqContext) -> Box<Request> {
         match self.requests.pop() {
+            // reset when it was given back; again only if the config changed
+            Some(mut r) if std::rc::Rc::ptr_eq(&r.core, &ctx.core) => {
+                r.start_hp = std::time::SystemTime::now();
+                r
+            }
             Some(mut r) => {
                 r.reset(ctx);
                 r

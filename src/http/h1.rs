@@ -16,7 +16,7 @@ use std::ops::Range;
 
 use crate::http::host::host_policy_into;
 use crate::http::method::Method;
-use crate::http::uri::{parse_target_into, set_lossy, Target, TargetScratch};
+use crate::http::uri::{lossy_str, parse_target_into, set_lossy, Target, TargetScratch};
 
 /// Protocol version of a parsed request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -538,12 +538,12 @@ impl<'a> Parser<'a> {
         if self.opts.header_strict && value.iter().any(|&c| (c < 32 && c != b'\t') || c == 127) {
             return Err(400);
         }
-        self.single_header(&String::from_utf8_lossy(name), value)
+        self.single_header(&lossy_str(name), value)
     }
 
     /// lighttpd `http_request_parse_single_header`.
     fn single_header(&mut self, name: &str, raw: &[u8]) -> Result<(), u16> {
-        let value = String::from_utf8_lossy(raw);
+        let value = lossy_str(raw);
         let is = |n: &str| name.eq_ignore_ascii_case(n);
         if is("host") {
             if !self.head.headers.contains("host") {
@@ -649,9 +649,13 @@ impl<'a> Parser<'a> {
         }
         self.check_body(&method)?;
         let head = &mut *self.head;
-        let path_raw = head.target.split(['?', '#']).next().unwrap_or("");
+        let path_end = head
+            .target
+            .bytes()
+            .position(|c| c == b'?' || c == b'#')
+            .unwrap_or(head.target.len());
         head.path_raw.clear();
-        head.path_raw.push_str(path_raw);
+        head.path_raw.push_str(&head.target[..path_end]);
         head.expect_100 = version == Version::Http11
             && head
                 .headers

@@ -3,8 +3,7 @@
 //! `http_request_host_policy`). Input is already lowercased.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv6Addr;
 
 use crate::config::core::ParseOpts;
 
@@ -141,16 +140,15 @@ fn normalize_into(host: &str, scheme_port: u16, out: &mut String) -> Result<(), 
             Some((name, p)) => (name, parse_port(p)?),
             None => (host, 0),
         };
-        match name.parse::<Ipv4Addr>() {
-            Ok(addr) if name.starts_with(|c: char| c.is_ascii_digit()) => {
-                let _ = write!(out, "{addr}");
-            }
-            _ => out.push_str(name),
-        }
+        // A dotted quad is re-printed; std's parser takes only canonical
+        // ones (no leading zeros), so the re-printed form is `name` itself.
+        out.push_str(name);
         port
     };
     if port != 0 && port != u32::from(scheme_port) {
-        let _ = write!(out, ":{port}");
+        let mut digits = [0u8; 20];
+        out.push(':');
+        out.push_str(crate::http::headers::decimal(u64::from(port), &mut digits));
     }
     Ok(())
 }
@@ -256,6 +254,18 @@ mod tests {
             "[1:2:3:4:5:6:7:8:9]",
         ] {
             assert_eq!(policy(h), Err(BadHost), "{h:?}");
+        }
+    }
+
+    #[test]
+    fn dotted_quads_that_parse_print_as_written() {
+        use std::net::Ipv4Addr;
+        for q in ["127.0.0.1", "0.0.0.0", "255.255.255.255", "10.20.30.40"] {
+            let addr: Ipv4Addr = q.parse().expect("valid");
+            assert_eq!(addr.to_string(), q);
+        }
+        for q in ["010.0.0.1", "1.2.3.04", "256.1.1.1", "1.2.3"] {
+            assert!(q.parse::<Ipv4Addr>().is_err(), "{q}");
         }
     }
 

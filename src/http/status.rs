@@ -81,7 +81,10 @@ pub fn status_text(code: u16) -> String {
 
 /// Appends [`status_text`] to `out`.
 pub fn push_status_text(out: &mut Vec<u8>, code: u16) {
-    let _ = write!(out, "{code} {}", reason(code));
+    let mut digits = [0u8; 20];
+    out.extend_from_slice(crate::http::headers::decimal(u64::from(code), &mut digits).as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(reason(code).as_bytes());
 }
 
 /// The default error document body (Content-Type `text/html`, no charset).

@@ -235,7 +235,16 @@ pub fn parse_target_into(
 /// `dst` = `bytes` as UTF-8 (invalid sequences replaced), reusing `dst`.
 pub fn set_lossy(dst: &mut String, bytes: &[u8]) {
     dst.clear();
-    dst.push_str(&String::from_utf8_lossy(bytes));
+    dst.push_str(&lossy_str(bytes));
+}
+
+/// `bytes` as UTF-8, invalid sequences replaced (borrowed when valid; the
+/// common all-valid case takes the fast validator).
+pub fn lossy_str(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 /// The decoded uri.path for a raw request path (no query): normalisation as in
