@@ -167,7 +167,7 @@ impl CondRegex {
                 Err(_) => {
                     return Err(format!(
                         "pcre2_compile: {}, regex: {pat}",
-                        first_line(&std_err.to_string())
+                        regex_error_text(&std_err.to_string())
                     ))
                 }
             },
@@ -212,8 +212,10 @@ impl CondRegex {
     }
 }
 
-fn first_line(s: &str) -> String {
-    // the regex crate's messages span lines; keep the last meaningful one
+/// A regex compile error on one line, for lighttpd's one-line
+/// `pcre2_compile: ...` messages (the regex crate's span lines: keep the
+/// last meaningful one).
+pub fn regex_error_text(s: &str) -> String {
     s.lines()
         .rev()
         .find(|l| !l.trim().is_empty())

@@ -40,10 +40,11 @@ pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
                 Ok(re) => regexes.insert(p, Some(re)),
                 // (lighttpd names the list element's key, which it has not)
                 Err(e) => {
+                    let e = crate::config::cond::regex_error_text(&e.to_string());
                     return Err(vec![Diagnostic::error(
                         format!("pcre2_compile: {e}, regex: {p}\npcre_compile failed for (null)"),
                         Some(d.span),
-                    )])
+                    )]);
                 }
             };
         }

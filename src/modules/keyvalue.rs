@@ -99,6 +99,7 @@ impl RuleList {
                 (key.clone(), value.clone())
             };
             let regex = Regex::new(&key).map_err(|e| {
+                let e = crate::config::cond::regex_error_text(&e);
                 format!("pcre2_compile: {e}, regex: {key}\npcre-compile failed for {key}")
             })?;
             if regex.groups() > MAX_CAPTURES {
