@@ -38,6 +38,10 @@ const SCRIPTS: &[(&str, &str)] = &[
         "length.sh",
         "echo $$ > \"$FLOOD_PID.len\"; printf 'Content-Length: 6\\n\\nfirst\\nextra'; sleep 30",
     ),
+    (
+        "stall.sh",
+        "printf 'Content-Type: text/plain\\n\\nsome\\n'; exec sleep 30",
+    ),
 ];
 
 fn server(mode: Option<u8>) -> Server {
@@ -48,6 +52,7 @@ fn server(mode: Option<u8>) -> Server {
         &format!(
             "server.modules = (\"mod_cgi\", \"mod_setenv\")\ncgi.assign = (\".sh\" => \"\")\n\
              setenv.add-environment = (\"FLOOD_PID\" => \"@DIR@/flood.pid\")\n\
+             $HTTP[\"url\"] =~ \"^/cgi/stall\" {{ cgi.limits = (\"read-timeout\" => 1) }}\n\
              $HTTP[\"url\"] =~ \"^/cgi/echo\" {{ cgi.upgrade = \"enable\" }}\n{stream}"
         ),
         &[],
@@ -524,4 +529,25 @@ fn proxy_flood_with_a_slow_reader_stays_bounded() {
     // 800 blocks of 64 KiB, chunked: the whole body plus framing arrived
     assert!(tail.ends_with(b"\r\n0\r\n\r\n"), "no last chunk");
     assert!(total > 800 * 65536, "only {total} bytes");
+}
+
+#[test]
+fn a_silent_program_is_cut_off_by_its_read_timeout_mid_stream() {
+    let s = server(Some(2));
+    let mut c = open(&s, "GET /cgi/stall.sh HTTP/1.1\r\nHost: t\r\n\r\n");
+    let early = read_until(&mut c, b"some\n", Duration::from_secs(2));
+    assert!(
+        early.windows(5).any(|w| w == b"some\n"),
+        "{:?}",
+        String::from_utf8_lossy(&early)
+    );
+    let start = Instant::now();
+    let rest = common::read_to_close(&mut c);
+    assert!(start.elapsed() < Duration::from_secs(8), "not cut off");
+    // the body ends (last chunk) and the connection closes
+    assert!(
+        rest.ends_with(b"0\r\n\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&rest)
+    );
 }

@@ -694,7 +694,8 @@ impl CgiHandler {
         if self.committed {
             // the head went out already: end the body (cut short on error
             // or before the promised length)
-            if self.failed.is_some() || self.body_left.is_some_and(|n| n > 0) {
+            let cut = self.failed.is_some() || self.timed_out;
+            if cut || self.body_left.is_some_and(|n| n > 0) {
                 r.keep_alive = false;
             }
             r.resp.complete = true;
