@@ -69,7 +69,7 @@ pub fn features() -> String {
         (false, "bzip2 support"),
         (cfg!(feature = "brotli"), "brotli support"),
         (false, "crypt support"),
-        (false, "OpenSSL support"),
+        (true, "OpenSSL support"),
         (false, "mbedTLS support"),
         (false, "NSS crypto support"),
         (false, "GnuTLS support"),

@@ -284,6 +284,23 @@ impl Conn {
 
     /// Run the state machine as far as it goes without blocking.
     fn advance(&mut self, env: &mut Env) {
+        self.run_states(env);
+        self.flush_tls_output(env);
+    }
+
+    /// TLS handshake replies the socket did not take: wait for writability.
+    fn flush_tls_output(&mut self, env: &mut Env) {
+        if self.state == State::Closed {
+            return;
+        }
+        match self.stream.tls_output_blocked() {
+            Ok(true) => self.want_write(env.registry, true),
+            Ok(false) => {}
+            Err(_) => self.close(env),
+        }
+    }
+
+    fn run_states(&mut self, env: &mut Env) {
         for _ in 0..64 {
             let progressed = match self.state {
                 State::ReadHead => self.read_head(env),
@@ -304,7 +321,7 @@ impl Conn {
             self.rbuf = env.pool.take();
         }
         while self.can_read && !self.read_closed && self.rbuf.len() < limit {
-            let got = crate::sys::read_append(self.stream.read_fd(), &mut self.rbuf, READ_CHUNK);
+            let got = self.stream.read_append(&mut self.rbuf, READ_CHUNK);
             match got {
                 Ok(0) => self.read_closed = true,
                 Ok(n) => {
@@ -364,6 +381,7 @@ impl Conn {
         }
         let mut r = pool.take_request(env.ctx);
         r.start_secs = env.now;
+        r.uri.scheme = self.stream.scheme();
         r.seq = self.seq + 1;
         r.remote_ip.clone_from(&self.remote_ip);
         r.remote_port = self.remote_port;
@@ -505,7 +523,7 @@ impl Conn {
             let quiet = r.body.received == 0 && self.rbuf.is_empty() && self.wq.is_empty();
             if quiet && !self.throttle.limited {
                 self.wq.append_mem(b"HTTP/1.1 100 Continue\r\n\r\n");
-                let _ = self.wq.write_to(&self.stream);
+                let _ = self.stream.write_queue(&mut self.wq, u64::MAX);
             }
             self.sent_continue = true;
         }
@@ -629,7 +647,7 @@ impl Conn {
                 return false;
             }
             let max = allowance.min(WRITE_LIMIT);
-            match self.wq.write_to_limited(&self.stream, max) {
+            match self.stream.write_queue(&mut self.wq, max) {
                 Ok(w) => {
                     if w.bytes > 0 {
                         self.last_io = env.now;

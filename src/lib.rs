@@ -30,3 +30,4 @@ pub mod sockets;
 pub mod stat_cache;
 pub mod sys;
 pub mod throttle;
+pub mod tls;

@@ -52,6 +52,8 @@ pub struct Site {
     pub pipeline: Pipeline,
     pub spill: SpillConf,
     pub names: Vec<String>,
+    /// The TLS listeners' configs (mod_openssl).
+    pub tls: crate::tls::TlsListeners,
 }
 
 impl Site {
@@ -75,6 +77,11 @@ impl Site {
         };
         let server = compiled.server;
         let spill = spill_conf(&server);
+        let tls = if compiled.modules.iter().any(|m| m == "mod_openssl") {
+            crate::tls::TlsListeners::build(tree, &sockets::listen_specs(&server))?
+        } else {
+            crate::tls::TlsListeners::default()
+        };
         Ok(Site {
             ctx: ReqContext {
                 scheme: "http",
@@ -90,6 +97,7 @@ impl Site {
             spill,
             names: compiled.modules,
             server,
+            tls,
         })
     }
 }
@@ -555,7 +563,29 @@ impl Server {
                 }
             };
             let name = l.name.clone();
+            let Some(stream) = self.wrap_tls(stream, l.spec.ctx) else {
+                continue;
+            };
             self.add_conn(stream, (ip, port), name);
+        }
+    }
+
+    /// A TLS listener's connection starts its handshake (mod_openssl).
+    fn wrap_tls(
+        &self,
+        stream: sockets::Stream,
+        ctx: Option<crate::config::tree::CtxId>,
+    ) -> Option<sockets::Stream> {
+        let Some(cfg) = self.site.tls.config_for(ctx) else {
+            return Some(stream);
+        };
+        match stream {
+            sockets::Stream::Tcp(tcp) => {
+                let _ = tcp.set_nodelay(true);
+                let tls = crate::tls::TlsStream::new(tcp, cfg).ok()?;
+                Some(sockets::Stream::Tls(Box::new(tls)))
+            }
+            other => Some(other),
         }
     }
 

@@ -409,6 +409,7 @@ pub fn server_addr(token: &str, stream: &Stream) -> String {
     }
     match stream {
         Stream::Tcp(s) => s.local_addr().map(peer_ip_text).unwrap_or_default(),
+        Stream::Tls(t) => t.tcp.local_addr().map(peer_ip_text).unwrap_or_default(),
         _ => String::new(),
     }
 }
@@ -452,6 +453,8 @@ pub enum Stream {
     Unix(mio::net::UnixStream),
     /// `-1` with pipes: requests come in on `rd`, responses go out on `wr`.
     Pipe(Box<PipePair>),
+    /// A TLS listener's connection (`ssl.engine`).
+    Tls(Box<crate::tls::TlsStream>),
 }
 
 /// The two ends of a `-1` pipe connection.
@@ -491,12 +494,53 @@ impl PipePair {
 
 impl Stream {
     /// shutdown(SHUT_WR): the response is complete (nothing for pipes).
-    pub fn shutdown_write(&self) {
+    pub fn shutdown_write(&mut self) {
         let _ = match self {
             Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
             Stream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
             Stream::Pipe(_) => Ok(()),
+            Stream::Tls(t) => {
+                t.shutdown_write();
+                Ok(())
+            }
         };
+    }
+
+    /// Append up to `max` bytes read (decrypted for TLS) to `buf`.
+    pub fn read_append(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        match self {
+            Stream::Tls(t) => t.read_append(buf, max),
+            s => crate::sys::read_append(s.read_fd(), buf, max),
+        }
+    }
+
+    /// Send up to `max` bytes of `q` (sendfile/writev, or encrypted).
+    pub fn write_queue(
+        &mut self,
+        q: &mut crate::chunk::ChunkQueue,
+        max: u64,
+    ) -> io::Result<crate::chunk::Written> {
+        match self {
+            Stream::Tls(t) => t.write_queue(q, max),
+            s => q.write_to_limited(s, max),
+        }
+    }
+
+    /// TLS output (a handshake reply) waits for the socket: sends what
+    /// it can; true while some is still waiting.
+    pub fn tls_output_blocked(&mut self) -> io::Result<bool> {
+        match self {
+            Stream::Tls(t) if t.wants_write() => t.flush_tls().map(|done| !done),
+            _ => Ok(false),
+        }
+    }
+
+    /// The scheme requests on this connection have.
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            Stream::Tls(_) => "https",
+            _ => "http",
+        }
     }
 
     /// The fd requests are read from ([`AsFd`] gives the one written to).
@@ -514,6 +558,7 @@ impl Read for Stream {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
             Stream::Pipe(p) => p.rd.read(buf),
+            Stream::Tls(t) => t.read(buf),
         }
     }
 }
@@ -524,6 +569,7 @@ impl Write for Stream {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
             Stream::Pipe(p) => p.wr.write(buf),
+            Stream::Tls(t) => t.write(buf),
         }
     }
 
@@ -538,6 +584,7 @@ impl AsFd for Stream {
             Stream::Tcp(s) => s.as_fd(),
             Stream::Unix(s) => s.as_fd(),
             Stream::Pipe(p) => p.wr.as_fd(),
+            Stream::Tls(t) => t.tcp.as_fd(),
         }
     }
 }
@@ -547,6 +594,7 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s) => s.register(r, t, i),
             Stream::Unix(s) => s.register(r, t, i),
+            Stream::Tls(s) => s.tcp.register(r, t, i),
             Stream::Pipe(p) => {
                 p.rd.register(r, t, Interest::READABLE)?;
                 p.watch_wr(r, t, i.is_writable())
@@ -558,6 +606,7 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s) => s.reregister(r, t, i),
             Stream::Unix(s) => s.reregister(r, t, i),
+            Stream::Tls(s) => s.tcp.reregister(r, t, i),
             Stream::Pipe(p) => {
                 p.rd.reregister(r, t, Interest::READABLE)?;
                 p.watch_wr(r, t, i.is_writable())
@@ -569,6 +618,7 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s) => s.deregister(r),
             Stream::Unix(s) => s.deregister(r),
+            Stream::Tls(s) => s.tcp.deregister(r),
             Stream::Pipe(p) => {
                 p.rd.deregister(r)?;
                 p.watch_wr(r, Token(0), false)

@@ -17,6 +17,7 @@ pub mod extforward;
 pub mod fastcgi;
 pub mod indexfile;
 pub mod keyvalue;
+pub mod openssl;
 pub mod proxy;
 pub mod redirect;
 pub mod rewrite;

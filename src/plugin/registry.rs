@@ -26,6 +26,7 @@ pub type Ctor = fn(&ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>>;
 /// Every module built into this binary, by `server.modules` name.
 pub const BUILTIN: &[(&str, Ctor)] = &[
     ("mod_indexfile", modules::indexfile::new),
+    ("mod_openssl", modules::openssl::new),
     ("mod_deflate", modules::deflate::new),
     ("mod_dirlisting", modules::dirlisting::new),
     ("mod_staticfile", modules::staticfile::new),

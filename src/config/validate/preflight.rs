@@ -62,8 +62,8 @@ pub(super) fn preflight_phases(tree: &ConfigTree, plugins: &dyn Plugins) -> Vec<
     phases.push(defaults);
     let modules = module_list(tree);
     phases.extend(check_modules_loadable(tree, &modules, plugins));
-    if modules.iter().any(|m| is_tls(m)) {
-        phases.push(tls_phase(tree));
+    if let Some(tls) = modules.iter().find(|m| is_tls(m)) {
+        phases.push(tls_phase(tree, tls, plugins));
     }
     phases.push(indexfile_order(tree, &modules));
     let mut network = Vec::new();
@@ -146,7 +146,7 @@ const TLS_SOCKET_KEYS: [&str; 5] = [
 /// The TLS module's defaults, run while plugins are initialised (before
 /// the listeners): its connection keys, then its per-socket keys, which
 /// only count in the global block or a `$SERVER["socket"]` block.
-fn tls_phase(tree: &ConfigTree) -> Vec<Diagnostic> {
+fn tls_phase(tree: &ConfigTree, module: &str, plugins: &dyn Plugins) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let main_keys = keys_where(|d| {
         d.module == "mod_openssl" && (d.name == "ssl.pemfile" || !TLS_SOCKET_KEYS.contains(&d.name))
@@ -158,6 +158,7 @@ fn tls_phase(tree: &ConfigTree) -> Vec<Diagnostic> {
         check_group(tree, &socket_keys, &mut out);
         if !out.iter().any(Diagnostic::is_error) {
             tls_socket_scope_notes(tree, &mut out);
+            out.extend(plugins.set_defaults(module));
         }
     }
     if out.iter().any(Diagnostic::is_error) {
