@@ -273,3 +273,52 @@ fn preflight_messages_match_lighttpd() {
         bad.join("\n")
     );
 }
+
+/// The shipped module samples (conf-samples/modules/mod_*.conf), each
+/// included into a minimal config as packaging/check-samples does: `-tt`
+/// accepts those of built-in modules without unknown-key warnings, and
+/// refuses the others exactly as lighttpd does without their `.so`.
+#[test]
+fn module_samples_pass_preflight_or_name_the_missing_module() {
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf-samples/modules");
+    let dir = std::env::temp_dir().join(format!("lhrs-samples-tt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&samples)
+        .expect("conf-samples/modules")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+        .collect();
+    names.sort();
+    assert!(names.len() > 30, "samples missing");
+    let mut bad = Vec::new();
+    let mut built_in = 0;
+    for sample in names {
+        let module = sample.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        let conf = dir.join(format!("{module}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "server.document-root = \"{d}\"\nserver.bind = \"127.0.0.1\"\nserver.port = 18999\ninclude \"{s}\"\n",
+                d = dir.display(),
+                s = sample.display()
+            ),
+        )
+        .expect("write");
+        let (rc, _, err) = run(&dir, "-tt", &conf.display().to_string());
+        let is_built_in = lighttpd::plugin::registry::BUILTIN
+            .iter()
+            .any(|(n, _)| *n == module);
+        if is_built_in {
+            built_in += 1;
+            if rc != 0 || err.contains("unknown config-key") {
+                bad.push(format!("{module}: -tt exit {rc}: {err}"));
+            }
+        } else if rc != 255 || only_missing_module(&err).is_none() {
+            bad.push(format!("{module} (not built in): -tt exit {rc}: {err}"));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(built_in >= 20, "only {built_in} built-in module samples");
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
