@@ -63,7 +63,7 @@ pub struct BufPool {
 
 impl BufPool {
     const MAX_FREE: usize = 16;
-    const MAX_FREE_REQUESTS: usize = 16;
+    const MAX_FREE_REQUESTS: usize = 8;
 
     pub fn take(&mut self) -> Vec<u8> {
         self.free

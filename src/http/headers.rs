@@ -79,9 +79,9 @@ impl std::fmt::Debug for Headers {
 
 impl Headers {
     /// Spare fields kept by [`Headers::clear`] (more are dropped).
-    const MAX_SPARE: usize = 64;
+    const MAX_SPARE: usize = 32;
     /// A spare field larger than this is dropped rather than kept.
-    const MAX_SPARE_FIELD: usize = 1024;
+    const MAX_SPARE_FIELD: usize = 512;
 
     pub fn new() -> Headers {
         Headers::default()
