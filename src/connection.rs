@@ -382,6 +382,7 @@ impl Conn {
         let mut r = pool.take_request(env.ctx);
         r.start_secs = env.now;
         r.uri.scheme = self.stream.scheme();
+        self.stream.add_tls_env(&mut r.env);
         r.seq = self.seq + 1;
         r.remote_ip.clone_from(&self.remote_ip);
         r.remote_port = self.remote_port;

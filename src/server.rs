@@ -576,13 +576,13 @@ impl Server {
         stream: sockets::Stream,
         ctx: Option<crate::config::tree::CtxId>,
     ) -> Option<sockets::Stream> {
-        let Some(cfg) = self.site.tls.config_for(ctx) else {
+        let Some(tls) = self.site.tls.config_for(ctx) else {
             return Some(stream);
         };
         match stream {
             sockets::Stream::Tcp(tcp) => {
                 let _ = tcp.set_nodelay(true);
-                let tls = crate::tls::TlsStream::new(tcp, cfg).ok()?;
+                let tls = crate::tls::TlsStream::new(tcp, tls.config, tls.env).ok()?;
                 Some(sockets::Stream::Tls(Box::new(tls)))
             }
             other => Some(other),

@@ -535,6 +535,13 @@ impl Stream {
         }
     }
 
+    /// Add a TLS connection's variables to a request's environment.
+    pub fn add_tls_env(&mut self, env: &mut Vec<(String, String)>) {
+        if let Stream::Tls(t) = self {
+            t.add_env(env);
+        }
+    }
+
     /// The scheme requests on this connection have.
     pub fn scheme(&self) -> &'static str {
         match self {

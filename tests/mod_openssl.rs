@@ -18,6 +18,10 @@ use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, StreamOwned}
 /// A self-signed certificate for `cn`: `<name>.pem` (cert + key),
 /// `<name>.crt`, `<name>.key` in `dir`.
 fn make_cert(dir: &Path, name: &str, cn: &str) {
+    make_cert_with(dir, name, &format!("/CN={cn}"), &[]);
+}
+
+fn make_cert_with(dir: &Path, name: &str, subject: &str, extra: &[&str]) {
     let key = dir.join(format!("{name}.key"));
     let crt = dir.join(format!("{name}.crt"));
     let status = Command::new("openssl")
@@ -29,7 +33,8 @@ fn make_cert(dir: &Path, name: &str, cn: &str) {
             "-pkeyopt",
             "ec_paramgen_curve:prime256v1",
         ])
-        .args(["-nodes", "-days", "30", "-subj", &format!("/CN={cn}")])
+        .args(["-nodes", "-days", "30", "-subj", subject])
+        .args(extra)
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -97,13 +102,31 @@ type Tls = StreamOwned<ClientConnection, TcpStream>;
 
 /// A TLS connection to the server with SNI `name`, handshake done.
 fn tls_connect(port: u16, name: &str) -> Tls {
+    tls_connect_as(port, name, None)
+}
+
+/// [`tls_connect`], presenting the certificate and key of `client` (PEM files).
+fn tls_connect_as(port: u16, name: &str, client: Option<(&Path, &Path)>) -> Tls {
+    use rustls::pki_types::pem::PemObject;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider.clone())
+    let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .expect("versions")
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(Arc::new(AnyCert(provider)));
+    let config = match client {
+        Some((crt, key)) => {
+            let chain = CertificateDer::pem_file_iter(crt)
+                .expect("crt")
+                .collect::<Result<Vec<_>, _>>()
+                .expect("certs");
+            let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key).expect("key");
+            builder
+                .with_client_auth_cert(chain, key)
+                .expect("client auth")
+        }
+        None => builder.with_no_client_auth(),
+    };
     let sni = ServerName::try_from(name.to_string()).expect("name");
     let conn = ClientConnection::new(Arc::new(config), sni).expect("client");
     let tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -308,5 +331,72 @@ fn bad_pemfiles_fail_the_config_test() {
     let good = dir.join("a.pem").display().to_string();
     let (code, err) = check_config(&good);
     assert_eq!(code, 0, "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The `name=value` lines a CGI script printed, as pairs.
+fn env_lines(body: &str) -> Vec<(String, String)> {
+    body.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn var<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn cgi_sees_https_and_the_client_certificate() {
+    let dir = common::temp_dir("tlsclient");
+    make_cert_with(
+        &dir,
+        "client",
+        "/CN=alice/O=Example",
+        &["-addext", "basicConstraints=critical,CA:FALSE"],
+    );
+    let conf = format!(
+        "server.modules += (\"mod_cgi\")\ncgi.assign = (\".sh\" => \"/bin/sh\")\n\
+         ssl.ca-file = \"{ca}\"\nssl.verifyclient.activate = \"enable\"\n\
+         ssl.verifyclient.enforce = \"disable\"\n\
+         ssl.verifyclient.username = \"SSL_CLIENT_S_DN_CN\"",
+        ca = dir.join("client.crt").display()
+    );
+    let s = tls_server(
+        &conf,
+        &[(
+            "env.sh",
+            b"printf 'Content-Type: text/plain\\r\\n\\r\\n'\nenv\n",
+        )],
+    );
+    let with_cert = Some((dir.join("client.crt"), dir.join("client.key")));
+    let with_cert = with_cert.as_ref().map(|(c, k)| (c.as_path(), k.as_path()));
+    let mut tls = tls_connect_as(s.port, "a.test", with_cert);
+    let r = request(&mut tls, "/env.sh", "a.test");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let env = env_lines(&r.text());
+    assert_eq!(var(&env, "HTTPS"), Some("on"));
+    assert_eq!(var(&env, "REQUEST_SCHEME"), Some("https"));
+    assert_eq!(var(&env, "SERVER_PORT"), Some(s.port.to_string().as_str()));
+    assert!(
+        matches!(var(&env, "SSL_PROTOCOL"), Some("TLSv1.3" | "TLSv1.2")),
+        "{env:?}"
+    );
+    assert!(
+        var(&env, "SSL_CIPHER").is_some_and(|c| c.starts_with("TLS_")),
+        "{env:?}"
+    );
+    assert_eq!(var(&env, "SSL_CLIENT_VERIFY"), Some("SUCCESS"));
+    assert_eq!(
+        var(&env, "SSL_CLIENT_S_DN"),
+        Some("CN = alice, O = Example")
+    );
+    assert_eq!(var(&env, "SSL_CLIENT_S_DN_O"), Some("Example"));
+    assert_eq!(var(&env, "REMOTE_USER"), Some("alice"));
+    assert_eq!(var(&env, "AUTH_TYPE"), Some("SSL_CLIENT_VERIFY"));
+    let mut anon = tls_connect(s.port, "a.test");
+    let env = env_lines(&request(&mut anon, "/env.sh", "a.test").text());
+    assert_eq!(var(&env, "SSL_CLIENT_VERIFY"), Some("NONE"));
+    assert_eq!(var(&env, "REMOTE_USER"), None);
     let _ = std::fs::remove_dir_all(&dir);
 }

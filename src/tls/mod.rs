@@ -6,12 +6,13 @@
 //! evaluated on the client's server name as lighttpd does in its
 //! servername callback). The encrypted stream itself is [`stream`].
 //!
-//! Accepted and ignored (rustls chooses): `ssl.cipher-list`,
-//! `ssl.honor-cipher-order`, `ssl.dh-file`, `ssl.ec-curve`, `CipherString`
-//! and the other `ssl-conf-cmd` commands (warned), `ssl.read-ahead`,
+//! Accepted and ignored (rustls chooses): `ssl.cipher-list`, `CipherString`
+//! and the other `ssl-conf-cmd` commands (warned; `ssl.honor-cipher-order`,
+//! `ssl.dh-file`, `ssl.ec-curve` are unknown keys in 1.4.69 too), `ssl.read-ahead`,
 //! `ssl.disable-client-renegotiation` (rustls never renegotiates),
 //! `ssl.stek-file`, `ssl.stapling-file`, `ssl.acme-tls-1`, CRLs.
 
+pub mod env;
 pub mod stream;
 
 use std::collections::HashMap;
@@ -30,13 +31,22 @@ use crate::config::tree::{ConfigTree, CtxId, Directive};
 use crate::config::value::Value;
 use crate::sockets::ListenSpec;
 
+pub use env::ClientEnvConf;
 pub use stream::TlsStream;
 
 /// The rustls server config of every TLS listener, by the listener's
 /// `$SERVER["socket"]` block (None: `server.bind`/`server.port`).
 #[derive(Default, Clone)]
 pub struct TlsListeners {
-    by_ctx: HashMap<Option<CtxId>, Arc<ServerConfig>>,
+    by_ctx: HashMap<Option<CtxId>, ListenerTls>,
+}
+
+/// One TLS listener: its rustls config and what its requests' environment
+/// tells about the client certificate.
+#[derive(Clone)]
+pub struct ListenerTls {
+    pub config: Arc<ServerConfig>,
+    pub env: Arc<ClientEnvConf>,
 }
 
 impl TlsListeners {
@@ -45,14 +55,24 @@ impl TlsListeners {
         let mut out = TlsListeners::default();
         for (i, spec) in specs.iter().filter(|s| s.ssl).enumerate() {
             // the first failure stops the setup, as in lighttpd
-            let cfg = listener_config(tree, spec.ctx.unwrap_or(0), i == 0)?;
-            out.by_ctx.insert(spec.ctx, Arc::new(cfg));
+            let scope = spec.ctx.unwrap_or(0);
+            let cfg = listener_config(tree, scope, i == 0)?;
+            let env = ClientEnvConf {
+                activate: scoped_bool(tree, scope, "ssl.verifyclient.activate", false),
+                username: scoped_str(tree, scope, "ssl.verifyclient.username"),
+                export_cert: scoped_bool(tree, scope, "ssl.verifyclient.exportcert", false),
+            };
+            let tls = ListenerTls {
+                config: Arc::new(cfg),
+                env: Arc::new(env),
+            };
+            out.by_ctx.insert(spec.ctx, tls);
         }
         Ok(out)
     }
 
     /// The config of the listener defined by `ctx`, when it speaks TLS.
-    pub fn config_for(&self, ctx: Option<CtxId>) -> Option<Arc<ServerConfig>> {
+    pub fn config_for(&self, ctx: Option<CtxId>) -> Option<ListenerTls> {
         self.by_ctx.get(&ctx).cloned()
     }
 }
@@ -155,10 +175,10 @@ fn load_keypair(tree: &ConfigTree, ctx: CtxId) -> Result<Arc<CertifiedKey>, Vec<
     }
     if let Some(ca) = scoped_str(tree, ctx, "ssl.ca-file") {
         // lighttpd builds the chain from ssl.ca-file when the pemfile has
-        // only the leaf; the CA certs are sent after it.
+        // only the leaf: the issuers up to (not including) the root.
         let cas = read_certs(&ca)?;
         if chain.len() == 1 {
-            chain.extend(cas);
+            complete_chain(&mut chain, &cas);
         }
     }
     let priv_key = read_key(key)?;
@@ -173,6 +193,29 @@ fn load_keypair(tree: &ConfigTree, ctx: CtxId) -> Result<Arc<CertifiedKey>, Vec<
         )));
     }
     Ok(Arc::new(certified))
+}
+
+/// Append the intermediate CAs of `cas` that issued the chain's last
+/// certificate, in turn (bounded; self-signed roots are not sent).
+fn complete_chain(chain: &mut Vec<CertificateDer<'static>>, cas: &[CertificateDer<'static>]) {
+    use env::serial_issuer_subject as names;
+    for _ in 0..8 {
+        let Some((_, issuer, subject)) = chain.last().and_then(|c| names(c)) else {
+            return;
+        };
+        if issuer == subject {
+            return;
+        }
+        let next = cas.iter().find(|ca| {
+            names(ca).is_some_and(|(_, ca_issuer, ca_subject)| {
+                ca_subject == issuer && ca_issuer != ca_subject
+            })
+        });
+        match next {
+            Some(ca) if !chain.contains(ca) => chain.push(ca.clone()),
+            _ => return,
+        }
+    }
 }
 
 fn load_file(path: &str) -> Result<Vec<u8>, Vec<Diagnostic>> {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use rustls::{ServerConfig, ServerConnection};
 
+use super::ClientEnvConf;
 use crate::chunk::{ChunkQueue, Written};
 
 /// Plaintext encrypted per step (one TLS record).
@@ -26,10 +27,17 @@ pub struct TlsStream {
     eof: bool,
     /// The first byte was looked at (plain HTTP is not answered).
     first_seen: bool,
+    env_conf: Arc<ClientEnvConf>,
+    /// The request environment, made once the handshake is done.
+    env: Option<Vec<(String, String)>>,
 }
 
 impl TlsStream {
-    pub fn new(tcp: mio::net::TcpStream, config: Arc<ServerConfig>) -> io::Result<TlsStream> {
+    pub fn new(
+        tcp: mio::net::TcpStream,
+        config: Arc<ServerConfig>,
+        env_conf: Arc<ClientEnvConf>,
+    ) -> io::Result<TlsStream> {
         let conn = ServerConnection::new(config).map_err(io::Error::other)?;
         Ok(TlsStream {
             tcp,
@@ -37,6 +45,8 @@ impl TlsStream {
             piece: Vec::new(),
             eof: false,
             first_seen: false,
+            env_conf,
+            env: None,
         })
     }
 
@@ -48,6 +58,14 @@ impl TlsStream {
     /// The client certificate chain (`ssl.verifyclient.activate`).
     pub fn peer_certificates(&self) -> Option<&[rustls::pki_types::CertificateDer<'static>]> {
         self.conn.peer_certificates()
+    }
+
+    /// Append the connection's request environment (SSL_PROTOCOL, ...).
+    pub fn add_env(&mut self, out: &mut Vec<(String, String)>) {
+        if self.env.is_none() && !self.conn.is_handshaking() {
+            self.env = Some(super::env::request_env(&self.conn, &self.env_conf));
+        }
+        out.extend(self.env.iter().flatten().cloned());
     }
 
     /// Encrypted bytes wait for the socket.
