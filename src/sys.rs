@@ -177,6 +177,35 @@ pub fn localtime(secs: i64) -> LocalTime {
     }
 }
 
+/// `strftime(3)` of a Unix time, local (`localtime_r`) or UTC
+/// (`gmtime_r`); "" when the format has a NUL or the result exceeds 1 KiB.
+pub fn strftime(fmt: &str, secs: i64, local: bool) -> String {
+    let Ok(cfmt) = std::ffi::CString::new(fmt) else {
+        return String::new();
+    };
+    let t: libc::time_t = secs as libc::time_t;
+    // SAFETY: `tm` is plain old data; zeroed is a valid value.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call; the _r variants write
+    // only into `tm`.
+    let ok = unsafe {
+        if local {
+            !libc::localtime_r(&t, &mut tm).is_null()
+        } else {
+            !libc::gmtime_r(&t, &mut tm).is_null()
+        }
+    };
+    if !ok {
+        return String::new();
+    }
+    let mut buf = [0u8; 1024];
+    // SAFETY: `buf` has `buf.len()` writable bytes, `cfmt` is
+    // NUL-terminated and `tm` initialised; strftime writes at most that
+    // many bytes and returns how many (0 on overflow).
+    let n = unsafe { libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm) };
+    String::from_utf8_lossy(&buf[..n.min(buf.len())]).into_owned()
+}
+
 #[link(name = "crypt")]
 extern "C" {
     #[link_name = "crypt"]

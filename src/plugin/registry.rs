@@ -46,6 +46,7 @@ pub const BUILTIN: &[(&str, Ctor)] = &[
     ("mod_scgi", modules::scgi::new),
     ("mod_setenv", modules::setenv::new),
     ("mod_simple_vhost", modules::simple_vhost::new),
+    ("mod_ssi", modules::ssi::new),
     ("mod_status", modules::status::new),
     ("mod_userdir", modules::userdir::new),
 ];
