@@ -78,7 +78,7 @@ impl Site {
         let server = compiled.server;
         let spill = spill_conf(&server);
         let tls = if compiled.modules.iter().any(|m| m == "mod_openssl") {
-            crate::tls::TlsListeners::build(tree, &sockets::listen_specs(&server))?
+            crate::tls::TlsListeners::build(tree, &sockets::listen_specs(&server), false)?
         } else {
             crate::tls::TlsListeners::default()
         };

@@ -400,3 +400,16 @@ fn cgi_sees_https_and_the_client_certificate() {
     assert_eq!(var(&env, "REMOTE_USER"), None);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn idle_keepalive_close_sends_close_notify() {
+    let s = tls_server("server.max-keep-alive-idle = 1", &[("index.html", b"x")]);
+    let mut tls = tls_connect(s.port, "a.test");
+    assert_eq!(request(&mut tls, "/index.html", "a.test").status, 200);
+    let mut buf = [0u8; 16];
+    // rustls reports a TCP close without close_notify as UnexpectedEof
+    match tls.read(&mut buf) {
+        Ok(0) => {}
+        other => panic!("expected a clean TLS close, got {other:?}"),
+    }
+}

@@ -18,7 +18,7 @@ pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
     let Ok(server) = crate::config::core::compile_server(init.tree, Vec::new()) else {
         return Ok(Box::new(OpenSsl));
     };
-    TlsListeners::build(init.tree, &crate::sockets::listen_specs(&server))?;
+    TlsListeners::build(init.tree, &crate::sockets::listen_specs(&server), true)?;
     Ok(Box::new(OpenSsl))
 }
 

@@ -50,13 +50,21 @@ pub struct ListenerTls {
 }
 
 impl TlsListeners {
-    /// Build the configs of the listeners in `specs` with `ssl.engine`.
-    pub fn build(tree: &ConfigTree, specs: &[ListenSpec]) -> Result<TlsListeners, Vec<Diagnostic>> {
+    /// Build the configs of the listeners in `specs` with `ssl.engine`;
+    /// `warn`: log the notes about ignored settings (once per start).
+    pub fn build(
+        tree: &ConfigTree,
+        specs: &[ListenSpec],
+        warn: bool,
+    ) -> Result<TlsListeners, Vec<Diagnostic>> {
+        if warn {
+            cipher_list_notes(tree);
+        }
         let mut out = TlsListeners::default();
         for (i, spec) in specs.iter().filter(|s| s.ssl).enumerate() {
             // the first failure stops the setup, as in lighttpd
             let scope = spec.ctx.unwrap_or(0);
-            let cfg = listener_config(tree, scope, i == 0)?;
+            let cfg = listener_config(tree, scope, warn && i == 0)?;
             let env = ClientEnvConf {
                 activate: scoped_bool(tree, scope, "ssl.verifyclient.activate", false),
                 username: scoped_str(tree, scope, "ssl.verifyclient.username"),
@@ -74,6 +82,27 @@ impl TlsListeners {
     /// The config of the listener defined by `ctx`, when it speaks TLS.
     pub fn config_for(&self, ctx: Option<CtxId>) -> Option<ListenerTls> {
         self.by_ctx.get(&ctx).cloned()
+    }
+}
+
+/// lighttpd's note for `ssl.cipher-list` in the global or a socket block.
+fn cipher_list_notes(tree: &ConfigTree) {
+    for (id, ctx) in tree.contexts.iter().enumerate() {
+        let socket_scope = id == 0
+            || ctx
+                .cond
+                .as_ref()
+                .is_some_and(|c| c.field == CondField::ServerSocket);
+        let set = ctx
+            .get("ssl.cipher-list")
+            .and_then(|d| d.value.as_str())
+            .is_some_and(|s| !s.trim().is_empty());
+        if socket_scope && set {
+            crate::log_error!(
+                "ssl.cipher-list is deprecated.  Please prefer lighttpd secure TLS defaults, \
+                 or use ssl.openssl.ssl-conf-cmd \"CipherString\" to set custom cipher list."
+            );
+        }
     }
 }
 

@@ -27,6 +27,8 @@ pub struct TlsStream {
     eof: bool,
     /// The first byte was looked at (plain HTTP is not answered).
     first_seen: bool,
+    /// close_notify was queued.
+    closed: bool,
     env_conf: Arc<ClientEnvConf>,
     /// The request environment, made once the handshake is done.
     env: Option<Vec<(String, String)>>,
@@ -45,6 +47,7 @@ impl TlsStream {
             piece: Vec::new(),
             eof: false,
             first_seen: false,
+            closed: false,
             env_conf,
             env: None,
         })
@@ -191,9 +194,25 @@ impl TlsStream {
     /// close_notify, then shut the write side (best effort: the socket
     /// is not waited for).
     pub fn shutdown_write(&mut self) {
-        self.conn.send_close_notify();
-        let _ = self.flush_tls();
+        self.close_notify();
         let _ = self.tcp.shutdown(std::net::Shutdown::Write);
+    }
+
+    /// Tell the client the stream ends (once; not before the handshake
+    /// is done, so a failed or clear-text start gets no bytes).
+    fn close_notify(&mut self) {
+        if !self.closed && !self.conn.is_handshaking() {
+            self.closed = true;
+            self.conn.send_close_notify();
+            let _ = self.flush_tls();
+        }
+    }
+}
+
+impl Drop for TlsStream {
+    /// Idle timeouts and aborts close with close_notify too (lighttpd).
+    fn drop(&mut self) {
+        self.close_notify();
     }
 }
 
