@@ -9,6 +9,16 @@ use std::time::{Duration, Instant};
 
 const SSI: &str = "server.modules = (\"mod_ssi\")\nssi.extension = (\".shtml\")";
 
+/// GET with a 30 s read timeout (for pages waiting on commands).
+fn request_slowly(port: u16, path: &str) -> Vec<u8> {
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let req = format!("GET {path} HTTP/1.0\r\n\r\n");
+    std::io::Write::write_all(&mut c, req.as_bytes()).expect("send");
+    common::read_to_close(&mut c)
+}
+
 fn start(extra: &str, files: &[(&str, &[u8])]) -> Server {
     Server::start(&format!("{SSI}\n{extra}"), files)
 }
@@ -80,6 +90,54 @@ fn exec_runs_the_shell_unless_disabled() {
     assert_eq!(on.get("/e.shtml").text(), "a42\nb");
     let off = start("ssi.exec = \"disable\"", &[("e.shtml", page)]);
     assert_eq!(off.get("/e.shtml").text(), "ab");
+}
+
+#[test]
+fn exec_does_not_block_other_requests() {
+    let s = start(
+        "",
+        &[
+            (
+                "slow.shtml",
+                b"[<!--#exec cmd=\"sleep 2; echo late\" -->][<!--#exec cmd=\"echo second\" -->]",
+            ),
+            ("fast.txt", b"fast"),
+        ],
+    );
+    let port = s.port;
+    let slow = std::thread::spawn(move || request_slowly(port, "/slow.shtml"));
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    assert_eq!(s.get("/fast.txt").text(), "fast");
+    assert!(
+        t.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        t.elapsed()
+    );
+    let body = slow.join().expect("join");
+    let r = common::parse(&body).pop().expect("response");
+    assert_eq!(r.text(), "[late\n][second\n]");
+}
+
+#[test]
+fn exec_is_killed_after_its_time_limit() {
+    let s = start(
+        "",
+        &[(
+            "hang.shtml",
+            b"a<!--#exec cmd=\"echo part; exec sleep 60\" -->b",
+        )],
+    );
+    let t = Instant::now();
+    let r = common::parse(&request_slowly(s.port, "/hang.shtml"))
+        .pop()
+        .expect("response");
+    assert_eq!(r.text(), "apart\nb");
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_secs(9) && took < Duration::from_secs(20),
+        "{took:?}"
+    );
 }
 
 #[test]

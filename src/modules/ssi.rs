@@ -1,10 +1,11 @@
 //! mod_ssi (lighttpd src/mod_ssi.c): server-side includes for files whose
 //! physical path ends with an `ssi.extension` suffix. The page is built in
-//! one go when the handler first runs (like lighttpd, synchronously):
+//! one go when the handler first runs (like lighttpd):
 //! text is copied, `<!--#...-->` statements ([`super::ssi_parse`]) are
 //! executed — echo, include/fsize/flastmod (file= / virtual=), config,
 //! printenv, set, if/elif/else/endif ([`super::ssi_expr`]), exec
-//! ([`super::ssi_exec`]). Content-Type is `ssi.content-type`; ETag and
+//! (collected as placeholders; the commands then run one at a time on the
+//! event loop, [`super::ssi_exec`]). Content-Type is `ssi.content-type`; ETag and
 //! Last-Modified (newest of the page and its includes) and 304s only with
 //! `ssi.conditional-requests`. Work per request is bounded: at most
 //! [`MAX_INCLUDES`] includes and [`MAX_OUTPUT`] bytes of output; the
@@ -14,6 +15,7 @@ use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::rc::Rc;
 
+use super::ssi_exec::Running;
 use super::ssi_parse::{self, Directive, Piece};
 use crate::chunk::{ChunkQueue, SpillConf};
 use crate::config::diagnostic::Diagnostic;
@@ -138,6 +140,7 @@ impl Module for ModSsi {
         r.handler = Some(Box::new(SsiHandler {
             conf,
             spill: self.spill.clone(),
+            pending: None,
         }));
         Flow::Finished
     }
@@ -147,23 +150,109 @@ impl Module for ModSsi {
 struct SsiHandler {
     conf: SsiConf,
     spill: Rc<SpillConf>,
+    pending: Option<Pending>,
+}
+
+/// A processed page waiting for its `#exec` commands, run one at a time.
+struct Pending {
+    parts: Vec<Part>,
+    meta: Metadata,
+    newest_include: i64,
+    /// The part being (or to be) run next.
+    next: usize,
+    running: Option<Running>,
 }
 
 impl Handler for SsiHandler {
     fn handle(&mut self, r: &mut Request, cx: &mut Ctx) -> Flow {
-        let mut page = Page::new(r, &self.conf, &self.spill, cx.now);
-        let Some(meta) = page.process_current() else {
-            r.handler_module = None;
-            r.resp.complete = true;
-            return r.finish_with(500);
+        if self.pending.is_none() {
+            let mut page = Page::new(r, &self.conf, &self.spill, cx.now);
+            let Some(meta) = page.process_current() else {
+                r.handler_module = None;
+                r.resp.complete = true;
+                return r.finish_with(500);
+            };
+            let newest_include = page.newest_include;
+            self.pending = Some(Pending {
+                parts: page.out.into_parts(),
+                meta,
+                newest_include,
+                next: 0,
+                running: None,
+            });
+        }
+        self.drive(r, cx)
+    }
+
+    fn tick(&mut self, _r: &mut Request, _cx: &mut Ctx) -> Flow {
+        match self.pending.as_ref().and_then(|p| p.running.as_ref()) {
+            Some(run) if run.expired() => Flow::GoOn,
+            _ => Flow::WaitForEvent,
+        }
+    }
+
+    fn reset(&mut self, cx: &mut Ctx) {
+        if let Some(run) = self.pending.as_mut().and_then(|p| p.running.take()) {
+            run.abandon(cx);
+        }
+    }
+}
+
+impl SsiHandler {
+    /// Run the pending commands in order; then build the response.
+    fn drive(&mut self, r: &mut Request, cx: &mut Ctx) -> Flow {
+        let Some(p) = self.pending.as_mut() else {
+            return Flow::Error;
         };
+        loop {
+            if let Some(run) = p.running.as_mut() {
+                if !run.read() {
+                    return Flow::WaitForEvent;
+                }
+                let out = p
+                    .running
+                    .take()
+                    .map(|run| run.finish(cx))
+                    .unwrap_or_default();
+                let mut q = ChunkQueue::new();
+                if q.append_spilling(&out, &self.spill).is_err() {
+                    crate::log_error!("ssi: writing a temp file failed");
+                }
+                p.parts[p.next] = Part::Data(q);
+                p.next += 1;
+            }
+            let Some(i) = (p.next..p.parts.len()).find(|&i| matches!(p.parts[i], Part::Exec(_)))
+            else {
+                break;
+            };
+            p.next = i;
+            let Part::Exec(cmd) = &p.parts[i] else { break };
+            match Running::spawn(cmd, cx) {
+                Ok(run) => p.running = Some(run),
+                Err(e) => {
+                    crate::log_error!("spawning exec failed: {cmd} {e}");
+                    p.parts[i] = Part::Data(ChunkQueue::new());
+                    p.next += 1;
+                }
+            }
+        }
+        let Some(p) = self.pending.take() else {
+            return Flow::Error;
+        };
+        self.respond(r, p)
+    }
+
+    fn respond(&self, r: &mut Request, p: Pending) -> Flow {
         let ct = self.conf.content_type.as_deref().unwrap_or("text/html");
         r.resp.headers.set("Content-Type", ct);
-        let newest_include = page.newest_include;
-        r.resp.body = std::mem::take(&mut page.out.queue);
+        for part in p.parts {
+            if let Part::Data(mut q) = part {
+                r.resp.body.append_queue(&mut q);
+            }
+        }
         r.resp.complete = true;
         if self.conf.conditional_requests {
-            if let Some(status) = validators(r, &meta, newest_include) {
+            if let Some(status) = validators(r, &p.meta, p.newest_include) {
                 r.resp.body.reset();
                 return r.finish_with(status);
             }
@@ -192,20 +281,32 @@ fn validators(r: &mut Request, meta: &Metadata, newest_include: i64) -> Option<u
     crate::http::conditional::check(&r.method, &r.headers, etag.as_deref(), &lm)
 }
 
+/// A stretch of the response: data, or an `#exec` command to run.
+enum Part {
+    Data(ChunkQueue),
+    Exec(String),
+}
+
 /// The response body being built, bounded and spilling to temp files.
 struct Out {
-    queue: ChunkQueue,
+    /// Finished parts; `current` is the data after the last exec.
+    parts: Vec<Part>,
+    current: ChunkQueue,
     spill: Rc<SpillConf>,
+    total: u64,
     truncated: bool,
 }
 
 impl Out {
     fn room(&mut self, n: u64) -> bool {
-        if self.queue.len() + n > MAX_OUTPUT {
+        if self.total + n > MAX_OUTPUT {
             if !self.truncated {
                 crate::log_error!("ssi: output exceeds {MAX_OUTPUT} bytes; the rest is dropped");
             }
             self.truncated = true;
+        }
+        if !self.truncated {
+            self.total += n;
         }
         !self.truncated
     }
@@ -214,7 +315,7 @@ impl Out {
         if data.is_empty() || !self.room(data.len() as u64) {
             return;
         }
-        if self.queue.append_spilling(data, &self.spill).is_err() && !self.truncated {
+        if self.current.append_spilling(data, &self.spill).is_err() && !self.truncated {
             crate::log_error!("ssi: writing a temp file failed");
             self.truncated = true;
         }
@@ -222,8 +323,23 @@ impl Out {
 
     fn file(&mut self, file: Rc<std::fs::File>, len: u64) {
         if len > 0 && self.room(len) {
-            self.queue.append_file(file, 0, len);
+            self.current.append_file(file, 0, len);
         }
+    }
+
+    fn exec(&mut self, cmd: &str) {
+        if !self.truncated {
+            let data = std::mem::take(&mut self.current);
+            self.parts.push(Part::Data(data));
+            self.parts.push(Part::Exec(cmd.to_string()));
+        }
+    }
+
+    /// All parts, in order.
+    fn into_parts(mut self) -> Vec<Part> {
+        let data = std::mem::take(&mut self.current);
+        self.parts.push(Part::Data(data));
+        self.parts
     }
 }
 
@@ -275,8 +391,10 @@ impl<'a> Page<'a> {
         Page {
             conf,
             out: Out {
-                queue: ChunkQueue::new(),
+                parts: Vec::new(),
+                current: ChunkQueue::new(),
                 spill: spill.clone(),
+                total: 0,
                 truncated: false,
             },
             now,
@@ -579,10 +697,12 @@ impl Page<'_> {
             return;
         }
         let Some(cmd) = d.get("cmd") else { return };
-        match super::ssi_exec::run(cmd) {
-            Ok(out) => self.out.mem(&out),
-            Err(e) => crate::log_error!("spawning exec failed: {cmd} {e}"),
+        if self.includes >= MAX_INCLUDES {
+            crate::log_error!("ssi: more than {MAX_INCLUDES} include/exec statements; ignored");
+            return;
         }
+        self.includes += 1;
+        self.out.exec(cmd);
     }
 
     fn file_cmd(&mut self, d: &Directive, what: FileCmd) {

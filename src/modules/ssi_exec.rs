@@ -1,113 +1,141 @@
-//! mod_ssi `<!--#exec cmd="..." -->`: run `/bin/sh -c cmd` and collect its
-//! standard output. lighttpd 1.4.69 runs it synchronously (blocking the
-//! whole server until the command exits); here the wait is bounded:
-//! at most [`TIMEOUT`] (then the command is killed) and at most
-//! [`MAX_OUTPUT`] bytes are kept (the rest is read and discarded).
-//! stdin is /dev/null, stderr goes to the server's stderr (the error log).
+//! mod_ssi `<!--#exec cmd="..." -->`: `/bin/sh -c cmd` with stdin
+//! /dev/null and stderr to the server's stderr (the error log). lighttpd
+//! 1.4.69 runs it synchronously, blocking the whole server; here the
+//! command's stdout is a non-blocking pipe on the event loop
+//! ([`Running::read`] on readiness), bounded in time ([`TIMEOUT`], then
+//! the command is killed) and in kept output ([`MAX_OUTPUT`], the rest is
+//! read and dropped). The server's SIGCHLD handling reaps the process.
 
 use std::io::Read;
-use std::os::fd::AsFd;
-use std::process::{Command, Stdio};
+use std::os::fd::AsRawFd;
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use mio::unix::SourceFd;
+use mio::{Interest, Token};
+
+use crate::plugin::Ctx;
 
 /// Longest a command may run.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// Most output kept from one command.
 pub const MAX_OUTPUT: usize = 16 << 20;
+/// The handler token slot of the stdout pipe.
+pub const SLOT: usize = 1;
 
-/// Run `cmd`; its output (possibly cut short), or the spawn error.
-pub fn run(cmd: &str) -> std::io::Result<Vec<u8>> {
-    let mut child = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let mut out = Vec::new();
-    if let Some(mut stdout) = child.stdout.take() {
-        read_bounded(&mut stdout, &mut out, Instant::now() + TIMEOUT);
-    }
-    let status = match child.try_wait() {
-        Ok(Some(s)) => Some(s),
-        _ => {
-            let deadline = Instant::now() + Duration::from_millis(200);
-            wait_until(&mut child, deadline)
-        }
-    };
-    match status {
-        Some(s) if s.code().is_none() => {
-            crate::log_error!("process exited abnormally: {cmd}");
-        }
-        Some(_) => {}
-        None => {
-            crate::log_error!(
-                "ssi: exec timed out after {}s, killed: {cmd}",
-                TIMEOUT.as_secs()
-            );
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-    Ok(out)
-}
-
-/// Read `pipe` until EOF or `deadline`, keeping at most [`MAX_OUTPUT`].
-fn read_bounded(pipe: &mut std::process::ChildStdout, out: &mut Vec<u8>, deadline: Instant) {
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return;
-        }
-        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
-        let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::from(ms)) {
-            Ok(0) => continue,
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return,
-        }
-        match pipe.read(&mut buf) {
-            Ok(0) => return,
-            Ok(n) => {
-                let room = MAX_OUTPUT.saturating_sub(out.len());
-                out.extend_from_slice(&buf[..n.min(room)]);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return,
-        }
-    }
-}
-
-fn wait_until(
-    child: &mut std::process::Child,
+/// A running command.
+pub struct Running {
+    cmd: String,
+    child: Child,
+    stdout: Option<ChildStdout>,
+    out: Vec<u8>,
     deadline: Instant,
-) -> Option<std::process::ExitStatus> {
-    loop {
-        if let Ok(Some(s)) = child.try_wait() {
-            return Some(s);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
+}
+
+fn set_nonblocking(fd: i32) {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    if let Ok(flags) = fcntl(fd, FcntlArg::F_GETFL) {
+        let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
+        let _ = fcntl(fd, FcntlArg::F_SETFL(flags));
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn output_is_collected() {
-        assert_eq!(run("echo hi; echo err >&2").expect("spawn"), b"hi\n");
+impl Running {
+    /// Start `cmd` and register its stdout with the event loop.
+    pub fn spawn(cmd: &str, cx: &mut Ctx) -> std::io::Result<Running> {
+        let mut child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(cmd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let Some(stdout) = child.stdout.take() else {
+            let _ = child.kill();
+            return Err(std::io::Error::other("no stdout pipe"));
+        };
+        set_nonblocking(stdout.as_raw_fd());
+        let token = Token(cx.token_base | (SLOT << 32));
+        if let Err(e) = cx.registry.register(
+            &mut SourceFd(&stdout.as_raw_fd()),
+            token,
+            Interest::READABLE,
+        ) {
+            let _ = child.kill();
+            return Err(e);
+        }
+        Ok(Running {
+            cmd: cmd.to_string(),
+            child,
+            stdout: Some(stdout),
+            out: Vec::new(),
+            deadline: Instant::now() + TIMEOUT,
+        })
     }
 
-    #[test]
-    fn output_is_capped() {
-        let out = run("head -c 20000000 /dev/zero").expect("spawn");
-        assert_eq!(out.len(), MAX_OUTPUT);
+    /// Read what is available; true once the output is complete (EOF,
+    /// error, or past the deadline).
+    pub fn read(&mut self) -> bool {
+        let Some(stdout) = self.stdout.as_mut() else {
+            return true;
+        };
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match stdout.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(n) => {
+                    let room = MAX_OUTPUT.saturating_sub(self.out.len());
+                    self.out.extend_from_slice(&buf[..n.min(room)]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    return self.expired();
+                }
+                Err(_) => return true,
+            }
+        }
+    }
+
+    /// Past the deadline?
+    pub fn expired(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// Stop watching the pipe (killing the command if it timed out or is
+    /// abandoned); the output.
+    pub fn finish(mut self, cx: &mut Ctx) -> Vec<u8> {
+        self.release(cx);
+        std::mem::take(&mut self.out)
+    }
+
+    fn release(&mut self, cx: &mut Ctx) {
+        if let Some(stdout) = self.stdout.take() {
+            let _ = cx.registry.deregister(&mut SourceFd(&stdout.as_raw_fd()));
+        }
+        match self.child.try_wait() {
+            Ok(Some(status)) if status.code().is_none() => {
+                crate::log_error!("process exited abnormally: {}", self.cmd);
+            }
+            Ok(Some(_)) | Err(_) => {}
+            Ok(None) if self.expired() => {
+                crate::log_error!(
+                    "ssi: exec ran longer than {}s, killed: {}",
+                    TIMEOUT.as_secs(),
+                    self.cmd
+                );
+                let _ = self.child.kill();
+            }
+            // output complete but still running: leave it to the reaper
+            Ok(None) => {}
+        }
+    }
+
+    /// The request is gone: stop the command.
+    pub fn abandon(mut self, cx: &mut Ctx) {
+        if let Some(stdout) = self.stdout.take() {
+            let _ = cx.registry.deregister(&mut SourceFd(&stdout.as_raw_fd()));
+        }
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+        }
     }
 }
