@@ -585,7 +585,9 @@ impl Server {
                 let tls = crate::tls::TlsStream::new(tcp, tls.config, tls.env).ok()?;
                 Some(sockets::Stream::Tls(Box::new(tls)))
             }
-            other => Some(other),
+            // TLS over a unix socket is not implemented: never serve such
+            // a listener in clear text
+            _ => None,
         }
     }
 

@@ -413,3 +413,31 @@ fn idle_keepalive_close_sends_close_notify() {
         other => panic!("expected a clean TLS close, got {other:?}"),
     }
 }
+
+#[test]
+fn tls_on_a_unix_socket_is_never_served_in_clear_text() {
+    let sock = common::temp_dir("tlsunix").join("s.sock");
+    let s = tls_server(
+        &format!(
+            "$SERVER[\"socket\"] == \"{}\" {{ ssl.engine = \"enable\" ssl.pemfile = \"@DIR@/a.pem\" }}",
+            sock.display()
+        ),
+        &[("index.html", b"secret")],
+    );
+    let deadline = Instant::now() + common::TIMEOUT;
+    let mut c = loop {
+        match std::os::unix::net::UnixStream::connect(&sock) {
+            Ok(c) => break c,
+            Err(e) if Instant::now() > deadline => panic!("connect: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    c.set_read_timeout(Some(common::TIMEOUT)).expect("timeout");
+    // (the server may already have closed: the write can fail)
+    let _ = c.write_all(b"GET /index.html HTTP/1.0\r\n\r\n");
+    let mut reply = Vec::new();
+    let _ = c.read_to_end(&mut reply);
+    assert!(reply.is_empty(), "{}", String::from_utf8_lossy(&reply));
+    drop(s);
+    let _ = std::fs::remove_dir_all(sock.parent().expect("dir"));
+}
