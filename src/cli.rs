@@ -68,7 +68,7 @@ pub fn features() -> String {
         (cfg!(feature = "zstd"), "zstd support"),
         (false, "bzip2 support"),
         (cfg!(feature = "brotli"), "brotli support"),
-        (false, "crypt support"),
+        (true, "crypt support"),
         (true, "OpenSSL support"),
         (false, "mbedTLS support"),
         (false, "NSS crypto support"),

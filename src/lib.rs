@@ -12,6 +12,7 @@
 //!
 //! `sys` holds the only `unsafe` code: a few syscalls without safe wrappers.
 
+pub mod b64;
 pub mod chunk;
 pub mod cli;
 pub mod config;

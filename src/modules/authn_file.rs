@@ -248,36 +248,9 @@ fn sha_crypt_matches(hash: &str, pw: &str) -> bool {
     computed.is_some_and(|c| constant_eq(c.as_bytes(), expected.as_bytes()))
 }
 
-/// Standard base64 as lighttpd's `li_base64_dec`: whitespace and control
-/// characters are skipped, decoding stops at `=` or another invalid
-/// character; None if that leaves a dangling single character or nothing.
+/// Standard base64 as lighttpd decodes it; None if invalid or empty.
 pub fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut n) = (0u32, 0usize);
-    for &b in s {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            1..=0x20 => continue,
-            _ => break,
-        };
-        acc = (acc << 6) | u32::from(v);
-        n += 1;
-        if n % 4 == 0 {
-            out.extend_from_slice(&[(acc >> 16) as u8, (acc >> 8) as u8, acc as u8]);
-            acc = 0;
-        }
-    }
-    match n % 4 {
-        3 => out.extend_from_slice(&[(acc >> 10) as u8, (acc >> 2) as u8]),
-        2 => out.push((acc >> 4) as u8),
-        1 => return None,
-        _ => {}
-    }
-    (!out.is_empty()).then_some(out)
+    crate::b64::decode(s, crate::b64::Charset::Standard).filter(|d| !d.is_empty())
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! Patterns are compiled with `regex` when possible and with `fancy-regex`
 //! (look-around, back-references) otherwise, as DESIGN.md asks.
 
+use crate::b64::{self, Charset::Url};
 use crate::config::tree::CtxId;
 
 /// lighttpd limits a rule regex to 19 capture groups.
@@ -399,8 +400,8 @@ fn append(out: &mut Vec<u8>, s: &[u8], flags: Flags) {
         Some(Encode::All) => encode_all(out, s),
         Some(Encode::Nde) => encode_nde(out, s, false),
         Some(Encode::Psnde) => encode_nde(out, s, true),
-        Some(Encode::B64Enc) => out.extend_from_slice(b64u_encode(s).as_bytes()),
-        Some(Encode::B64Dec) => out.extend_from_slice(&b64u_decode(s)),
+        Some(Encode::B64Enc) => out.extend_from_slice(b64::encode_no_padding(s, Url).as_bytes()),
+        Some(Encode::B64Dec) => out.extend_from_slice(&b64::decode(s, Url).unwrap_or_default()),
     }
     if flags.lower {
         lower_skipping_escapes(&mut out[off..]);
@@ -474,46 +475,6 @@ fn lower_skipping_escapes(s: &mut [u8]) {
         s[i] = s[i].to_ascii_lowercase();
         i += 1;
     }
-}
-
-const B64U: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// base64url without padding.
-pub fn b64u_encode(s: &[u8]) -> String {
-    let mut out = String::with_capacity(s.len() * 4 / 3 + 3);
-    for chunk in s.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
-        for j in 0..=chunk.len() {
-            out.push(char::from(B64U[((n >> (18 - 6 * j)) & 63) as usize]));
-        }
-    }
-    out
-}
-
-/// base64url decode (also accepts `+/` and `=`), stopping at invalid input.
-pub fn b64u_decode(s: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for &b in s {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'-' | b'+' => 62,
-            b'_' | b'/' => 63,
-            _ => break,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
 }
 
 /// url-normalize treatment of a rule regex: uppercase `%xx` hex digits,
