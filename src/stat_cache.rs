@@ -6,10 +6,16 @@
 //! `sce->stat_ts == log_epoch_secs`); in a later second one `stat` confirms
 //! it, and a changed file (device, inode, size, mtime) is opened afresh.
 //! Failures are never cached. Per process, single-threaded (a thread local).
+//! The current second is the one the server's tick last saw (lighttpd's
+//! `log_epoch_secs`), so a hit reads no clock; paths are hashed with a
+//! small multiplicative hash (FxHash) instead of SipHash: the keys are
+//! file names, not a way for clients to make a table degenerate beyond
+//! [`MAX_ENTRIES`].
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::rc::Rc;
@@ -29,9 +35,62 @@ struct Entry {
     file: Option<Rc<File>>,
 }
 
+/// FxHash (rustc's hasher): one rotate, xor and multiply per word.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(w);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 #[derive(Default)]
 struct Cache {
-    entries: HashMap<String, Entry>,
+    entries: HashMap<String, Entry, BuildHasherDefault<FxHasher>>,
+    /// The second of the last [`tick`] (0: none yet, read the clock).
+    now: i64,
+}
+
+impl Cache {
+    fn now(&self) -> i64 {
+        if self.now == 0 {
+            now_secs()
+        } else {
+            self.now
+        }
+    }
 }
 
 /// The current second (vDSO clock, no system call).
@@ -121,7 +180,8 @@ impl Cache {
 pub fn metadata(path: &str) -> io::Result<Metadata> {
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
-        cache.lookup(path, now_secs()).map(|e| e.meta.clone())
+        let now = cache.now();
+        cache.lookup(path, now).map(|e| e.meta.clone())
     })
 }
 
@@ -129,12 +189,22 @@ pub fn metadata(path: &str) -> io::Result<Metadata> {
 /// shared) while the file stays the same. Non-regular files are opened
 /// each time and not kept.
 pub fn open(path: &str) -> io::Result<(Rc<File>, Metadata)> {
-    CACHE.with(|c| c.borrow_mut().open(path, now_secs()))
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        let now = cache.now();
+        cache.open(path, now)
+    })
 }
 
-/// The server's 1 s tick: drop entries (and their fds) unused for a while.
+/// The server's 1 s tick (run when the second changes): the new current
+/// second; drop entries (and their fds) unused for a while.
 pub fn tick() {
-    CACHE.with(|c| c.borrow_mut().prune(now_secs()));
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        cache.now = now_secs();
+        let now = cache.now;
+        cache.prune(now);
+    });
 }
 
 #[cfg(test)]
@@ -184,6 +254,17 @@ mod tests {
         assert_eq!(err, Some(io::ErrorKind::NotFound));
         std::fs::write(&path, b"back").unwrap();
         assert_eq!(c.lookup(&path, 201).unwrap().meta.len(), 4);
+    }
+
+    #[test]
+    fn fx_hasher_spreads_paths_and_keeps_equal_keys_equal() {
+        use std::hash::BuildHasher;
+        let b = BuildHasherDefault::<FxHasher>::default();
+        let h = |s: &str| b.hash_one(s);
+        assert_eq!(h("/srv/www/index.html"), h("/srv/www/index.html"));
+        assert_ne!(h("/srv/www/a.html"), h("/srv/www/b.html"));
+        assert_ne!(h("/srv/www/12345678"), h("/srv/www/12345679"));
+        assert_ne!(h("/a"), h("/b"));
     }
 
     #[test]

@@ -2,8 +2,6 @@
 //! `http_status[]` / `http_status_append`, src/response.c
 //! `http_response_write_prepare` default error page).
 
-use std::io::Write as _;
-
 /// lighttpd's reason phrase; "" for a code it does not know (the status line
 /// is then `HTTP/1.1 418 ` — number, one space, no phrase).
 pub fn reason(code: u16) -> &'static str {
@@ -94,17 +92,20 @@ pub fn error_page(code: u16) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Appends [`error_page`] to `out`.
+/// Appends [`error_page`] to `out` (plain appends: it is on the path of
+/// every error response).
 pub fn push_error_page(out: &mut Vec<u8>, code: u16) {
-    let s = format_args!("{code} {}", reason(code));
-    let _ = write!(
-        out,
-        "<?xml version=\"1.0\" encoding=\"iso-8859-1\"?>\n\
+    out.extend_from_slice(
+        b"<?xml version=\"1.0\" encoding=\"iso-8859-1\"?>\n\
 <!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Transitional//EN\"\n         \
 \"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd\">\n\
 <html xmlns=\"http://www.w3.org/1999/xhtml\" xml:lang=\"en\" lang=\"en\">\n \
-<head>\n  <title>{s}</title>\n </head>\n <body>\n  <h1>{s}</h1>\n </body>\n</html>\n"
+<head>\n  <title>",
     );
+    push_status_text(out, code);
+    out.extend_from_slice(b"</title>\n </head>\n <body>\n  <h1>");
+    push_status_text(out, code);
+    out.extend_from_slice(b"</h1>\n </body>\n</html>\n");
 }
 
 #[cfg(test)]
