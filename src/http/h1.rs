@@ -265,10 +265,26 @@ enum Framing {
 
 /// The end (after the LF) of the line starting at `pos`, if complete.
 fn line_end(buf: &[u8], pos: usize) -> Option<usize> {
-    buf[pos..]
-        .iter()
-        .position(|&c| c == b'\n')
-        .map(|nl| pos + nl + 1)
+    find_lf(&buf[pos..]).map(|nl| pos + nl + 1)
+}
+
+/// The first `\n` in `bytes`, eight bytes at a time (a word with no LF is
+/// skipped with one test; the word holding one is scanned bytewise).
+fn find_lf(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for w in &mut words {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(w);
+        let x = u64::from_le_bytes(word) ^ (ONES * u64::from(b'\n'));
+        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
+            break;
+        }
+        at += 8;
+    }
+    bytes[at..].iter().position(|&c| c == b'\n').map(|i| at + i)
 }
 
 /// Is the line `buf[start..end]` (with its LF) blank: `\n` or `\r\n`?

@@ -412,3 +412,24 @@ fn recorded_lighttpd_answers() {
     let h = ok("GET /i  HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(h.uri_path, "/i ");
 }
+
+#[test]
+fn find_lf_agrees_with_a_bytewise_scan_at_every_offset_and_length() {
+    let scalar = |b: &[u8]| b.iter().position(|&c| c == b'\n');
+    for len in 0..40 {
+        for lf in 0..=len {
+            let mut buf = vec![b'a'; len];
+            // neighbours of '\n' (0x0a) that a wrong word test could confuse
+            for (i, c) in buf.iter_mut().enumerate() {
+                *c = [b'a', 0x0b, 0x09, 0x8a, 0x00][i % 5];
+            }
+            if lf < len {
+                buf[lf] = b'\n';
+                if lf + 3 < len {
+                    buf[lf + 3] = b'\n';
+                }
+            }
+            assert_eq!(find_lf(&buf), scalar(&buf), "len {len} lf {lf}");
+        }
+    }
+}

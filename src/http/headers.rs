@@ -43,8 +43,10 @@ impl Field {
         &self.text[self.name_len..]
     }
 
+    /// Lengths first: most fields a lookup passes differ in length.
     fn is(&self, name: &str) -> bool {
-        self.name().eq_ignore_ascii_case(name)
+        self.name_len == name.len()
+            && self.text.as_bytes()[..self.name_len].eq_ignore_ascii_case(name.as_bytes())
     }
 
     fn set_value(&mut self, value: &str) {
