@@ -1,11 +1,16 @@
 //! The request environment of a TLS connection (lighttpd mod_openssl's
 //! `request_env` hook): `SSL_PROTOCOL`, `SSL_CIPHER`, the key sizes and,
 //! with `ssl.verifyclient.activate`, the client certificate's
-//! `SSL_CLIENT_*` values (subject read with a small DER walker: the
-//! certificate's serial and subject name are all that is needed).
+//! `SSL_CLIENT_*` values (the certificate is hostile input: it is parsed
+//! with the RustCrypto `x509-cert` crate, never by hand).
 
+use der::asn1::ObjectIdentifier;
+use der::Decode;
 use rustls::pki_types::CertificateDer;
 use rustls::{CipherSuite, ProtocolVersion, ServerConnection};
+use x509_cert::attr::AttributeTypeAndValue;
+use x509_cert::name::Name;
+use x509_cert::Certificate;
 
 /// The listener's `ssl.verifyclient.*` settings the environment needs.
 #[derive(Debug, Clone, Default)]
@@ -79,13 +84,12 @@ fn client_entries(
         return;
     };
     env.push(("SSL_CLIENT_VERIFY".into(), "SUCCESS".into()));
-    if let Some((serial, subject)) = serial_and_subject(cert) {
-        let oneline: Vec<String> = subject.iter().map(|(k, v)| format!("{k} = {v}")).collect();
-        env.push(("SSL_CLIENT_S_DN".into(), oneline.join(", ")));
-        for (k, v) in &subject {
-            env.push((format!("SSL_CLIENT_S_DN_{k}"), v.clone()));
+    if let Some(s) = serial_and_subject(cert) {
+        env.push(("SSL_CLIENT_S_DN".into(), s.oneline));
+        for (k, v) in s.entries {
+            env.push((format!("SSL_CLIENT_S_DN_{k}"), v));
         }
-        env.push(("SSL_CLIENT_M_SERIAL".into(), serial));
+        env.push(("SSL_CLIENT_M_SERIAL".into(), s.serial));
     }
     if let Some(var) = &conf.username {
         if let Some(v) = env.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone()) {
@@ -98,88 +102,66 @@ fn client_entries(
     }
 }
 
-/// A certificate in PEM.
+/// A certificate in PEM (base64 wrapped at 64 columns, as OpenSSL writes it).
 fn pem(der: &[u8]) -> String {
-    let b64 = base64(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(line));
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
+    der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der).unwrap_or_default()
 }
 
-fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(char::from(T[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+/// A certificate parsed by `x509-cert` (strict DER; None on any error).
+fn parse(der: &[u8]) -> Option<Certificate> {
+    Certificate::from_der(der).ok()
 }
 
-/// One DER element: (tag, contents, rest).
-fn tlv(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = data.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |a, &b| (a << 8) | usize::from(b));
-        (len, &rest[n..])
-    };
-    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+/// A certificate's serial number (content bytes), issuer and subject.
+pub fn serial_issuer_subject(der: &[u8]) -> Option<(Vec<u8>, Name, Name)> {
+    let tbs = parse(der)?.tbs_certificate;
+    Some((
+        tbs.serial_number.as_bytes().to_vec(),
+        tbs.issuer,
+        tbs.subject,
+    ))
 }
 
-/// A certificate's serial number, issuer and subject (DER contents).
-pub fn serial_issuer_subject(der: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
-    let (_, cert, _) = tlv(der)?;
-    let (_, tbs, _) = tlv(cert)?;
-    let (mut tag, mut field, mut rest) = tlv(tbs)?;
-    if tag == 0xa0 {
-        (tag, field, rest) = tlv(rest)?; // skip the version
-    }
-    if tag != 0x02 {
-        return None;
-    }
-    let (_, _sigalg, rest) = tlv(rest)?;
-    let (_, issuer, rest) = tlv(rest)?;
-    let (_, _validity, rest) = tlv(rest)?;
-    let (_, subject, _) = tlv(rest)?;
-    Some((field, issuer, subject))
+/// What the environment shows of a client certificate.
+#[derive(Debug)]
+pub struct ClientSubject {
+    /// Hex, as OpenSSL's BN_bn2hex.
+    pub serial: String,
+    /// OpenSSL's one-line form ("CN = a, O = b").
+    pub oneline: String,
+    /// (short name, value) of each subject entry.
+    pub entries: Vec<(String, String)>,
 }
 
-/// The serial (hex, as OpenSSL's BN_bn2hex) and the subject's
-/// (short name, value) pairs of a certificate.
-pub fn serial_and_subject(der: &[u8]) -> Option<(String, Vec<(String, String)>)> {
-    let (serial, _, mut subject) = serial_issuer_subject(der)?;
-    let serial = hex_serial(serial);
-    let mut names = Vec::new();
-    while !subject.is_empty() {
-        let (_, set, next) = tlv(subject)?;
-        subject = next;
-        let (_, atv, _) = tlv(set)?;
-        let (_, oid, after) = tlv(atv)?;
-        let (_, value, _) = tlv(after)?;
-        names.push((oid_name(oid), String::from_utf8_lossy(value).into_owned()));
-    }
-    Some((serial, names))
+/// The serial and subject of a certificate.
+pub fn serial_and_subject(der: &[u8]) -> Option<ClientSubject> {
+    let tbs = parse(der)?.tbs_certificate;
+    let rdns: Vec<Vec<(String, String)>> = tbs
+        .subject
+        .0
+        .iter()
+        .map(|rdn| rdn.0.iter().map(name_entry).collect())
+        .collect();
+    let oneline = rdns
+        .iter()
+        .map(|rdn| {
+            let parts: Vec<String> = rdn.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+            parts.join(" + ")
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let serial = hex_serial(tbs.serial_number.as_bytes());
+    Some(ClientSubject {
+        serial,
+        oneline,
+        entries: rdns.into_iter().flatten().collect(),
+    })
+}
+
+/// One subject entry: OpenSSL's short name and the string's bytes.
+fn name_entry(atv: &AttributeTypeAndValue) -> (String, String) {
+    let value = String::from_utf8_lossy(atv.value.value()).into_owned();
+    (oid_name(&atv.oid), value)
 }
 
 fn hex_serial(bytes: &[u8]) -> String {
@@ -191,103 +173,109 @@ fn hex_serial(bytes: &[u8]) -> String {
 }
 
 /// OpenSSL's short name of an attribute type (dotted OID otherwise).
-fn oid_name(oid: &[u8]) -> String {
-    let known: &[(&[u8], &str)] = &[
-        (&[0x55, 0x04, 0x03], "CN"),
-        (&[0x55, 0x04, 0x04], "SN"),
-        (&[0x55, 0x04, 0x05], "serialNumber"),
-        (&[0x55, 0x04, 0x06], "C"),
-        (&[0x55, 0x04, 0x07], "L"),
-        (&[0x55, 0x04, 0x08], "ST"),
-        (&[0x55, 0x04, 0x0a], "O"),
-        (&[0x55, 0x04, 0x0b], "OU"),
-        (&[0x55, 0x04, 0x0c], "title"),
-        (&[0x55, 0x04, 0x2a], "GN"),
-        (
-            &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01],
-            "emailAddress",
-        ),
-        (
-            &[0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x01],
-            "UID",
-        ),
-        (
-            &[0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x19],
-            "DC",
-        ),
+fn oid_name(oid: &ObjectIdentifier) -> String {
+    use der::oid::db::{rfc3280, rfc4519};
+    let known = [
+        (rfc4519::CN, "CN"),
+        (rfc4519::SN, "SN"),
+        (rfc4519::SERIAL_NUMBER, "serialNumber"),
+        (rfc4519::C, "C"),
+        (rfc4519::L, "L"),
+        (rfc4519::ST, "ST"),
+        (rfc4519::O, "O"),
+        (rfc4519::OU, "OU"),
+        (rfc4519::TITLE, "title"),
+        (rfc4519::GIVEN_NAME, "GN"),
+        (rfc3280::EMAIL_ADDRESS, "emailAddress"),
+        (rfc4519::UID, "UID"),
+        (rfc4519::DC, "DC"),
     ];
-    if let Some((_, n)) = known.iter().find(|(o, _)| *o == oid) {
-        return (*n).to_string();
+    match known.iter().find(|(o, _)| o == oid) {
+        Some((_, name)) => (*name).to_string(),
+        None => oid.to_string(),
     }
-    let mut parts = Vec::new();
-    if let Some((&first, rest)) = oid.split_first() {
-        parts.push(u64::from(first / 40));
-        parts.push(u64::from(first % 40));
-        let mut acc = 0u64;
-        for &b in rest {
-            acc = (acc << 7) | u64::from(b & 0x7f);
-            if b & 0x80 == 0 {
-                parts.push(acc);
-                acc = 0;
-            }
-        }
-    }
-    parts
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(".")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// (tag, contents) as DER.
-    fn der(tag: u8, body: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        if body.len() < 128 {
-            out.push(body.len() as u8);
-        } else {
-            out.extend([0x82, (body.len() >> 8) as u8, body.len() as u8]);
-        }
-        out.extend_from_slice(body);
-        out
-    }
+    /// `openssl req -x509 -multivalue-rdn -set_serial 0x9A01
+    /// -subj "/C=DE/CN=alice+O=Ex/testOid=x"` (testOid = 1.2.3.4, P-256);
+    /// OpenSSL prints its subject as `C = DE, O = Ex + CN = alice, 1.2.3.4 = x`.
+    const CERT_PEM: &str = "\
+-----BEGIN CERTIFICATE-----\n\
+MIIBUTCB+AIDAJoBMAoGCCqGSM49BAMCMDQxCzAJBgNVBAYTAkRFMRkwCQYDVQQK\n\
+DAJFeDAMBgNVBAMMBWFsaWNlMQowCAYDKgMEDAF4MB4XDTI2MTEyNjAxMTYzM1oX\n\
+DTM2MTEyMzAxMTYzM1owNDELMAkGA1UEBhMCREUxGTAJBgNVBAoMAkV4MAwGA1UE\n\
+AwwFYWxpY2UxCjAIBgMqAwQMAXgwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAASj\n\
+sCoTp5Y6ozkjYkv3sRB43uY4p64/8t7gDt9i0GxoBgsF6HCkLOig1zL7rF2fOdDb\n\
+EmGBQNHFMZYiwgmnjluNMAoGCCqGSM49BAMCA0gAMEUCIHWD7fzaJuuEmcDBlc7g\n\
+fO26aZz49Koteo7HtIw6JczKAiEAyqQ+MajDt8lhs5qGhMFd/kgpk3nfyVwlJdEt\n\
+w3LWczY=\n\
+-----END CERTIFICATE-----\n\
+";
 
-    fn atv(oid: &[u8], value: &str) -> Vec<u8> {
-        let mut seq = der(0x06, oid);
-        seq.extend(der(0x0c, value.as_bytes()));
-        der(0x31, &der(0x30, &seq))
+    fn cert_der() -> Vec<u8> {
+        match der::pem::decode_vec(CERT_PEM.as_bytes()) {
+            Ok((_, der)) => der,
+            Err(e) => panic!("test certificate: {e}"),
+        }
     }
 
     #[test]
     fn subject_and_serial_are_read_from_the_certificate() {
-        let mut subject = atv(&[0x55, 0x04, 0x06], "DE");
-        subject.extend(atv(&[0x55, 0x04, 0x03], "alice"));
-        subject.extend(atv(&[0x2a, 0x03, 0x04], "x"));
-        let mut tbs = der(0xa0, &der(0x02, &[2]));
-        tbs.extend(der(0x02, &[0x00, 0x9a, 0x01]));
-        tbs.extend(der(0x30, &[]));
-        tbs.extend(der(0x30, &[]));
-        tbs.extend(der(0x30, &[]));
-        tbs.extend(der(0x30, &subject));
-        let cert = der(0x30, &der(0x30, &tbs));
-        let (serial, names) = serial_and_subject(&cert).expect("parsed");
-        assert_eq!(serial, "9A01");
-        let names: Vec<(&str, &str)> = names
+        let s = serial_and_subject(&cert_der()).expect("parsed");
+        assert_eq!(s.serial, "9A01");
+        assert_eq!(s.oneline, "C = DE, O = Ex + CN = alice, 1.2.3.4 = x");
+        let names: Vec<(&str, &str)> = s
+            .entries
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        assert_eq!(names, vec![("C", "DE"), ("CN", "alice"), ("1.2.3.4", "x")]);
-        assert!(serial_and_subject(&cert[..cert.len() - 3]).is_none());
+        assert_eq!(
+            names,
+            vec![("C", "DE"), ("O", "Ex"), ("CN", "alice"), ("1.2.3.4", "x")]
+        );
+        let (serial, issuer, subject) = serial_issuer_subject(&cert_der()).expect("parsed");
+        assert_eq!(serial, [0x00, 0x9a, 0x01]);
+        assert_eq!(issuer, subject, "self-signed");
     }
 
     #[test]
-    fn pem_wraps_base64_at_64_columns() {
-        assert_eq!(base64(b"abcd"), "YWJjZA==");
+    fn hostile_or_truncated_der_gives_nothing() {
+        let der = cert_der();
+        for cut in 0..der.len() {
+            assert!(serial_and_subject(&der[..cut]).is_none(), "cut at {cut}");
+            assert!(serial_issuer_subject(&der[..cut]).is_none(), "cut at {cut}");
+        }
+        let mut trailing = der.clone();
+        trailing.push(0);
+        assert!(serial_and_subject(&trailing).is_none(), "trailing byte");
+        // lengths that overrun the input, indefinite and 2^64-ish lengths
+        for bad in [
+            &[0x30, 0x84, 0xff, 0xff, 0xff, 0xff][..],
+            &[0x30, 0x80, 0x30, 0x80, 0x00, 0x00, 0x00, 0x00],
+            &[0x30, 0x88, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            &[0x30, 0x03, 0x30, 0x01],
+            &[],
+        ] {
+            assert!(serial_and_subject(bad).is_none(), "{bad:02x?}");
+        }
+        // every single-byte corruption parses or is refused, never panics
+        for i in 0..der.len() {
+            let mut bent = der.clone();
+            bent[i] ^= 0x80;
+            let _ = serial_and_subject(&bent);
+        }
+    }
+
+    #[test]
+    fn pem_is_what_openssl_writes() {
+        assert_eq!(pem(&cert_der()), CERT_PEM);
         let p = pem(&[0u8; 60]);
         assert!(p.starts_with("-----BEGIN CERTIFICATE-----\nAAAA"));
         assert_eq!(p.lines().nth(1).map(str::len), Some(64));
+        assert!(p.ends_with("\n-----END CERTIFICATE-----\n"));
     }
 }

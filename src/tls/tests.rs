@@ -1,5 +1,5 @@
 //! Unit tests of the TLS config rules: pemfile inheritance, SNI blocks,
-//! protocol versions.
+//! protocol versions, chain completion from ssl.ca-file.
 
 use super::*;
 use crate::config::load_str;
@@ -93,4 +93,68 @@ fn protocol_versions_follow_min_and_max_protocol() {
         names("ssl.openssl.ssl-conf-cmd = (\"MinProtocol\" => \"TLSv1\")"),
         vec!["TLSv1_2", "TLSv1_3"]
     );
+}
+
+// root -> int -> leaf, made with `openssl req -x509` / `openssl x509 -req`
+// (P-256; CN=root, CN=int, CN=leaf).
+const ROOT: &str = "\
+-----BEGIN CERTIFICATE-----\n\
+MIIBcjCCARmgAwIBAgIUST6Z7bwliqm6IIjLKtG0+BzSmhIwCgYIKoZIzj0EAwIw\n\
+DzENMAsGA1UEAwwEcm9vdDAeFw0yNjExMjYwMTE5MjdaFw0zNjExMjMwMTE5Mjda\n\
+MA8xDTALBgNVBAMMBHJvb3QwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAASElq3t\n\
+pr+p5Hzri5Lrakz9lZUGG3JLfJzd26KhLvyLOfB06xfhD4Is1GFqz1hLp+o2jNU6\n\
+8S2lOzZjIr7MPI/2o1MwUTAdBgNVHQ4EFgQUBopxhSIGhqG/W3B0WIUHIxa6G1cw\n\
+HwYDVR0jBBgwFoAUBopxhSIGhqG/W3B0WIUHIxa6G1cwDwYDVR0TAQH/BAUwAwEB\n\
+/zAKBggqhkjOPQQDAgNHADBEAiBdCTOxNyUHpjAYMgS7NkbR2JECSBwCl3FrMvwI\n\
+vsBjeAIgIvc07fRjyLR1xww4mzB2AYJwkvK+mHAp6UnwblRmbEc=\n\
+-----END CERTIFICATE-----\n\
+";
+const INT: &str = "\
+-----BEGIN CERTIFICATE-----\n\
+MIIBXzCCAQWgAwIBAgIBAjAKBggqhkjOPQQDAjAPMQ0wCwYDVQQDDARyb290MB4X\n\
+DTI2MTEyNjAxMTkyN1oXDTM2MTEyMzAxMTkyN1owDjEMMAoGA1UEAwwDaW50MFkw\n\
+EwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEd4eyJ9VcpL0NF342H+gGq0nnP113RSps\n\
+crP6QDH9k6xf40cQsHB6NDiM49C7dFT5oeFqw8ugT6jfL/fKFV5SbqNTMFEwDwYD\n\
+VR0TAQH/BAUwAwEB/zAdBgNVHQ4EFgQUYHgU/rld4IqP/peRw6d7FxhfGJswHwYD\n\
+VR0jBBgwFoAUBopxhSIGhqG/W3B0WIUHIxa6G1cwCgYIKoZIzj0EAwIDSAAwRQIg\n\
+WiQfXKyhtfP6KxutdZ5Xd1vBkeHtuQhLGMd96PZsIAACIQCBvO7mnW4M/MDLg9RT\n\
+sSRGygm2ceoGEB+IO0f1Mk65vg==\n\
+-----END CERTIFICATE-----\n\
+";
+const LEAF: &str = "\
+-----BEGIN CERTIFICATE-----\n\
+MIIBBTCBqwIBAzAKBggqhkjOPQQDAjAOMQwwCgYDVQQDDANpbnQwHhcNMjYxMTI2\n\
+MDExOTI3WhcNMzYxMTIzMDExOTI3WjAPMQ0wCwYDVQQDDARsZWFmMFkwEwYHKoZI\n\
+zj0CAQYIKoZIzj0DAQcDQgAE5TAE9bBmY5PtRNrEg9IiFaeUUMwCmPIyzq7YRIzX\n\
+7buem8MZ+7VgkPVDv3LPpJWKEEnf1PpEcEETav0MFoBbXzAKBggqhkjOPQQDAgNJ\n\
+ADBGAiEAxpqmca+zhQZ5Wwq6lcAhnZEpFvhw2tt8hh533tQpNyQCIQDn2DrW7L6W\n\
+CY7vRNAHfzBGV8ztnulwWtiU43kIZhjAtw==\n\
+-----END CERTIFICATE-----\n\
+";
+
+fn der_of(pem: &str) -> CertificateDer<'static> {
+    match CertificateDer::from_pem_slice(pem.as_bytes()) {
+        Ok(c) => c,
+        Err(e) => panic!("test certificate: {e:?}"),
+    }
+}
+
+#[test]
+fn chain_is_completed_from_the_ca_file_up_to_the_root() {
+    let (root, int, leaf) = (der_of(ROOT), der_of(INT), der_of(LEAF));
+    let garbage = CertificateDer::from(vec![0x30, 0x82, 0xff]);
+    let cas = vec![garbage.clone(), root.clone(), int.clone()];
+    let mut chain = vec![leaf.clone()];
+    complete_chain(&mut chain, &cas);
+    assert_eq!(
+        chain,
+        vec![leaf.clone(), int.clone()],
+        "self-signed root not sent"
+    );
+    let mut chain = vec![garbage.clone()];
+    complete_chain(&mut chain, &cas);
+    assert_eq!(chain, vec![garbage], "unparsable leaf: chain left alone");
+    let mut chain = vec![leaf.clone()];
+    complete_chain(&mut chain, &[root]);
+    assert_eq!(chain, vec![leaf], "issuer missing: nothing added");
 }
