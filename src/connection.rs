@@ -221,6 +221,33 @@ impl Conn {
         self.write_idle = i64::from(conf.max_write_idle);
     }
 
+    /// A just accepted connection a module takes as a raw byte tunnel
+    /// (mod_sockproxy): the handler gets the client's bytes as request
+    /// body and its response body goes out as is, as after a 101.
+    pub fn try_tunnel(&mut self, env: &mut Env) {
+        if !env.pipeline.has(Hook::ConnectionTunnel) {
+            return;
+        }
+        let mut r = env.pool.take_request(env.ctx);
+        r.start_secs = env.now;
+        r.remote_ip.clone_from(&self.remote_ip);
+        r.remote_port = self.remote_port;
+        r.server_socket.clone_from(&self.server_socket);
+        r.server_addr.clone_from(&self.server_addr);
+        let mut cx = ctx(env.registry, env.now, self.id);
+        if !env.pipeline.run_tunnel(&mut r, &mut cx) {
+            env.pool.give_request(r, env.ctx);
+            return;
+        }
+        (r.resp.upgraded, r.resp.streaming, r.head_sent) = (true, true, true);
+        (r.keep_alive, r.env_ready, r.seq) = (false, true, 1);
+        (self.seq, self.preamble_done) = (1, true);
+        self.wq = env.pool.take_queue();
+        self.req = Some(r);
+        self.state = State::Write;
+        self.advance(env);
+    }
+
     /// Who the client is and which listener accepted it.
     pub fn set_peer(&mut self, remote_ip: String, port: Option<u16>, server_socket: String) {
         self.remote_ip = remote_ip;

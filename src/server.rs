@@ -633,6 +633,8 @@ impl Server {
             .run_conn(Hook::ConnectionAccept, &info, &mut cx);
         if flow != crate::plugin::Flow::GoOn {
             self.with_conn(id, |conn, env| conn.close(env));
+        } else {
+            self.with_conn(id, |conn, env| conn.try_tunnel(env));
         }
     }
 

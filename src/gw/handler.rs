@@ -184,6 +184,15 @@ impl GwHandler {
         }
     }
 
+    /// mod_sockproxy: no request head and no response head; the backend's
+    /// bytes are the response body from the first, read while at most
+    /// 60 KiB wait for the client.
+    pub fn transparent(mut self) -> GwHandler {
+        self.head_done = true;
+        self.cap = Some(65536 - 4096);
+        self
+    }
+
     fn host(&self) -> &HostConf {
         &self.lease.host.conf
     }

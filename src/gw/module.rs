@@ -63,6 +63,8 @@ pub struct GwModule {
     hosts: Vec<Rc<Host>>,
     spill: Rc<SpillConf>,
     make: MakeProtocol,
+    /// mod_sockproxy: connections, not requests, go to the backends.
+    tunnel: bool,
 }
 
 /// Compile `<prefix>.server` & co. into a module.
@@ -96,6 +98,7 @@ pub fn build(
         hosts,
         spill: Rc::new(spill_conf(tree)),
         make,
+        tunnel: false,
     })
 }
 
@@ -153,6 +156,47 @@ pub fn split_prefix_path_info(key: &str, fix_root: bool, uri_path: &mut String) 
 }
 
 impl GwModule {
+    /// Take whole connections as byte tunnels (mod_sockproxy) instead of
+    /// requests.
+    pub fn into_tunnel(mut self) -> GwModule {
+        self.tunnel = true;
+        self
+    }
+
+    /// lighttpd `mod_sockproxy_connection_accept`: the `""` or `/` key of
+    /// `sockproxy.server` in effect for the connection takes it.
+    fn take_connection(&mut self, r: &mut Request, cx: &mut Ctx) {
+        let conf = r.resolve(&self.conf);
+        let Some(exts) = conf.exts.clone() else {
+            return;
+        };
+        r.uri.path = "/".to_string();
+        let Some(ext) = match_extension(&exts.resp, &[], "/", "/").cloned() else {
+            return;
+        };
+        for h in &ext.hosts {
+            h.ensure_started(cx.now);
+        }
+        let Some(host) = elect(&ext, conf.balance, "/", "", &r.remote_ip) else {
+            if !ext.note_sent.replace(true) {
+                crate::log_error!("all handlers for /? on {} are down.", ext.key);
+            }
+            return;
+        };
+        ext.note_sent.set(false);
+        let proto = (self.make)(r, false);
+        let params = GwParams {
+            ext,
+            balance: conf.balance,
+            authorizer: false,
+            spill: self.spill.clone(),
+            module: self.name,
+        };
+        r.handler_module = Some(self.name);
+        let h = GwHandler::new(proto, params, Lease::new(host)).transparent();
+        r.handler = Some(Box::new(h));
+    }
+
     /// lighttpd `gw_check_extension`: take the request if an extension matches.
     fn check_extension(&mut self, r: &mut Request, cx: &mut Ctx, uri_path_handler: bool) -> Flow {
         if r.handler.is_some() || r.handler_module.is_some() {
@@ -248,6 +292,9 @@ impl Module for GwModule {
     }
 
     fn hooks(&self) -> &'static [Hook] {
+        if self.tunnel {
+            return &[Hook::ConnectionTunnel, Hook::Trigger, Hook::Waitpid];
+        }
         &[
             Hook::UriClean,
             Hook::Docroot,
@@ -256,6 +303,11 @@ impl Module for GwModule {
             Hook::Trigger,
             Hook::Waitpid,
         ]
+    }
+
+    fn connection_tunnel(&mut self, r: &mut Request, cx: &mut Ctx) -> Flow {
+        self.take_connection(r, cx);
+        Flow::GoOn
     }
 
     fn uri_clean(&mut self, r: &mut Request, cx: &mut Ctx) -> Flow {

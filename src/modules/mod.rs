@@ -24,6 +24,7 @@ pub mod rewrite;
 pub mod scgi;
 pub mod setenv;
 pub mod simple_vhost;
+pub mod sockproxy;
 pub mod ssi;
 pub mod ssi_exec;
 pub mod ssi_expr;

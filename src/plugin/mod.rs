@@ -56,9 +56,11 @@ pub enum Hook {
     Sighup,
     Waitpid,
     ConnectionPreamble,
+    /// A module takes a new connection as a raw byte tunnel (mod_sockproxy).
+    ConnectionTunnel,
 }
 
-const HOOK_COUNT: usize = 15;
+const HOOK_COUNT: usize = 16;
 
 impl Hook {
     fn index(self) -> usize {
@@ -171,6 +173,13 @@ pub trait Module {
         Preamble::NotMine
     }
     /// Before close().
+    /// A connection was accepted: set `r.handler` to take its bytes as a
+    /// two-way tunnel from the first byte (`r` carries only the
+    /// connection's remote address and listener; no HTTP is parsed).
+    fn connection_tunnel(&mut self, r: &mut Request, cx: &mut Ctx) -> Flow {
+        Flow::GoOn
+    }
+
     fn connection_close(&mut self, conn: &ConnInfo, cx: &mut Ctx) -> Flow {
         Flow::GoOn
     }
@@ -299,6 +308,19 @@ impl Pipeline {
             }
         }
         Preamble::NotMine
+    }
+
+    /// Ask the tunnel hooks whether a module takes a new connection; true
+    /// when one set `r.handler`.
+    pub fn run_tunnel(&mut self, r: &mut Request, cx: &mut Ctx) -> bool {
+        for k in 0..self.lists[Hook::ConnectionTunnel.index()].len() {
+            let i = self.lists[Hook::ConnectionTunnel.index()][k];
+            self.modules[i].connection_tunnel(r, cx);
+            if r.handler.is_some() {
+                return true;
+            }
+        }
+        false
     }
 
     /// Connection hooks (accept stops at the first non-GoOn; close runs all,

@@ -45,6 +45,7 @@ pub const BUILTIN: &[(&str, Ctor)] = &[
     ("mod_rewrite", modules::rewrite::new),
     ("mod_scgi", modules::scgi::new),
     ("mod_setenv", modules::setenv::new),
+    ("mod_sockproxy", modules::sockproxy::new),
     ("mod_simple_vhost", modules::simple_vhost::new),
     ("mod_ssi", modules::ssi::new),
     ("mod_status", modules::status::new),

@@ -1,0 +1,66 @@
+//! mod_sockproxy (lighttpd src/mod_sockproxy.c): a plain TCP proxy. A
+//! connection accepted where `sockproxy.server` is in effect (only
+//! `$SERVER["socket"]` and remote-IP conditions are known then) is relayed
+//! byte for byte to a backend and back, until either side closes; no HTTP
+//! is parsed. Hosts, balancing and the gw statistics come from
+//! [`crate::gw`]; the relay is the connection's upgrade tunnel.
+
+use crate::chunk::ChunkQueue;
+use crate::config::diagnostic::Diagnostic;
+use crate::gw::config::{HostConf, ServerKind};
+use crate::gw::{module, GwProtocol, Progress};
+use crate::http::backend_response::Backend;
+use crate::plugin::registry::ModuleInit;
+use crate::plugin::Module;
+use crate::request::Request;
+
+/// The "protocol": nothing added, nothing decoded.
+struct Transparent;
+
+impl GwProtocol for Transparent {
+    fn backend(&self) -> Backend {
+        Backend::Proxy
+    }
+
+    fn create_request(&mut self, _r: &Request, _host: &HostConf) -> Result<Vec<u8>, u16> {
+        Ok(Vec::new())
+    }
+
+    /// The client's bytes go through the tunnel, not as a request body.
+    fn feed_body(&mut self, _body: &mut ChunkQueue, _out: &mut ChunkQueue) {}
+
+    fn process_response(&mut self, input: &[u8], out: &mut Vec<u8>) -> Progress {
+        out.extend_from_slice(input);
+        Progress { ended: false }
+    }
+
+    fn eof_is_end(&self) -> bool {
+        true
+    }
+}
+
+/// Registry constructor.
+pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
+    let kind = ServerKind {
+        key: "sockproxy.server",
+        sh_exec: false,
+        proxy: true,
+    };
+    let make: module::MakeProtocol = Box::new(|_, _| Box::new(Transparent));
+    let m = module::build(init.tree, "mod_sockproxy", kind, "sockproxy", make)?;
+    Ok(Box::new(m.into_tunnel()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_pass_unchanged() {
+        let mut out = Vec::new();
+        let p = Transparent.process_response(b"\x00raw\r\n", &mut out);
+        assert_eq!(out, b"\x00raw\r\n");
+        assert!(!p.ended);
+        assert!(Transparent.eof_is_end());
+    }
+}
