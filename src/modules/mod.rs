@@ -21,6 +21,7 @@ pub mod openssl;
 pub mod proxy;
 pub mod redirect;
 pub mod rewrite;
+pub mod rrdtool;
 pub mod scgi;
 pub mod setenv;
 pub mod simple_vhost;

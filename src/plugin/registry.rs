@@ -43,6 +43,7 @@ pub const BUILTIN: &[(&str, Ctor)] = &[
     ("mod_proxy", modules::proxy::new),
     ("mod_redirect", modules::redirect::new),
     ("mod_rewrite", modules::rewrite::new),
+    ("mod_rrdtool", modules::rrdtool::new),
     ("mod_scgi", modules::scgi::new),
     ("mod_setenv", modules::setenv::new),
     ("mod_sockproxy", modules::sockproxy::new),
