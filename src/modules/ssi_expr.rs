@@ -137,6 +137,11 @@ impl<F: Fn(&str) -> Option<String>> Tokenizer<'_, F> {
                     .iter()
                     .take_while(|&&c| is_word_byte(c))
                     .count();
+                if n == 0 {
+                    // NUL (lighttpd's "foobar"), a newline, a non-ASCII byte:
+                    // no token can start here, and not moving on would loop.
+                    return Err(self.err("foobar"));
+                }
                 append_val(token, &self.input[self.off..self.off + n]);
                 (Tok::Value, n)
             }
@@ -332,6 +337,10 @@ mod tests {
             ("a = a)", Err(())),
             ("(a) b", Ok(true)),
             ("(a) = b", Err(())),
+            // bytes no token starts with end the evaluation instead of looping
+            ("a\nb", Err(())),
+            ("a = \r", Err(())),
+            ("caf\u{e9} = x", Err(())),
         ];
         for (expr, want) in table {
             let got = eval(expr, lookup).map_err(|_| ());
