@@ -244,3 +244,20 @@ fn configs_loading_mod_ssi_pass_the_preflight() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn exec_that_never_stops_writing_is_cut_at_the_output_cap() {
+    let s = start("", &[("flood.shtml", b"a<!--#exec cmd=\"yes\" -->b")]);
+    let t = Instant::now();
+    let r = common::parse(&request_slowly(s.port, "/flood.shtml"))
+        .pop()
+        .expect("response");
+    let body = r.body;
+    assert!(
+        t.elapsed() < Duration::from_secs(8),
+        "cut at the cap, not the time limit: {:?}",
+        t.elapsed()
+    );
+    assert_eq!(body.len(), 16 * 1024 * 1024 + 2);
+    assert!(body.starts_with(b"ay\ny\n") && body.ends_with(b"y\nb"));
+}

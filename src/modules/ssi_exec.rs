@@ -85,6 +85,11 @@ impl Running {
                 Ok(n) => {
                     let room = MAX_OUTPUT.saturating_sub(self.out.len());
                     self.out.extend_from_slice(&buf[..n.min(room)]);
+                    // A command that never stops writing must not hold the
+                    // loop: complete at the cap (the rest is dropped).
+                    if n >= room || Instant::now() >= self.deadline {
+                        return true;
+                    }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
