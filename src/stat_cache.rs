@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::rc::Rc;
 
 /// Most entries kept; beyond this the cache starts over.
@@ -161,7 +161,7 @@ impl Cache {
         if let Some(f) = &e.file {
             return Ok((f.clone(), e.meta.clone()));
         }
-        let file = File::open(path)?;
+        let file = open_nonblocking(path)?;
         let meta = file.metadata()?;
         if !meta.is_file() || !same_file(&e.meta, &meta) {
             return Ok((Rc::new(file), meta));
@@ -183,6 +183,16 @@ pub fn metadata(path: &str) -> io::Result<Metadata> {
         let now = cache.now();
         cache.lookup(path, now).map(|e| e.meta.clone())
     })
+}
+
+/// `path` opened for reading without waiting: O_NONBLOCK, so a FIFO (or a
+/// device) named by a request never blocks the event loop in open(2); it has
+/// no effect on reading regular files.
+pub fn open_nonblocking(path: &str) -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
 }
 
 /// `path` opened for reading with its metadata; the fd is kept (and

@@ -261,3 +261,31 @@ fn exec_that_never_stops_writing_is_cut_at_the_output_cap() {
     assert_eq!(body.len(), 16 * 1024 * 1024 + 2);
     assert!(body.starts_with(b"ay\ny\n") && body.ends_with(b"y\nb"));
 }
+
+#[test]
+fn fifos_are_never_opened_blocking() {
+    let s = start(
+        "",
+        &[(
+            "fifo.shtml",
+            b"[<!--#include file=\"pipe\" -->][<!--#include virtual=\"/pipe.shtml\" -->]\
+[<!--#fsize file=\"pipe\" -->]",
+        )],
+    );
+    for name in ["pipe", "pipe.shtml"] {
+        let made = std::process::Command::new("mkfifo")
+            .arg(s.docroot.join(name))
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+    }
+    let t = Instant::now();
+    let r = common::parse(&request_slowly(s.port, "/fifo.shtml"))
+        .pop()
+        .expect("response");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert_eq!(r.status, 200);
+    assert!(r.text().starts_with("[][]["), "{}", r.text());
+    // the server still answers
+    assert_eq!(s.get("/fifo.shtml").status, 200);
+}

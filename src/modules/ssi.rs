@@ -424,14 +424,14 @@ impl<'a> Page<'a> {
     /// Process the current document; its metadata, None if it cannot be
     /// opened.
     fn process_current(&mut self) -> Option<Metadata> {
-        let file = match std::fs::File::open(&self.cur.physical) {
+        let file = match crate::stat_cache::open_nonblocking(&self.cur.physical) {
             Ok(f) => f,
             Err(e) => {
                 crate::log_error!("open(): {} {e}", self.cur.physical);
                 return None;
             }
         };
-        let meta = file.metadata().ok()?;
+        let meta = file.metadata().ok().filter(Metadata::is_file)?;
         let result = ssi_parse::scan(&file, |piece| self.piece(piece, &meta));
         if let Err(e) = result {
             crate::log_error!("read(): {} {e}", self.cur.physical);
