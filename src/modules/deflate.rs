@@ -412,7 +412,7 @@ impl Module for ModDeflate {
             return Flow::GoOn;
         };
         let len = r.resp.body.len();
-        if len <= conf.min_size || (conf.max_size_kib > 0 && len > conf.max_size_kib * 1024) {
+        if len <= conf.min_size || len > max_body(conf.max_size_kib) {
             return Flow::GoOn;
         }
         let Some(accept) = r.headers.get_all_joined("Accept-Encoding") else {
@@ -483,9 +483,28 @@ impl Module for ModDeflate {
     }
 }
 
+/// The largest body compressed: `deflate.max-compress-size` (KiB), and with
+/// 0 ("no limit") still 128 MiB — bodies are compressed in memory in one
+/// call, so a multi-GB file must not be (README "Differences").
+fn max_body(max_size_kib: u64) -> u64 {
+    const IN_MEMORY_CAP: u64 = 128 << 20;
+    match max_size_kib {
+        0 => IN_MEMORY_CAP,
+        kib => kib.saturating_mul(1024),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_max_compress_size_still_bounds_the_in_memory_body() {
+        assert_eq!(max_body(0), 128 << 20);
+        assert_eq!(max_body(1), 1024);
+        assert_eq!(max_body(1 << 20), 1 << 30);
+        assert_eq!(max_body(u64::MAX), u64::MAX);
+    }
 
     #[test]
     fn negotiation_follows_config_order_and_is_case_sensitive() {
