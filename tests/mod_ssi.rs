@@ -289,3 +289,23 @@ fn fifos_are_never_opened_blocking() {
     // the server still answers
     assert_eq!(s.get("/fifo.shtml").status, 200);
 }
+
+#[test]
+fn a_huge_recursion_max_still_bounds_the_nesting_depth() {
+    let s = start(
+        "ssi.recursion-max = 30000",
+        &[
+            ("a.shtml", b"a<!--#include virtual=\"b.shtml\" -->"),
+            ("b.shtml", b"b<!--#include virtual=\"a.shtml\" -->"),
+        ],
+    );
+    let r = common::parse(&request_slowly(s.port, "/a.shtml"))
+        .pop()
+        .expect("response");
+    let text = r.text();
+    assert!(text.starts_with("abab"), "{text}");
+    assert!(text.ends_with("ssi.recursion-max)"), "{text}");
+    let pages = text.split("(error").next().unwrap_or_default();
+    assert_eq!(pages.len(), 65, "the page and 64 nested levels: {text}");
+    assert_eq!(s.get("/a.shtml").status, 200);
+}

@@ -29,6 +29,9 @@ use crate::request::Request;
 const NAME: &str = "mod_ssi";
 /// Most include/fsize/flastmod statements executed for one request.
 pub const MAX_INCLUDES: usize = 4096;
+/// Nested SSI pages are processed by native recursion: at most this deep,
+/// whatever `ssi.recursion-max` says (the stack is not unbounded).
+pub const MAX_DEPTH: u16 = 64;
 /// Most response bytes one page may produce; the rest is dropped.
 pub const MAX_OUTPUT: u64 = 256 << 20;
 
@@ -767,7 +770,7 @@ impl Page<'_> {
 
     /// `#include virtual` of a document processed as SSI itself.
     fn include_nested(&mut self, path: String, uri: String) {
-        if self.depth >= self.conf.recursion_max {
+        if self.depth >= self.conf.recursion_max.min(MAX_DEPTH) {
             self.out.mem(
                 b"(error: include directives recurse deeper than pre-defined ssi.recursion-max)",
             );
