@@ -11,7 +11,7 @@
 //! same address and port, else a wildcard one on that port, else the first.
 
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use crate::sockets::{self, ListenAddr, ListenSpec, PipePair, Stream};
 
@@ -49,7 +49,7 @@ fn dup_nonblocking(fd: impl AsFd) -> Result<OwnedFd, String> {
         .as_fd()
         .try_clone_to_owned()
         .map_err(|e| format!("dup(): {e}"))?;
-    sockets::set_nonblocking(&fd).map_err(|e| format!("fcntl(): {e}"))?;
+    sockets::set_nonblocking(fd.as_raw_fd()).map_err(|e| format!("fcntl(): {e}"))?;
     Ok(fd)
 }
 

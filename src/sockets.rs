@@ -292,7 +292,7 @@ fn default_spec() -> ListenSpec {
 }
 
 fn adopt(fd: OwnedFd, addr: &ListenAddr) -> Result<ListenSock, String> {
-    set_nonblocking(&fd)?;
+    set_nonblocking(fd.as_raw_fd())?;
     Ok(match addr {
         ListenAddr::Unix(_) => ListenSock::Unix(mio::net::UnixListener::from_std(
             std::os::unix::net::UnixListener::from(fd),
@@ -303,7 +303,7 @@ fn adopt(fd: OwnedFd, addr: &ListenAddr) -> Result<ListenSock, String> {
     })
 }
 
-pub fn set_nonblocking(fd: &OwnedFd) -> Result<(), String> {
+pub fn set_nonblocking(fd: impl AsRawFd) -> Result<(), String> {
     use nix::fcntl::{fcntl, FcntlArg, OFlag};
     let flags = fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL).map_err(|e| e.to_string())?;
     let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;

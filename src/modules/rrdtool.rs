@@ -164,14 +164,6 @@ fn compile(tree: &ConfigTree) -> Result<(Scoped<RrdConf>, Vec<Db>), Vec<Diagnost
     Ok((conf, dbs))
 }
 
-fn set_nonblocking(fd: i32) {
-    use nix::fcntl::{fcntl, FcntlArg, OFlag};
-    if let Ok(flags) = fcntl(fd, FcntlArg::F_GETFL) {
-        let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
-        let _ = fcntl(fd, FcntlArg::F_SETFL(flags));
-    }
-}
-
 /// Does `path` need a `create` (missing or empty), may it be updated at
 /// all (not a regular file: logged, skipped)?
 enum DbFile {
@@ -201,8 +193,8 @@ impl Proc {
             let _ = child.kill();
             return Err(std::io::Error::other("no pipes"));
         };
-        set_nonblocking(stdin.as_raw_fd());
-        set_nonblocking(stdout.as_raw_fd());
+        let _ = crate::sockets::set_nonblocking(stdin.as_raw_fd());
+        let _ = crate::sockets::set_nonblocking(stdout.as_raw_fd());
         Ok(Proc {
             child,
             stdin,

@@ -32,14 +32,6 @@ pub struct Running {
     deadline: Instant,
 }
 
-fn set_nonblocking(fd: i32) {
-    use nix::fcntl::{fcntl, FcntlArg, OFlag};
-    if let Ok(flags) = fcntl(fd, FcntlArg::F_GETFL) {
-        let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
-        let _ = fcntl(fd, FcntlArg::F_SETFL(flags));
-    }
-}
-
 impl Running {
     /// Start `cmd` and register its stdout with the event loop.
     pub fn spawn(cmd: &str, cx: &mut Ctx) -> std::io::Result<Running> {
@@ -53,7 +45,7 @@ impl Running {
             let _ = child.kill();
             return Err(std::io::Error::other("no stdout pipe"));
         };
-        set_nonblocking(stdout.as_raw_fd());
+        let _ = crate::sockets::set_nonblocking(stdout.as_raw_fd());
         let token = Token(cx.token_base | (SLOT << 32));
         if let Err(e) = cx.registry.register(
             &mut SourceFd(&stdout.as_raw_fd()),

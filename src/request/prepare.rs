@@ -207,7 +207,7 @@ fn check_physical(r: &mut Request, srv: &ServerConf) -> Option<u16> {
 }
 
 /// Any component of `path` a symlink?
-fn has_symlink(path: &str) -> bool {
+pub(crate) fn has_symlink(path: &str) -> bool {
     let mut prefix = String::with_capacity(path.len());
     for part in path.split('/').filter(|s| !s.is_empty()) {
         prefix.push('/');
