@@ -28,6 +28,8 @@ const SCRIPTS: &[(&str, &str)] = &[
     ("plain.sh", "echo hello world"),
     ("silent.sh", "exit 0"),
     ("hang.sh", "sleep 30"),
+    ("endless_head.sh", "exec yes 'X-Endless: head'"),
+    ("badlen.sh", "printf 'Content-Length: 1x\\n\\nabc'"),
 ];
 
 fn server(extra: &str) -> Server {
@@ -138,4 +140,30 @@ fn read_timeout_gives_504_and_kills() {
     assert!(t.elapsed() < std::time::Duration::from_secs(4));
     // The server keeps serving.
     assert_eq!(req(&s, "GET /cgi/plain.sh HTTP/1.0\r\n\r\n").status, 200);
+}
+
+#[test]
+fn endless_head_is_502_quickly() {
+    let s = server("");
+    let t = std::time::Instant::now();
+    assert_eq!(
+        req(&s, "GET /cgi/endless_head.sh HTTP/1.0\r\n\r\n").status,
+        502
+    );
+    assert!(t.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn invalid_content_length_is_not_passed_on() {
+    let s = server("");
+    let raw = s.raw(
+        b"GET /cgi/badlen.sh HTTP/1.1\r\nHost: h\r\n\r\nGET /alpha.txt HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    );
+    let rs = common::parse(&raw);
+    assert_eq!(rs.len(), 2, "{}", String::from_utf8_lossy(&raw));
+    assert_eq!(
+        (rs[0].header("Content-Length"), rs[0].text().as_str()),
+        (Some("3"), "abc")
+    );
+    assert_eq!(rs[1].text(), "alpha\n");
 }

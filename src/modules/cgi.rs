@@ -14,7 +14,9 @@
 //! collected and the response is sent when the program closes stdout; past
 //! [`SPILL_AT`] bytes the body goes to temp files in `server.upload-dirs`
 //! (as lighttpd), so memory stays bounded; a head never ending is cut at
-//! [`MAX_OUTPUT`]. With 1 or 2 the head is sent as soon as it is
+//! [`MAX_OUTPUT`] (in fact at [`head::MAX_HEAD`]: 502), the spilled body at
+//! [`MAX_SPILLED`] (502). One readiness event reads at most
+//! `READ_BUDGET` bytes, then re-arms the pipe so other connections run. With 1 or 2 the head is sent as soon as it is
 //! parsed and the body as it arrives; reading stops while more than the
 //! connection's cap ([`response::stream_cap`]) waits to be written, so a
 //! program writing faster than the client reads blocks on its pipe. A head
@@ -56,6 +58,11 @@ use crate::request::{response, Request};
 pub const MAX_OUTPUT: usize = 64 * 1024 * 1024;
 /// Buffered output past this many bytes (head complete) spills to files.
 pub const SPILL_AT: usize = 256 * 1024;
+/// Most buffered (spilled) output of a non-streamed response: lighttpd has
+/// no limit; a runaway program must not fill the disk.
+pub const MAX_SPILLED: u64 = 1024 * 1024 * 1024;
+/// Most bytes one readiness event reads before other connections get a turn.
+const READ_BUDGET: usize = 256 * 1024;
 /// lighttpd's local-redirect loop limit.
 const MAX_LOCAL_REDIRECTS: u32 = 5;
 const NAME: &str = "mod_cgi";
@@ -462,6 +469,22 @@ impl CgiHandler {
         }
     }
 
+    /// Ask for another readiness event on stdout (mio is edge-triggered).
+    fn rearm_stdout(&mut self, cx: &mut Ctx) {
+        let token = Self::token(cx, STDOUT_SLOT);
+        if let Some(stdout) = &self.stdout {
+            let fd = stdout.as_raw_fd();
+            if cx
+                .registry
+                .reregister(&mut SourceFd(&fd), token, Interest::READABLE)
+                .is_err()
+            {
+                self.failed = Some(502);
+                self.eof = true;
+            }
+        }
+    }
+
     fn close_stdin(&mut self, cx: &mut Ctx) {
         if let Some(stdin) = self.stdin.take() {
             let _ = cx.registry.deregister(&mut SourceFd(&stdin.as_raw_fd()));
@@ -471,7 +494,15 @@ impl CgiHandler {
     /// Read what stdout has (while streaming, until the cap is queued).
     fn read_output(&mut self, r: &mut Request, cx: &mut Ctx) {
         let mut buf = [0u8; 16384];
+        let mut budget = READ_BUDGET;
         loop {
+            if budget == 0 {
+                // let other connections run: re-arming the edge-triggered
+                // registration reports the still-readable pipe again on the
+                // next poll
+                self.rearm_stdout(cx);
+                break;
+            }
             let paused = self.committed && self.cap.is_some_and(|c| r.resp.body.len() >= c);
             self.pause(paused, cx);
             if paused {
@@ -486,6 +517,7 @@ impl CgiHandler {
                     break;
                 }
                 Ok(n) => {
+                    budget = budget.saturating_sub(n);
                     self.touch(cx);
                     self.take_output(r, &buf[..n]);
                     if self.eof {
@@ -526,6 +558,12 @@ impl CgiHandler {
             .map_or(data.len(), |l| l.saturating_sub(self.output_len()));
         let data = &data[..data.len().min(room)];
         if let Some(q) = self.spilled.as_mut() {
+            if q.len().saturating_add(data.len() as u64) > MAX_SPILLED {
+                crate::log_error!("CGI output exceeds {MAX_SPILLED} bytes; aborting");
+                self.failed = Some(502);
+                self.eof = true;
+                return;
+            }
             if q.append_spilling(data, &self.spill_conf).is_err() {
                 crate::log_error!("CGI output: writing a temp file failed");
                 self.failed = Some(500);
@@ -566,11 +604,22 @@ impl CgiHandler {
     /// and move a large body to the spill queue.
     fn learn_head(&mut self) {
         if self.early_head.is_none() {
-            if let Ok(Some(h)) = head::parse(&self.out, false) {
-                self.out_limit = h
-                    .content_length
-                    .map(|n| h.body_at.saturating_add(n as usize));
-                self.early_head = Some(h);
+            match head::parse(&self.out, false) {
+                Ok(Some(h)) => {
+                    self.out_limit = h
+                        .content_length
+                        .map(|n| h.body_at.saturating_add(n as usize));
+                    self.early_head = Some(h);
+                }
+                Ok(None) => {}
+                Err(status) => {
+                    // a head past head::MAX_HEAD or a bad status line: stop
+                    // reading at once (no rescans up to MAX_OUTPUT)
+                    crate::log_error!("CGI response head invalid or too large");
+                    self.failed = Some(status);
+                    self.eof = true;
+                    return;
+                }
             }
         }
         let Some(h) = &self.early_head else { return };
@@ -892,5 +941,68 @@ mod tests {
         assert_eq!(interpreter(&a, "/x/a.pl"), Some("/usr/bin/perl"));
         assert_eq!(interpreter(&a, "/x/a.sh"), Some(""));
         assert_eq!(interpreter(&a[..1], "/x/a.sh"), None);
+    }
+
+    fn request() -> Request {
+        let tree = crate::config::load_str("t.conf", b"server.document-root = \"/tmp\"\n")
+            .map_err(|_| "load")
+            .unwrap();
+        let compiled = crate::config::core::compile(&tree).unwrap();
+        let ctx = crate::request::ReqContext {
+            scheme: "http",
+            remote_ip: "127.0.0.1".into(),
+            remote_port: Some(1234),
+            server_socket: "127.0.0.1:80".into(),
+            core: Rc::new(crate::request::CoreConfs::new(compiled.core)),
+            cond_tree: compiled.conds,
+            now: 0,
+            seq: 1,
+        };
+        Request::failed(400, crate::http::h1::Version::Http11, None, &ctx)
+    }
+
+    #[test]
+    fn one_readiness_reads_at_most_the_budget_then_rearms() {
+        use nix::fcntl::{fcntl, FcntlArg};
+        let (rd, wr) = nix::unistd::pipe().unwrap();
+        fcntl(wr.as_raw_fd(), FcntlArg::F_SETPIPE_SZ(1 << 20)).unwrap();
+        let mut w = std::fs::File::from(wr);
+        w.write_all(b"Content-Type: x\n\n").unwrap();
+        w.write_all(&vec![b'a'; 3 * READ_BUDGET]).unwrap();
+        set_nonblocking(rd.as_raw_fd());
+        let mut poll = mio::Poll::new().unwrap();
+        let mut cx = Ctx {
+            now: 0,
+            registry: poll.registry(),
+            token_base: 1 << 8,
+        };
+        let token = CgiHandler::token(&cx, STDOUT_SLOT);
+        let mut h = CgiHandler::new(String::new(), CgiConf::default(), Rc::default());
+        let stdout = ChildStdout::from(rd);
+        cx.registry
+            .register(
+                &mut SourceFd(&stdout.as_raw_fd()),
+                token,
+                Interest::READABLE,
+            )
+            .unwrap();
+        h.stdout = Some(stdout);
+        let mut r = request();
+        h.read_output(&mut r, &mut cx);
+        assert!(!h.eof && h.failed.is_none());
+        assert!(h.output_len() <= READ_BUDGET + 16384, "{}", h.output_len());
+        // the rest is announced again by the (edge-triggered) poll
+        let mut events = mio::Events::with_capacity(4);
+        poll.poll(&mut events, Some(std::time::Duration::from_millis(100)))
+            .unwrap();
+        assert!(events.iter().any(|e| e.token() == token));
+    }
+
+    #[test]
+    fn endless_head_fails_once_past_the_head_limit() {
+        let mut h = CgiHandler::new(String::new(), CgiConf::default(), Rc::default());
+        h.out = b"X: y\n".repeat(head::MAX_HEAD / 5 + 1);
+        h.learn_head();
+        assert_eq!((h.failed, h.eof), (Some(502), true));
     }
 }

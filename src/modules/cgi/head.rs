@@ -114,6 +114,10 @@ pub fn parse(out: &[u8], eof: bool) -> Result<Option<Head>, u16> {
                 && digits.bytes().all(|c| c.is_ascii_digit()))
             .then(|| digits.parse().ok())
             .flatten();
+            if head.content_length.is_none() {
+                // invalid ("1x"): passing it on would break the framing
+                continue;
+            }
         }
         let value = match value.strip_prefix("application/javascript") {
             Some(rest) if name.eq_ignore_ascii_case("Content-Type") => {
@@ -215,7 +219,11 @@ mod tests {
         let h = ok("Content-Length: 9\nTransfer-Encoding: chunked\n\n");
         assert!(h.headers.is_empty() && h.content_length.is_none());
         let h = ok("Content-Length: 1x\n\n");
-        assert_eq!((h.headers.len(), h.content_length), (1, None));
+        // an invalid length is dropped, so the response is framed by us
+        assert_eq!((h.headers.len(), h.content_length), (0, None));
+        let h = ok("Content-Length: 12 \n\n");
+        assert_eq!(h.headers, vec![("Content-Length".into(), "12".into())]);
+        assert_eq!(h.content_length, Some(12));
         assert!(ok("Bad Name: x\nGood: y\n\n")
             .headers
             .iter()
