@@ -386,7 +386,7 @@ impl CgiHandler {
             500u16
         })?;
         let stdout = child.stdout.take().ok_or(500u16)?;
-        set_nonblocking(stdout.as_raw_fd());
+        let _ = crate::sockets::set_nonblocking(stdout.as_raw_fd());
         cx.registry
             .register(
                 &mut SourceFd(&stdout.as_raw_fd()),
@@ -395,7 +395,7 @@ impl CgiHandler {
             )
             .map_err(|_| 500u16)?;
         if let Some(stdin) = child.stdin.take() {
-            set_nonblocking(stdin.as_raw_fd());
+            let _ = crate::sockets::set_nonblocking(stdin.as_raw_fd());
             cx.registry
                 .register(
                     &mut SourceFd(&stdin.as_raw_fd()),
@@ -875,14 +875,6 @@ fn local_redirect(r: &mut Request, location: &str, status: u16) -> Option<Flow> 
     Some(Flow::Comeback)
 }
 
-fn set_nonblocking(fd: i32) {
-    use nix::fcntl::{fcntl, FcntlArg, OFlag};
-    if let Ok(flags) = fcntl(fd, FcntlArg::F_GETFL) {
-        let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
-        let _ = fcntl(fd, FcntlArg::F_SETFL(flags));
-    }
-}
-
 impl Handler for CgiHandler {
     fn handle(&mut self, r: &mut Request, cx: &mut Ctx) -> Flow {
         if self.child.is_none() && !self.eof {
@@ -969,7 +961,7 @@ mod tests {
         let mut w = std::fs::File::from(wr);
         w.write_all(b"Content-Type: x\n\n").unwrap();
         w.write_all(&vec![b'a'; 3 * READ_BUDGET]).unwrap();
-        set_nonblocking(rd.as_raw_fd());
+        let _ = crate::sockets::set_nonblocking(rd.as_raw_fd());
         let mut poll = mio::Poll::new().unwrap();
         let mut cx = Ctx {
             now: 0,
