@@ -170,14 +170,7 @@ mod tests {
     fn spec(addr: &str) -> ListenSpec {
         ListenSpec {
             addr: addr.to_string(),
-            ctx: None,
-            default_port: 80,
-            use_ipv6: false,
-            set_v6only: true,
-            v4mapped: None,
-            backlog: 1024,
-            socket_perms: None,
-            ssl: false,
+            ..crate::sockets::default_spec()
         }
     }
 

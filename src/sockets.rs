@@ -277,7 +277,7 @@ pub fn bind_all(
     Ok(out)
 }
 
-fn default_spec() -> ListenSpec {
+pub(crate) fn default_spec() -> ListenSpec {
     ListenSpec {
         addr: String::new(),
         ctx: None,

@@ -935,23 +935,7 @@ mod tests {
         assert_eq!(interpreter(&a[..1], "/x/a.sh"), None);
     }
 
-    fn request() -> Request {
-        let tree = crate::config::load_str("t.conf", b"server.document-root = \"/tmp\"\n")
-            .map_err(|_| "load")
-            .unwrap();
-        let compiled = crate::config::core::compile(&tree).unwrap();
-        let ctx = crate::request::ReqContext {
-            scheme: "http",
-            remote_ip: "127.0.0.1".into(),
-            remote_port: Some(1234),
-            server_socket: "127.0.0.1:80".into(),
-            core: Rc::new(crate::request::CoreConfs::new(compiled.core)),
-            cond_tree: compiled.conds,
-            now: 0,
-            seq: 1,
-        };
-        Request::failed(400, crate::http::h1::Version::Http11, None, &ctx)
-    }
+    use crate::plugin::tests::request;
 
     #[test]
     fn one_readiness_reads_at_most_the_budget_then_rearms() {

@@ -32,7 +32,8 @@ impl Module for Probe {
     }
 }
 
-fn request() -> Request {
+/// A bare request (document root /tmp) for hook and handler tests.
+pub(crate) fn request() -> Request {
     let tree = crate::config::load_str("test.conf", b"server.document-root = \"/tmp\"\n")
         .map_err(|_| "load")
         .unwrap();
