@@ -32,7 +32,7 @@ use crate::config::validate::{get_bool, get_kvany, get_kvstring, get_list, value
 use crate::config::value::Array;
 use crate::plugin::registry::ModuleInit;
 use crate::plugin::{ConnInfo, Ctx, Flow, Hook, Module, Preamble};
-use crate::request::Request;
+use crate::request::{env_set, Request};
 
 /// Who is a trusted proxy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -417,19 +417,12 @@ impl ModExtforward {
             .map(|(_, v)| v.clone());
         match cn {
             Some(cn) => {
-                set_env(r, "SSL_CLIENT_VERIFY", "SUCCESS");
-                set_env(r, "REMOTE_USER", &cn);
-                set_env(r, "AUTH_TYPE", "SSL_CLIENT_VERIFY");
+                env_set(&mut r.env, "SSL_CLIENT_VERIFY", "SUCCESS");
+                env_set(&mut r.env, "REMOTE_USER", &cn);
+                env_set(&mut r.env, "AUTH_TYPE", "SSL_CLIENT_VERIFY");
             }
-            None => set_env(r, "SSL_CLIENT_VERIFY", "NONE"),
+            None => env_set(&mut r.env, "SSL_CLIENT_VERIFY", "NONE"),
         }
-    }
-}
-
-fn set_env(r: &mut Request, key: &str, value: &str) {
-    match r.env.iter_mut().find(|(k, _)| k == key) {
-        Some(slot) => slot.1 = value.to_string(),
-        None => r.env.push((key.to_string(), value.to_string())),
     }
 }
 
@@ -510,7 +503,7 @@ impl Module for ModExtforward {
     fn request_env(&mut self, r: &mut Request, cx: &mut Ctx) -> Flow {
         if let Some(st) = self.conns.get(&cx.token_base) {
             for (k, v) in &st.env {
-                set_env(r, k, v);
+                env_set(&mut r.env, k, v);
             }
         }
         Flow::GoOn

@@ -272,6 +272,14 @@ impl PluginCtx {
     }
 }
 
+/// Set or replace one backend environment variable, keeping its place.
+pub fn env_set(env: &mut Vec<(String, String)>, key: &str, value: &str) {
+    match env.iter_mut().find(|(k, _)| k == key) {
+        Some(slot) => value.clone_into(&mut slot.1),
+        None => env.push((key.to_string(), value.to_string())),
+    }
+}
+
 impl Request {
     /// A request from a parsed head.
     pub fn new(mut head: RequestHead, ctx: &ReqContext) -> Request {

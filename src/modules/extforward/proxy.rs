@@ -10,6 +10,7 @@
 //! wait for the rest of a header (bounded by the connection's read
 //! timeout). v1 ports over 65535 are refused (lighttpd truncates them).
 
+use crate::request::env_set;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The v2 signature.
@@ -200,7 +201,7 @@ fn read_tlvs(b: &[u8], h: &mut Header) {
     let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
     for (t, value) in tlvs(b) {
         match t {
-            PP2_TYPE_UNIQUE_ID => set(&mut h.env, "PP2_UNIQUE_ID", text(value)),
+            PP2_TYPE_UNIQUE_ID => env_set(&mut h.env, "PP2_UNIQUE_ID", &text(value)),
             PP2_TYPE_SSL if value.len() >= 5 => {
                 let verify = u32::from_be_bytes([value[1], value[2], value[3], value[4]]);
                 if value[0] & PP2_CLIENT_CERT != 0 && verify == 0 {
@@ -215,19 +216,11 @@ fn read_tlvs(b: &[u8], h: &mut Header) {
                         0x25 => "SSL_SERVER_A_KEY",
                         _ => continue,
                     };
-                    set(&mut h.env, key, text(sv));
+                    env_set(&mut h.env, key, &text(sv));
                 }
             }
             _ => {}
         }
-    }
-}
-
-/// Set or replace one variable.
-fn set(env: &mut Vec<(String, String)>, key: &str, value: String) {
-    match env.iter_mut().find(|(k, _)| k == key) {
-        Some(slot) => slot.1 = value,
-        None => env.push((key.to_string(), value)),
     }
 }
 
