@@ -412,7 +412,12 @@ fn lighttpd_angel_relays_signals_and_restarts() {
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
     std::fs::set_permissions(&fake, perms).expect("chmod");
 
-    let mut angel = Command::new(repo().join("packaging/debian/lighttpd-angel"))
+    // `env --default-signal`: a shell cannot trap a signal it inherited as
+    // ignored (e.g. HUP and INT when the suite runs under nohup or in a
+    // non-interactive shell's background job), so start from defaults.
+    let mut angel = Command::new("env")
+        .arg("--default-signal")
+        .arg(repo().join("packaging/debian/lighttpd-angel"))
         .args(["-D", "-f", "x.conf"])
         .env("LIGHTTPD_ANGEL_BIN", &fake)
         .env("ANGEL_LOG", &log)
