@@ -20,6 +20,9 @@ pub struct Case {
     pub config: String,
     /// Connections in order.
     pub connections: Vec<Connection>,
+    /// Files in the case's private dir compared after the server stopped
+    /// (`compare-file: @TMP@/NAME`), e.g. an access log.
+    pub files: Vec<String>,
 }
 
 /// One client connection of a case.
@@ -71,6 +74,7 @@ pub fn parse(name: &str, text: &str) -> Result<Case, String> {
         docroot: "docroot".to_string(),
         config: String::new(),
         connections: Vec::new(),
+        files: Vec::new(),
     };
     let mut section = Section::Header;
     let mut next_connection = Some(Connection::default());
@@ -150,9 +154,21 @@ fn header_line(case: &mut Case, line: &str) -> Result<(), String> {
         "docroot" => case.docroot = value.to_string(),
         "compare" if value == "header-order" => case.strict_header_order = true,
         "normalize" => case.normalize.push(parse_normalize(value)?),
+        "compare-file" => case.files.push(parse_compared_file(value)?),
         other => return Err(format!("unknown field `{other}`")),
     }
     Ok(())
+}
+
+/// `@TMP@/NAME`: a plain name inside the case's private dir.
+fn parse_compared_file(value: &str) -> Result<String, String> {
+    let name = value
+        .strip_prefix("@TMP@/")
+        .ok_or("expected `compare-file: @TMP@/NAME`")?;
+    let plain = !name.is_empty() && !name.contains('/') && name != "." && name != "..";
+    plain
+        .then(|| name.to_string())
+        .ok_or_else(|| format!("`{name}` is not a plain file name"))
 }
 
 fn parse_normalize(value: &str) -> Result<Normalize, String> {
@@ -177,6 +193,7 @@ mod tests {
 
     const SAMPLE: &str = "description: two connections\n\
         xfail: not yet\nnormalize: etag\nnormalize: replace \\d+ => N\n\
+        compare-file: @TMP@/access.log\n\
         == config\nserver.tag = \"x\"\n\
         == send\nGET / HTTP/1.1\\r\\n\n\n\\r\\n\n\
         == send\nGET /b HTTP/1.0\\r\\n\\r\\n\n\
@@ -195,11 +212,16 @@ mod tests {
             "GET / HTTP/1.1\\r\\n\n\\r\\n\n"
         );
         assert!(!case.connections[0].port2 && case.connections[1].port2);
+        assert_eq!(case.files, ["access.log"]);
     }
 
     #[test]
     fn rejects_unknown_fields() {
         assert!(parse("t", "bogus: 1\n== send\nx\n").is_err());
         assert!(parse("t", "description: no sends\n").is_err());
+        for bad in ["access.log", "@TMP@/../x", "@TMP@/a/b", "@TMP@/"] {
+            let text = format!("compare-file: {bad}\n== send\nx\n");
+            assert!(parse("t", &text).is_err(), "{bad}");
+        }
     }
 }

@@ -11,8 +11,17 @@ use super::framing::Response;
 pub enum Outcome {
     /// The server exited or never accepted connections (detail is not compared).
     NoServer(String),
-    /// One entry per connection, each with one entry per send actually made.
-    Ran(Vec<Vec<SendOutcome>>),
+    /// One entry per connection, each with one entry per send actually made; then the
+    /// files the case compares (`compare-file:`), read after the server stopped.
+    Ran(Vec<Vec<SendOutcome>>, Vec<WrittenFile>),
+}
+
+/// A file the server wrote into the case's private dir.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WrittenFile {
+    pub name: String,
+    /// `None`: the file does not exist.
+    pub content: Option<Vec<u8>>,
 }
 
 /// Width at which recorded bodies are wrapped (line breaks carry no bytes).
@@ -24,33 +33,42 @@ impl Outcome {
         let mut out = String::new();
         match self {
             Outcome::NoServer(_) => out.push_str("== server did not start\n"),
-            Outcome::Ran(connections) => {
+            Outcome::Ran(connections, files) => {
                 for (c, sends) in connections.iter().enumerate() {
                     out.push_str(&format!("== connection {}\n", c + 1));
                     render_sends(&mut out, sends, wrap);
                 }
+                files.iter().for_each(|file| render_file(&mut out, file));
             }
         }
         out
     }
 
     /// The text stored in compat-tests/expected/.
-    /// The `Date` value and the headers the case masks (`normalize: etag`, `header X`)
-    /// are written masked, so re-recording gives no churn.
+    /// The `Date` value, the headers the case masks (`normalize: etag`, `header X`) and
+    /// the `replace` rules' matches in compared files are written masked, so re-recording
+    /// gives no churn.
     pub fn to_file(&self, case: &str, server: &str, rules: &[Normalize]) -> String {
         let mut outcome = self.clone();
         for response in outcome.responses_mut() {
             response.head = normalise_head(&response.head, rules, true);
         }
+        let mut files = String::new();
+        if let Outcome::Ran(_, written) = &mut outcome {
+            std::mem::take(written)
+                .iter()
+                .for_each(|file| render_file(&mut files, file));
+        }
         format!(
-            "# case {case}: answers recorded from {server} by compat-tests/record\n{}",
-            outcome.render(WRAP)
+            "# case {case}: answers recorded from {server} by compat-tests/record\n{}{}",
+            outcome.render(WRAP),
+            replaced(files, rules)
         )
     }
 
     fn responses_mut(&mut self) -> impl Iterator<Item = &mut Response> {
         let connections: &mut [Vec<SendOutcome>] = match self {
-            Outcome::Ran(connections) => connections,
+            Outcome::Ran(connections, _) => connections,
             Outcome::NoServer(_) => &mut [],
         };
         connections
@@ -61,7 +79,7 @@ impl Outcome {
 
     /// What replaying must wait for, per connection and send.
     pub fn expectations(&self) -> Option<Vec<Vec<Expect>>> {
-        let Outcome::Ran(connections) = self else {
+        let Outcome::Ran(connections, _) = self else {
             return None;
         };
         let per_send = |s: &SendOutcome| Expect {
@@ -102,6 +120,18 @@ fn render_sends(out: &mut String, sends: &[SendOutcome], wrap: usize) {
     }
 }
 
+/// `== file NAME` and the content one line per `\n` (never wrapped, so a
+/// `normalize: replace` sees whole log lines), or `== file NAME missing`.
+fn render_file(out: &mut String, file: &WrittenFile) {
+    match &file.content {
+        Some(content) => {
+            out.push_str(&format!("== file {}\n", file.name));
+            push_lines(out, content, 0);
+        }
+        None => out.push_str(&format!("== file {} missing\n", file.name)),
+    }
+}
+
 fn push_lines(out: &mut String, bytes: &[u8], wrap: usize) {
     for line in escape_lines(bytes, wrap) {
         out.push_str(&line);
@@ -112,6 +142,7 @@ fn push_lines(out: &mut String, bytes: &[u8], wrap: usize) {
 /// Reads a recorded file back into an outcome.
 pub fn parse_file(text: &str) -> Result<Outcome, String> {
     let mut connections: Vec<Vec<SendOutcome>> = Vec::new();
+    let mut files: Vec<WrittenFile> = Vec::new();
     let mut block: Option<(&str, String)> = None;
     let mut no_server = false;
     for line in text.lines() {
@@ -126,7 +157,7 @@ pub fn parse_file(text: &str) -> Result<Outcome, String> {
             }
             continue;
         };
-        finish_block(&mut connections, block.take())?;
+        finish_block(&mut connections, &mut files, block.take())?;
         match marker.split(' ').next().unwrap_or("") {
             "server" => no_server = true,
             "connection" => connections.push(Vec::new()),
@@ -138,25 +169,55 @@ pub fn parse_file(text: &str) -> Result<Outcome, String> {
             "incomplete" => block = Some(("incomplete", String::new())),
             "closed" => last_send(&mut connections)?.closed = true,
             "open" => {}
+            "file" => block = Some(start_file(&mut files, marker)?),
             other => return Err(format!("unknown marker `== {other}`")),
         }
     }
-    finish_block(&mut connections, block)?;
+    finish_block(&mut connections, &mut files, block)?;
     Ok(if no_server {
         Outcome::NoServer(String::new())
     } else {
-        Outcome::Ran(connections)
+        Outcome::Ran(connections, files)
     })
+}
+
+/// `file NAME` opens a block for the content; `file NAME missing` records absence.
+fn start_file(
+    files: &mut Vec<WrittenFile>,
+    marker: &str,
+) -> Result<(&'static str, String), String> {
+    let mut words = marker.split(' ').skip(1);
+    let name = words
+        .next()
+        .filter(|n| !n.is_empty())
+        .ok_or("file without a name")?;
+    let content = match words.next() {
+        None => Some(Vec::new()),
+        Some("missing") => None,
+        Some(other) => return Err(format!("unknown file marker word `{other}`")),
+    };
+    files.push(WrittenFile {
+        name: name.to_string(),
+        content,
+    });
+    Ok(("file", String::new()))
 }
 
 fn finish_block(
     connections: &mut [Vec<SendOutcome>],
+    files: &mut [WrittenFile],
     block: Option<(&str, String)>,
 ) -> Result<(), String> {
     let Some((kind, text)) = block else {
         return Ok(());
     };
     let bytes = unescape(&text)?;
+    if kind == "file" {
+        if let Some(content) = files.last_mut().and_then(|f| f.content.as_mut()) {
+            *content = bytes;
+        }
+        return Ok(());
+    }
     let send = last_send(connections)?;
     if kind == "incomplete" {
         send.leftover = bytes;
@@ -186,7 +247,11 @@ pub fn normalised(outcome: &Outcome, rules: &[Normalize], strict_order: bool) ->
     for response in outcome.responses_mut() {
         response.head = normalise_head(&response.head, rules, strict_order);
     }
-    let mut text = outcome.render(0);
+    replaced(outcome.render(0), rules)
+}
+
+/// `text` after the case's `normalize: replace` rules.
+fn replaced(mut text: String, rules: &[Normalize]) -> String {
     for rule in rules {
         if let Normalize::Replace(regex, replacement) = rule {
             text = regex.replace_all(&text, replacement.as_str()).into_owned();
@@ -272,7 +337,18 @@ mod tests {
             leftover: b"HTTP/1.1 4".to_vec(),
             closed: true,
         };
-        Outcome::Ran(vec![vec![send], vec![SendOutcome::default()]])
+        let log = WrittenFile {
+            name: "access.log".into(),
+            content: Some(b"127.0.0.1 \"GET / HTTP/1.1\" 200\n=x \\x0A\n".to_vec()),
+        };
+        let gone = WrittenFile {
+            name: "other.log".into(),
+            content: None,
+        };
+        Outcome::Ran(
+            vec![vec![send], vec![SendOutcome::default()]],
+            vec![log, gone],
+        )
     }
 
     #[test]
@@ -283,6 +359,10 @@ mod tests {
             parsed.render(0),
             outcome.render(0).replace("Date: Mon", "Date: <date>")
         );
+        assert!(outcome
+            .render(0)
+            .contains("== file access.log\n127.0.0.1 \"GET"));
+        assert!(outcome.render(0).ends_with("== file other.log missing\n"));
         let expect = parsed.expectations().unwrap();
         assert_eq!(expect[0][0].responses, 1);
         assert!(expect[0][0].closed && expect[0][0].leftover);

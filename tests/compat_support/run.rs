@@ -4,7 +4,7 @@
 use super::case::Case;
 use super::client::{fetch_header, run_connection, Timing};
 use super::escape::unescape;
-use super::outcome::{first_difference, normalised, parse_file, Outcome};
+use super::outcome::{first_difference, normalised, parse_file, Outcome, WrittenFile};
 use super::server::{Fixture, Server};
 use std::path::Path;
 use std::time::Duration;
@@ -78,7 +78,7 @@ fn compare(case: &Case, expected: &Outcome, actual: &Outcome) -> Option<String> 
     let diff = first_difference(&want, &got)?;
     Some(match actual {
         Outcome::NoServer(why) => format!("server did not start: {why}"),
-        Outcome::Ran(_) => diff,
+        Outcome::Ran(..) => diff,
     })
 }
 
@@ -131,7 +131,54 @@ fn observe(
         }
         send.leftover = mask_ports(&send.leftover, &ports);
     }
-    Ok(Outcome::Ran(connections))
+    let files = written_files(case, &fixture, server)?;
+    Ok(Outcome::Ran(connections, files))
+}
+
+/// The case's `compare-file:`s, read after a clean stop (SIGTERM, as lighttpd flushes its
+/// buffered access log then). The ports appear as `@PORT@` / `@PORT2@` wherever they
+/// stand as a whole number (`%p` logs the bare port).
+fn written_files(
+    case: &Case,
+    fixture: &Fixture,
+    server: Server,
+) -> Result<Vec<WrittenFile>, String> {
+    if case.files.is_empty() {
+        return Ok(Vec::new());
+    }
+    server.stop()?;
+    let ports = [(fixture.port, "@PORT@"), (fixture.port2, "@PORT2@")];
+    let read = |name: &String| WrittenFile {
+        name: name.clone(),
+        content: std::fs::read(fixture.dir.join(name))
+            .ok()
+            .map(|bytes| mask_bare_ports(&bytes, &ports)),
+    };
+    Ok(case.files.iter().map(read).collect())
+}
+
+/// Replaces each port written as a whole number (no digit on either side).
+fn mask_bare_ports(bytes: &[u8], ports: &[(u16, &str)]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    for (port, name) in ports {
+        let needle = port.to_string().into_bytes();
+        let mut masked = Vec::with_capacity(out.len());
+        let mut i = 0;
+        while i < out.len() {
+            let whole = out[i..].starts_with(&needle)
+                && !masked.last().is_some_and(u8::is_ascii_digit)
+                && !out.get(i + needle.len()).is_some_and(u8::is_ascii_digit);
+            if whole {
+                masked.extend_from_slice(name.as_bytes());
+                i += needle.len();
+            } else {
+                masked.push(out[i]);
+                i += 1;
+            }
+        }
+        out = masked;
+    }
+    out
 }
 
 /// Replaces `:<port>` (not followed by another digit) with `:@PORT@` / `:@PORT2@`: the
@@ -240,7 +287,17 @@ pub fn default_timing() -> Timing {
 
 #[cfg(test)]
 mod tests {
-    use super::mask_ports;
+    use super::{mask_bare_ports, mask_ports};
+
+    #[test]
+    fn masks_bare_ports_as_whole_numbers() {
+        let ports = [(8080, "@PORT@")];
+        let text = b"8080 x:8080 18080 80801 8080";
+        assert_eq!(
+            mask_bare_ports(text, &ports),
+            b"@PORT@ x:@PORT@ 18080 80801 @PORT@".to_vec()
+        );
+    }
 
     #[test]
     fn masks_only_whole_ports_after_a_colon() {

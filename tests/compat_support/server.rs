@@ -1,7 +1,8 @@
 //! The server under test for one case: a private copy of the fixture document root (with
 //! fixed modification times, so Last-Modified and listings are reproducible), the config
 //! (compat-tests/base.conf + the case's snippet, placeholders filled in), and the process,
-//! started with `-D -f` and killed by pid when the case ends.
+//! started with `-D -f` and killed by pid when the case ends (stopped with SIGTERM first
+//! when the case compares files the server wrote).
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -157,6 +158,21 @@ impl Server {
             fixture.port,
             stderr_head(fixture)
         ))
+    }
+
+    /// Stops the server with SIGTERM (lighttpd flushes its logs then) and waits up to
+    /// 10 s for it to exit; a server still running then is killed and that is an error.
+    pub fn stop(mut self) -> Result<(), String> {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if !self.alive() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err("server did not exit within 10 s of SIGTERM".into())
     }
 
     /// Whether the process is still running.
