@@ -136,8 +136,8 @@ fn observe(
 }
 
 /// The case's `compare-file:`s, read after a clean stop (SIGTERM, as lighttpd flushes its
-/// buffered access log then). The ports appear as `@PORT@` / `@PORT2@` wherever they
-/// stand as a whole number (`%p` logs the bare port).
+/// buffered access log then). The case's private dir appears as `@TMP@`, the ports as
+/// `@PORT@` / `@PORT2@` wherever they stand as a whole number (`%p` logs the bare port).
 fn written_files(
     case: &Case,
     fixture: &Fixture,
@@ -152,9 +152,23 @@ fn written_files(
         name: name.clone(),
         content: std::fs::read(fixture.dir.join(name))
             .ok()
-            .map(|bytes| mask_bare_ports(&bytes, &ports)),
+            .map(|bytes| mask_bare_ports(&mask_dir(&bytes, &fixture.dir), &ports)),
     };
     Ok(case.files.iter().map(read).collect())
+}
+
+/// Replaces the case's private dir (e.g. in a logged `%f`) with `@TMP@`.
+fn mask_dir(bytes: &[u8], dir: &Path) -> Vec<u8> {
+    let needle = dir.as_os_str().as_encoded_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some(at) = rest.windows(needle.len()).position(|w| w == needle) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(b"@TMP@");
+        rest = &rest[at + needle.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 /// Replaces each port written as a whole number (no digit on either side).
@@ -287,7 +301,15 @@ pub fn default_timing() -> Timing {
 
 #[cfg(test)]
 mod tests {
-    use super::{mask_bare_ports, mask_ports};
+    use super::{mask_bare_ports, mask_dir, mask_ports};
+    use std::path::Path;
+
+    #[test]
+    fn masks_the_private_dir() {
+        let dir = Path::new("/tmp/case");
+        let text = b"200 [/tmp/case/docroot/a] /tmp/case";
+        assert_eq!(mask_dir(text, dir), b"200 [@TMP@/docroot/a] @TMP@".to_vec());
+    }
 
     #[test]
     fn masks_bare_ports_as_whole_numbers() {
