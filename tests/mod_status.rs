@@ -118,3 +118,31 @@ fn a_blocked_download_shows_as_writing() {
     );
     drop(a);
 }
+
+#[test]
+fn statistics_in_prometheus_format() {
+    let dead = common::free_port();
+    let s = Server::start(
+        &format!(
+            r#"server.modules = ("mod_status", "mod_proxy")
+status.statistics-url = "/server-statistics"
+proxy.server = ( "/app" => ( "be" => ( "host" => "127.0.0.1", "port" => {dead} ) ) )"#
+        ),
+        &[("a.txt", b"a")],
+    );
+    assert_eq!(s.get("/app/x").status, 503);
+    let r = s.get("/server-statistics?format=prometheus");
+    assert_eq!(
+        (r.status, r.header("Content-Type")),
+        (200, Some("text/plain; version=0.0.4"))
+    );
+    let t = r.text();
+    assert!(
+        t.contains("lighttpd_gw_backend_process_died{backend=\"be\",process=\"0\"} 1\n"),
+        "{t}"
+    );
+    assert!(
+        t.contains("lighttpd_gw_backend_load{backend=\"be\"} "),
+        "{t}"
+    );
+}

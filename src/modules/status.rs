@@ -25,8 +25,8 @@ use crate::plugin::registry::ModuleInit;
 use crate::plugin::{ConnInfo, Ctx, Flow, Hook, Module};
 use crate::request::Request;
 use render::{
-    render_config, render_html_head, render_json, render_prometheus, render_row, render_text, Page,
-    Row, State, Stats, HTML_TAIL,
+    render_config, render_html_head, render_json, render_prometheus, render_row,
+    render_statistics_prometheus, render_text, Page, Row, State, Stats, HTML_TAIL,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,6 +267,10 @@ impl Module for ModStatus {
         }
         if conf.statistics_url.as_deref() == Some(path) {
             let counters = crate::plugin::stats::snapshot();
+            if r.uri.query == "format=prometheus" {
+                let body = render_statistics_prometheus(&counters);
+                return Self::respond(r, 200, "text/plain; version=0.0.4", body);
+            }
             if counters.is_empty() {
                 // lighttpd: nothing to send.
                 r.resp.headers.set("Content-Type", "text/plain");

@@ -205,6 +205,53 @@ pub fn render_prometheus(s: &Stats) -> String {
     out
 }
 
+/// `?format=prometheus` on the statistics URL (extension): the plugin
+/// counters, `gw.backend.LABEL[.PROC].FIELD` as
+/// `lighttpd_gw_backend[_process]_FIELD{backend="LABEL"[,process="PROC"]}`,
+/// any other `a.b-c` as `lighttpd_a_b_c`.
+pub fn render_statistics_prometheus(counters: &[(String, i64)]) -> String {
+    let mut out = String::new();
+    for (key, value) in counters {
+        let (name, labels) = prometheus_metric(key);
+        out.push_str(&format!("{name}{labels} {value}\n"));
+    }
+    out
+}
+
+/// A counter's metric name and label set.
+fn prometheus_metric(key: &str) -> (String, String) {
+    let name = |parts: &str| {
+        let clean: String = parts
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        format!("lighttpd_{clean}")
+    };
+    let Some(rest) = key.strip_prefix("gw.backend.") else {
+        return (name(key), String::new());
+    };
+    let Some((head, field)) = rest.rsplit_once('.') else {
+        return (name(key), String::new());
+    };
+    match head.rsplit_once('.') {
+        Some((label, proc)) if !proc.is_empty() && proc.bytes().all(|b| b.is_ascii_digit()) => (
+            name(&format!("gw.backend.process.{field}")),
+            format!("{{backend=\"{}\",process=\"{proc}\"}}", label_value(label)),
+        ),
+        _ => (
+            name(&format!("gw.backend.{field}")),
+            format!("{{backend=\"{}\"}}", label_value(head)),
+        ),
+    }
+}
+
+/// A Prometheus label value: `\`, `"` and newline escaped.
+fn label_value(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 /// lighttpd `mod_status_get_multiplier`: scaled value and a 2-char unit.
 pub fn multiplier(mut avg: f64, size: u32) -> String {
     let size = f64::from(size);
