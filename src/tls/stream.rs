@@ -216,26 +216,3 @@ impl Drop for TlsStream {
     }
 }
 
-impl Read for TlsStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut v = Vec::with_capacity(buf.len());
-        let n = self.read_append(&mut v, buf.len())?;
-        buf[..n].copy_from_slice(&v[..n]);
-        Ok(n)
-    }
-}
-
-impl Write for TlsStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if !self.flush_tls()? {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        let n = self.conn.writer().write(&buf[..buf.len().min(PIECE)])?;
-        self.flush_tls()?;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.flush_tls().map(|_| ())
-    }
-}
