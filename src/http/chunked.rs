@@ -4,6 +4,8 @@
 //! 2^59), optional blanks then `\r` or `;ext` up to LF, size line under 1024
 //! bytes, CRLF after each chunk's data, trailers read up to the blank line and
 //! discarded. Every error is 400, except a body over the size limit (413).
+//! Backends' own chunked response bodies use the same decoder through
+//! [`ChunkedDecoder::feed_response`] (errors there are 502).
 
 /// Longest chunk-size line lighttpd accepts (including its LF).
 const MAX_SIZE_LINE: usize = 1024;
@@ -76,6 +78,29 @@ impl ChunkedDecoder {
     /// The terminating chunk and the trailers have been read.
     pub fn is_done(&self) -> bool {
         self.state == State::Done
+    }
+
+    /// A backend's own chunked response body (lighttpd
+    /// `http_chunk_decode_append_data`): bytes after the last chunk are an
+    /// error ("excess data"), as is any malformed framing. Without `raw` the
+    /// decoded bytes go to `out`, including those before an error in this
+    /// input; with `raw` (passed on still chunked) `out` gets `input` itself,
+    /// and nothing of an input that fails.
+    pub fn feed_response(&mut self, input: &[u8], raw: bool, out: &mut Vec<u8>) -> Result<(), u16> {
+        if raw {
+            let mut scratch = Vec::new();
+            self.feed_response(input, false, &mut scratch)?;
+            out.extend_from_slice(input);
+            return Ok(());
+        }
+        if self.is_done() && !input.is_empty() {
+            return Err(502);
+        }
+        let used = self.decode(input, out).map_err(|_| 502u16)?;
+        if used < input.len() {
+            return Err(502);
+        }
+        Ok(())
     }
 
     /// Decoded body bytes so far.
@@ -266,6 +291,44 @@ mod tests {
         // 2^59 - 1 is still fine as a size; one more digit is not
         let mut d = ChunkedDecoder::new();
         assert_eq!(d.decode(b"7ffffffffffffff\r\n", &mut Vec::new()), Ok(17));
+    }
+
+    #[test]
+    fn response_bodies_decode_or_pass_raw_and_refuse_excess() {
+        let mut d = ChunkedDecoder::new();
+        let mut out = Vec::new();
+        assert_eq!(d.feed_response(b"5;x=1\r\nhel", false, &mut out), Ok(()));
+        assert_eq!(d.feed_response(b"lo\r\n0\r\n", true, &mut out), Ok(()));
+        assert_eq!(out, b"hello\r\n0\r\n");
+        assert_eq!(d.feed_response(b"T: 1\r\n\r\n", true, &mut out), Ok(()));
+        assert!(d.is_done());
+        assert_eq!(d.feed_response(b"x", false, &mut out), Err(502));
+        // excess data in the same input as the last chunk
+        let mut d = ChunkedDecoder::new();
+        let mut out = Vec::new();
+        assert_eq!(
+            d.feed_response(b"2\r\nab\r\n0\r\n\r\nX", false, &mut out),
+            Err(502)
+        );
+        assert_eq!(out, b"ab");
+        // decoded bytes before an error are kept; raw input that fails is not
+        for (raw, kept) in [(false, &b"hello"[..]), (true, b"")] {
+            let mut d = ChunkedDecoder::new();
+            let mut out = Vec::new();
+            let r = d.feed_response(b"5\r\nhello\r\nZZ\r\n", raw, &mut out);
+            assert_eq!((r, &out[..]), (Err(502), kept));
+        }
+        // an endless extension or a huge size fails within bounded input
+        let ext = [b"3;".as_slice(), &[b'x'; 2000]].concat();
+        assert_eq!(
+            ChunkedDecoder::new().feed_response(&ext, false, &mut Vec::new()),
+            Err(502)
+        );
+        let huge = b"fffffffffffffffffff\r\nabc";
+        assert_eq!(
+            ChunkedDecoder::new().feed_response(huge, false, &mut Vec::new()),
+            Err(502)
+        );
     }
 
     #[test]

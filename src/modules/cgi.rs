@@ -10,6 +10,13 @@
 //! `cgi.limits` read-timeout kills a silent program (504 if nothing came).
 //! A `Content-Length` from the program is kept and ends its output: the
 //! rest is dropped and the program stopped, as lighttpd.
+//! A `Transfer-Encoding` from the program (dropped, with its Content-Length)
+//! means a chunked body: it is decoded (the request-body decoder, errors
+//! and limits as lighttpd) and framed anew, except that once the head went
+//! out chunked the program's coding is passed on as is; the last chunk
+//! stops the program, a malformed body (or bytes after the last chunk) ends
+//! the response and the connection, a body cut short ends it without a
+//! last chunk (streamed) or with what arrived (buffered).
 //! With `server.stream-response-body` 0 (the default) the output is
 //! collected and the response is sent when the program closes stdout; past
 //! [`SPILL_AT`] bytes the body goes to temp files in `server.upload-dirs`
@@ -50,6 +57,7 @@ use crate::config::scoped::{Patch, Scoped};
 use crate::config::tree::ConfigTree;
 use crate::config::validate::{get_bool, get_kvany, get_kvstring, get_list};
 use crate::config::value::Value;
+use crate::http::chunked::ChunkedDecoder;
 use crate::plugin::registry::ModuleInit;
 use crate::plugin::{Ctx, Flow, Handler, Hook, Module};
 use crate::request::{response, Request};
@@ -304,8 +312,14 @@ pub struct CgiHandler {
     /// Buffered body past [`SPILL_AT`] (memory, then temp files).
     spilled: Option<ChunkQueue>,
     spill_conf: Rc<SpillConf>,
-    /// The Content-Length was reached: the program is stopped.
+    /// The Content-Length (or the last chunk) was reached, or the chunked
+    /// body broke: the program is stopped.
     length_reached: bool,
+    /// The program sent `Transfer-Encoding`: its body is de-chunked.
+    dechunk: Option<Box<ChunkedDecoder>>,
+    /// Its chunked body was malformed: the response ends there, the
+    /// connection closes.
+    dechunk_failed: bool,
     /// `cgi.upgrade` applies and the answer is not known yet: stdin stays
     /// open and the head is looked at as it arrives.
     upgrade_pending: bool,
@@ -337,6 +351,8 @@ impl CgiHandler {
             spilled: None,
             spill_conf: Rc::default(),
             length_reached: false,
+            dechunk: None,
+            dechunk_failed: false,
             upgrade_pending: false,
             configured_cap: None,
             eof: false,
@@ -541,6 +557,25 @@ impl CgiHandler {
     /// kept. The program's Content-Length ends its output: the rest is
     /// dropped and the program stopped (lighttpd `resp_body_scratchpad`).
     fn take_output(&mut self, r: &mut Request, data: &[u8]) {
+        if self.committed && self.dechunk.is_some() {
+            // once the head went out chunked, the program's own chunked
+            // coding is passed on as is (lighttpd)
+            let raw = r.head_sent && r.resp.send_chunked;
+            let mut body = Vec::new();
+            self.dechunk_feed(data, raw, &mut body);
+            r.resp.backend_chunked |= raw || self.dechunk_failed;
+            r.resp.body.append_vec(body);
+            return;
+        }
+        let decoded;
+        let data = if self.dechunk.is_some() {
+            let mut body = Vec::new();
+            self.dechunk_feed(data, false, &mut body);
+            decoded = body;
+            &decoded[..]
+        } else {
+            data
+        };
         if self.committed {
             let n = self
                 .body_left
@@ -609,6 +644,9 @@ impl CgiHandler {
                     self.out_limit = h
                         .content_length
                         .map(|n| h.body_at.saturating_add(n as usize));
+                    if h.chunked {
+                        self.start_dechunk(h.body_at);
+                    }
                     self.early_head = Some(h);
                 }
                 Ok(None) => {}
@@ -634,6 +672,37 @@ impl CgiHandler {
             }
             self.spilled = Some(q);
         }
+    }
+
+    /// The head says `Transfer-Encoding`: decode the body bytes already in
+    /// `out` (from `body_at`) and every later one (lighttpd
+    /// `resp_decode_chunked`; Content-Length was dropped with the head).
+    fn start_dechunk(&mut self, body_at: usize) {
+        if self.dechunk.is_some() {
+            return;
+        }
+        self.dechunk = Some(Box::default());
+        let raw = self.out.split_off(body_at.min(self.out.len()));
+        let mut body = Vec::new();
+        self.dechunk_feed(&raw, false, &mut body);
+        self.out.extend_from_slice(&body);
+    }
+
+    /// Program output through the de-chunker into `out` (decoded, or as is
+    /// with `raw`). A malformed body (or bytes after the last chunk) ends
+    /// the output, as does the last chunk: the program is stopped.
+    fn dechunk_feed(&mut self, data: &[u8], raw: bool, out: &mut Vec<u8>) {
+        let Some(d) = self.dechunk.as_mut() else {
+            return;
+        };
+        if d.feed_response(data, raw, out).is_err() {
+            crate::log_error!("CGI: malformed chunked response body");
+            self.dechunk_failed = true;
+        } else if !d.is_done() {
+            return;
+        }
+        self.length_reached = true;
+        self.eof = true;
     }
 
     /// Pause or resume the read timeout (resuming restarts its clock).
@@ -694,6 +763,9 @@ impl CgiHandler {
             }
         }
         self.upgrade_pending = false;
+        if parsed.chunked {
+            self.start_dechunk(parsed.body_at);
+        }
         let before = r.resp.status;
         r.resp.status = parsed.status;
         let streams = r.resp.upgraded || response::stream_cap(r).is_some();
@@ -743,10 +815,14 @@ impl CgiHandler {
         if self.committed {
             // the head went out already: end the body (cut short on error
             // or before the promised length)
-            let cut = self.failed.is_some() || self.timed_out;
-            if cut || self.body_left.is_some_and(|n| n > 0) {
+            let cut = self.failed.is_some() || self.timed_out || self.dechunk_failed;
+            let unfinished = self.dechunk.as_ref().is_some_and(|d| !d.is_done());
+            if cut || unfinished || self.body_left.is_some_and(|n| n > 0) {
                 r.keep_alive = false;
             }
+            // a chunked body cut short gets no last chunk (lighttpd
+            // `http_chunk_close`)
+            r.resp.backend_chunked |= unfinished;
             r.resp.complete = true;
             return Flow::Finished;
         }
@@ -762,7 +838,7 @@ impl CgiHandler {
             Ok(None) => return fail(r, 500),
             Err(status) => return fail(r, status),
         };
-        if parsed.close {
+        if parsed.close || self.dechunk_failed {
             r.keep_alive = false;
         }
         if self.conf.local_redir
@@ -972,6 +1048,74 @@ mod tests {
         poll.poll(&mut events, Some(std::time::Duration::from_millis(100)))
             .unwrap();
         assert!(events.iter().any(|e| e.token() == token));
+    }
+
+    fn handler() -> CgiHandler {
+        CgiHandler::new(String::new(), CgiConf::default(), Rc::default())
+    }
+
+    #[test]
+    fn a_chunked_body_is_decoded_and_its_end_stops_the_program() {
+        let mut r = request();
+        r.keep_alive = true;
+        let mut h = handler();
+        h.take_output(
+            &mut r,
+            b"Transfer-Encoding: chunked\r\nContent-Length: 9\r\n\r\n3\r",
+        );
+        h.take_output(&mut r, b"\nabc\r\n2;x\r\nde\r\n0\r\nT: 1\r\n");
+        assert!(!h.eof);
+        h.take_output(&mut r, b"\r\n");
+        assert!(h.eof && h.length_reached && !h.dechunk_failed);
+        assert_eq!(h.finish(&mut r), Flow::Finished);
+        assert_eq!(r.resp.body.len(), 5);
+        assert!(r.keep_alive && !r.resp.headers.contains("Content-Length"));
+    }
+
+    #[test]
+    fn a_broken_chunked_body_keeps_what_decoded_and_closes() {
+        for bad in [
+            &b"ZZ\r\n"[..],
+            b"fffffffffffffffffff\r\n",
+            &[b'1', b';'].repeat(700),
+        ] {
+            let mut r = request();
+            r.keep_alive = true;
+            let mut h = handler();
+            h.take_output(&mut r, b"Transfer-Encoding: chunked\n\n2\r\nab\r\n");
+            h.take_output(&mut r, bad);
+            assert!(h.eof && h.dechunk_failed, "{bad:?}");
+            h.finish(&mut r);
+            assert_eq!(
+                (r.resp.status, r.resp.body.len(), r.keep_alive),
+                (200, 2, false)
+            );
+        }
+    }
+
+    #[test]
+    fn a_streamed_chunked_body_passes_as_is_once_the_head_went_out() {
+        let mut r = request();
+        r.keep_alive = true;
+        let mut h = handler();
+        h.committed = true;
+        h.dechunk = Some(Box::default());
+        h.take_output(&mut r, b"2\r\nab\r\n");
+        assert!(!r.resp.backend_chunked && r.resp.body.len() == 2);
+        (r.head_sent, r.resp.send_chunked) = (true, true);
+        r.resp.body.reset();
+        h.take_output(&mut r, b"1;e\r\nc\r\n");
+        assert!(r.resp.backend_chunked && r.resp.body.len() == 8);
+        h.take_output(&mut r, b"9\r\nabc"); // cut short by the program's exit
+        h.eof = true;
+        h.finish(&mut r);
+        assert!(!r.keep_alive && r.resp.complete);
+        // a malformed piece is not passed on
+        let before = r.resp.body.len();
+        let mut h2 = handler();
+        (h2.committed, h2.dechunk) = (true, Some(Box::default()));
+        h2.take_output(&mut r, b"x\r\n");
+        assert!(h2.dechunk_failed && r.resp.body.len() == before);
     }
 
     #[test]

@@ -86,6 +86,11 @@ pub struct Response {
     pub streaming: bool,
     /// The streamed body goes out with `Transfer-Encoding: chunked`.
     pub send_chunked: bool,
+    /// With `send_chunked`: the body holds a backend's own chunked coding,
+    /// passed on as is (lighttpd does so once the head went out chunked), so
+    /// no chunk framing and no last chunk are added (the backend's own last
+    /// chunk went through, or the backend's body was cut off).
+    pub backend_chunked: bool,
     /// The handler switched protocols (101 with `cgi.upgrade`): the
     /// connection says `Connection: upgrade` and, while streaming, hands
     /// the client's further bytes to the handler as `body` (complete at
@@ -102,6 +107,7 @@ impl Response {
             complete,
             streaming,
             send_chunked,
+            backend_chunked,
             upgraded,
         } = self;
         *status = 0;
@@ -110,6 +116,7 @@ impl Response {
         *complete = false;
         *streaming = false;
         *send_chunked = false;
+        *backend_chunked = false;
         *upgraded = false;
     }
 }

@@ -103,7 +103,7 @@ pub fn queue_body(r: &mut Request, wq: &mut ChunkQueue, initial: bool) -> u64 {
         body.reset();
     }
     let len = body.len();
-    if r.resp.send_chunked && len > 0 {
+    if r.resp.send_chunked && len > 0 && !r.resp.backend_chunked {
         let digits = if initial {
             (64 - len.leading_zeros() as usize).div_ceil(8) * 2
         } else {
@@ -117,7 +117,7 @@ pub fn queue_body(r: &mut Request, wq: &mut ChunkQueue, initial: bool) -> u64 {
         wq.append_queue_small_copied(body);
     }
     if r.resp.complete && r.resp.streaming {
-        if r.resp.send_chunked {
+        if r.resp.send_chunked && !r.resp.backend_chunked {
             wq.append_mem(b"0\r\n\r\n");
         }
         r.resp.streaming = false;
@@ -459,6 +459,20 @@ mod tests {
         r.resp.body.append_mem(&[b'x'; 0x1a2]);
         queue_body(&mut r, &mut wq, true);
         assert!(drain(&mut wq).starts_with(b"01a2\r\nxx"));
+    }
+
+    #[test]
+    fn a_backends_own_chunked_body_passes_unframed() {
+        let mut r = request("", Version::Http11);
+        (r.resp.streaming, r.resp.send_chunked) = (true, true);
+        let mut wq = ChunkQueue::new();
+        r.resp.body.append_mem(b"ab");
+        queue_body(&mut r, &mut wq, true);
+        r.resp.backend_chunked = true;
+        r.resp.body.append_mem(b"3;x\r\ncde\r\n0\r\n\r\n");
+        r.resp.complete = true;
+        queue_body(&mut r, &mut wq, false);
+        assert_eq!(drain(&mut wq), b"02\r\nab\r\n3;x\r\ncde\r\n0\r\n\r\n");
     }
 
     #[test]

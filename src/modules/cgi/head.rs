@@ -22,6 +22,9 @@ pub struct Head {
     /// there (lighttpd `resp_body_scratchpad`). None when absent, invalid,
     /// or overridden by Transfer-Encoding.
     pub content_length: Option<u64>,
+    /// `Transfer-Encoding` was sent (taken as chunked, unverified, as
+    /// lighttpd): the body is the program's chunked coding.
+    pub chunked: bool,
 }
 
 /// Where the head ends: (end of the head lines, start of the body).
@@ -72,8 +75,8 @@ pub fn parse(out: &[u8], eof: bool) -> Result<Option<Head>, u16> {
         location_only: false,
         close: false,
         content_length: None,
+        chunked: false,
     };
-    let mut chunked = false;
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     if text.starts_with("HTTP/") && text.find('\n').map_or(text.len(), |n| n) >= 12 {
         head.status = nph_status(lines.next().unwrap_or(""))?;
@@ -98,7 +101,7 @@ pub fn parse(out: &[u8], eof: bool) -> Result<Option<Head>, u16> {
         }
         if name.eq_ignore_ascii_case("Transfer-Encoding") {
             // lighttpd drops a Content-Length it overrides
-            chunked = true;
+            head.chunked = true;
             head.content_length = None;
             head.headers
                 .retain(|(n, _)| !n.eq_ignore_ascii_case("Content-Length"));
@@ -106,7 +109,7 @@ pub fn parse(out: &[u8], eof: bool) -> Result<Option<Head>, u16> {
         }
         if name.eq_ignore_ascii_case("Content-Length") {
             let has = |h: &Head| h.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
-            if chunked || has(&head) {
+            if head.chunked || has(&head) {
                 continue; // later ones are dropped
             }
             let digits = value.strip_prefix('+').unwrap_or(value);
@@ -146,6 +149,7 @@ fn body_only() -> Head {
         location_only: false,
         close: false,
         content_length: None,
+        chunked: false,
     }
 }
 
@@ -217,7 +221,7 @@ mod tests {
         assert_eq!(h.content_length, Some(99));
         assert!(h.close);
         let h = ok("Content-Length: 9\nTransfer-Encoding: chunked\n\n");
-        assert!(h.headers.is_empty() && h.content_length.is_none());
+        assert!(h.headers.is_empty() && h.content_length.is_none() && h.chunked);
         let h = ok("Content-Length: 1x\n\n");
         // an invalid length is dropped, so the response is framed by us
         assert_eq!((h.headers.len(), h.content_length), (0, None));
