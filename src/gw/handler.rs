@@ -2,7 +2,8 @@
 //! `gw_write_request`, `gw_recv_response`, the trigger timeouts): connect
 //! (non-blocking, retried on another proc up to 5 times), write the request
 //! and body, read and decode the response, parse its head, frame its body
-//! (Content-Length, chunked, or until close), X-Sendfile, the FastCGI
+//! (Content-Length, chunked, or until close; a chunked body is decoded, or
+//! passed on as is once the head went out chunked, as for mod_cgi), X-Sendfile, the FastCGI
 //! authorizer outcome, and the error statuses:
 //!
 //! - no backend up, connect failures, connect timeout (after one retry),
@@ -31,7 +32,8 @@ use super::host::{elect, Addr, Lease};
 use super::GwProtocol;
 use crate::chunk::{ChunkQueue, SpillConf};
 use crate::http::backend_response::{
-    parse_backend_head, xsendfile_path, Backend, BackendOpts, BackendParse, MAX_RESPONSE_HEAD,
+    merge_trailers, parse_backend_head, xsendfile_path, Backend, BackendOpts, BackendParse,
+    MAX_RESPONSE_HEAD,
 };
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::headers::Headers;
@@ -143,6 +145,9 @@ pub struct GwHandler {
     /// Undecoded response head bytes.
     head: Vec<u8>,
     head_done: bool,
+    /// The backend gave the status (a chunked body's trailers may then
+    /// join the headers, lighttpd `http_response_merge_trailers`).
+    status_known: bool,
     /// The first head line was checked (early 502 for non-headers).
     first_line_seen: bool,
     framing: Framing,
@@ -173,6 +178,7 @@ impl GwHandler {
             read_ts: 0,
             head: Vec::new(),
             head_done: false,
+            status_known: false,
             first_line_seen: false,
             framing: Framing::UntilEnd,
             started: false,
@@ -229,7 +235,19 @@ impl GwHandler {
         let incomplete = match &self.framing {
             Framing::UntilEnd => false,
             Framing::Length(n) => *n > 0,
-            Framing::Chunked(d) => !d.is_done(),
+            // lighttpd `http_chunk_close`: a chunked body cut short ends the
+            // connection only when it was being passed on chunked (then
+            // without a last chunk); buffered, what arrived is the answer
+            Framing::Chunked(d) if !d.is_done() && r.head_sent && r.resp.send_chunked => {
+                r.resp.backend_chunked = true;
+                true
+            }
+            Framing::Chunked(d) => {
+                if d.is_done() && self.status_known && !r.head_sent {
+                    merge_trailers(&mut r.resp.headers, d.trailers());
+                }
+                false
+            }
         };
         if incomplete {
             r.keep_alive = false;
@@ -528,6 +546,7 @@ impl GwHandler {
                 return Ok(());
             }
             r.resp.status = h.status;
+            self.status_known = h.status_explicit || h.headers.contains("Location");
             r.resp.headers = h.headers;
             self.proto.response_headers(&mut r.resp.headers);
             if h.close_connection {
@@ -567,14 +586,18 @@ impl GwHandler {
                 &data[..n]
             }
             Framing::Chunked(dec) => {
-                if dec.is_done() {
-                    return Ok(());
-                }
-                if dec.decode(data, &mut decoded).is_err() {
+                // once the head went out chunked, the backend's own coding
+                // is passed on as is (lighttpd `http_chunk_decode_append_mem`)
+                let raw = r.head_sent && r.resp.send_chunked;
+                r.resp.backend_chunked |= raw;
+                if dec.feed_response(data, raw, &mut decoded).is_err() {
+                    // what decoded before the error is kept; no last chunk
                     crate::log_error!("bad chunked response from backend");
                     r.keep_alive = false;
+                    r.resp.backend_chunked = true;
                     self.framing = Framing::Length(0);
-                    return Ok(());
+                } else if !r.head_sent {
+                    r.resp.dechunk_resume = Some(dec.resume_point());
                 }
                 &decoded
             }

@@ -344,9 +344,52 @@ pub fn xsendfile_path(
     }
 }
 
+/// A backend's chunked body ended before the head went out: its trailers
+/// join the headers and `Trailer` goes (lighttpd
+/// `http_response_merge_trailers`, only when the status was known when the
+/// body ended: from a status line, `Status:` or `Location`). As lighttpd, a
+/// value keeps its CR when the line ended in CRLF; lines without a name,
+/// starting with a blank, or with an empty value are skipped.
+pub fn merge_trailers(headers: &mut Headers, trailers: &[u8]) {
+    if trailers.is_empty() {
+        return;
+    }
+    for line in trailers.split_inclusive(|&c| c == b'\n') {
+        let Some(line) = line.strip_suffix(b"\n") else {
+            continue;
+        };
+        let Some(colon) = line.iter().position(|&c| c == b':') else {
+            continue;
+        };
+        if colon == 0 || matches!(line[0], b' ' | b'\t') {
+            continue;
+        }
+        let mut v = &line[colon + 1..];
+        while let Some(b' ' | b'\t') = v.first() {
+            v = &v[1..];
+        }
+        if v.is_empty() || v[0] == b'\r' {
+            continue;
+        }
+        let key = String::from_utf8_lossy(&line[..colon]);
+        headers.insert_grouped(&key, &String::from_utf8_lossy(v));
+    }
+    headers.remove("Trailer");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trailers_join_the_headers_as_lighttpd() {
+        let mut h = Headers::new();
+        h.append("Trailer", "X-T");
+        h.append("X-A", "1");
+        merge_trailers(&mut h, b"X-T: t\r\n:bad\n x: y\nX-A:\t2\nE: \r\nnocolon\n");
+        let got: Vec<_> = h.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(got, ["X-A=1", "X-A=2", "X-T=t\r"]);
+    }
 
     #[test]
     fn upgrade_needs_http11_a_connection_header_and_not_h2c() {

@@ -23,7 +23,20 @@ enum State {
     /// After the last chunk: the size line's last two bytes plus trailers,
     /// until `\r\n\r\n`.
     Trailers(Vec<u8>),
-    Done,
+    /// The blank line after the trailers was read; they are kept (from
+    /// the CRLF ending the last chunk's size line).
+    Done(Vec<u8>),
+}
+
+/// See [`ChunkedDecoder::resume_point`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resume {
+    /// Inside a chunk: `left` data bytes, then its CRLF (only the LF once
+    /// `cr_seen`), are still to come.
+    Chunk { left: u64, cr_seen: bool },
+    /// Between chunks: the start of the next size line (or of the last
+    /// chunk and its trailers) that arrived.
+    Line(Vec<u8>),
 }
 
 /// Decodes one chunked body; feed it bytes as they arrive.
@@ -69,7 +82,7 @@ impl ChunkedDecoder {
     /// used. After [`Self::is_done`] the unused rest belongs to the next request.
     pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, u16> {
         let mut used = 0;
-        while used < input.len() && self.state != State::Done {
+        while used < input.len() && !self.is_done() {
             used += self.step(&input[used..], out)?;
         }
         Ok(used)
@@ -77,7 +90,51 @@ impl ChunkedDecoder {
 
     /// The terminating chunk and the trailers have been read.
     pub fn is_done(&self) -> bool {
-        self.state == State::Done
+        matches!(self.state, State::Done(_))
+    }
+
+    /// After [`Self::is_done`]: the trailer lines, each with its line end
+    /// (empty when there were none, or when they were cut off).
+    pub fn trailers(&self) -> &[u8] {
+        match &self.state {
+            State::Done(t) => t.get(2..t.len().saturating_sub(2)).unwrap_or(b""),
+            _ => b"",
+        }
+    }
+
+    /// Where the coding stands, for re-framing the bytes decoded so far as
+    /// the start of a pass-through of the rest.
+    pub fn resume_point(&self) -> Resume {
+        match &self.state {
+            State::Data(left) => Resume::Chunk {
+                left: *left,
+                cr_seen: false,
+            },
+            State::DataEnd(cr_seen) => Resume::Chunk {
+                left: 0,
+                cr_seen: *cr_seen,
+            },
+            State::Size(line) => Resume::Line(line.clone()),
+            // the last chunk's size line is "0" plus (at least) its CRLF
+            State::Trailers(buf) => Resume::Line([b"0".as_slice(), buf].concat()),
+            State::Done(_) => Resume::Line(Vec::new()),
+        }
+    }
+
+    /// lighttpd `http_response_write_prepare` ("reconstitute initial
+    /// partially-decoded chunk"): `decoded` bytes, already decoded, start
+    /// a body whose rest passes on still chunked. Returns the chunk size
+    /// line to put before them (None: no line) and the bytes after them.
+    pub fn reframe(decoded: u64, resume: &Resume) -> (Option<u64>, Vec<u8>) {
+        let (size, tail) = match resume {
+            Resume::Chunk { left, cr_seen } => (
+                decoded + left,
+                if *cr_seen { b"\r".to_vec() } else { Vec::new() },
+            ),
+            Resume::Line(line) if decoded > 0 => (decoded, [b"\r\n".as_slice(), line].concat()),
+            Resume::Line(line) => (0, line.clone()),
+        };
+        ((size > 0).then_some(size), tail)
     }
 
     /// A backend's own chunked response body (lighttpd
@@ -156,18 +213,18 @@ impl ChunkedDecoder {
                 for (i, &c) in input.iter().enumerate() {
                     buf.push(c);
                     if buf.ends_with(b"\r\n\r\n") {
-                        self.state = State::Done;
+                        self.state = State::Done(std::mem::take(buf));
                         return Ok(i + 1);
                     }
                     if self.last_line_len - 2 + buf.len() >= self.max_trailers {
                         self.trailers_cut = true;
-                        self.state = State::Done;
+                        self.state = State::Done(Vec::new());
                         return Ok(input.len());
                     }
                 }
                 Ok(input.len())
             }
-            State::Done => Ok(0),
+            State::Done(_) => Ok(0),
         }
     }
 
@@ -328,6 +385,46 @@ mod tests {
         assert_eq!(
             ChunkedDecoder::new().feed_response(huge, false, &mut Vec::new()),
             Err(502)
+        );
+    }
+
+    #[test]
+    fn resume_points_and_trailers() {
+        let mut d = ChunkedDecoder::new();
+        let mut out = Vec::new();
+        let mut at = |input: &[u8]| {
+            d.decode(input, &mut out).unwrap();
+            d.resume_point()
+        };
+        assert_eq!(
+            at(b"5\r\nhel"),
+            Resume::Chunk {
+                left: 2,
+                cr_seen: false
+            }
+        );
+        assert_eq!(
+            at(b"lo"),
+            Resume::Chunk {
+                left: 0,
+                cr_seen: false
+            }
+        );
+        assert_eq!(
+            at(b"\r"),
+            Resume::Chunk {
+                left: 0,
+                cr_seen: true
+            }
+        );
+        assert_eq!(at(b"\n1"), Resume::Line(b"1".to_vec()));
+        assert_eq!(at(b"\r\n!\r\n0\r\nX"), Resume::Line(b"0\r\nX".to_vec()));
+        at(b": 1\r\n\r\n");
+        assert!(d.is_done());
+        assert_eq!(d.trailers(), b"X: 1\r\n");
+        assert_eq!(
+            ChunkedDecoder::reframe(0, &Resume::Line(b"1".to_vec())),
+            (None, b"1".to_vec())
         );
     }
 

@@ -16,7 +16,9 @@
 //! out chunked the program's coding is passed on as is; the last chunk
 //! stops the program, a malformed body (or bytes after the last chunk) ends
 //! the response and the connection, a body cut short ends it without a
-//! last chunk (streamed) or with what arrived (buffered).
+//! last chunk (streamed) or with what arrived (buffered). Bytes decoded
+//! before the head went out are reframed to fit the rest; trailers of a body
+//! that ended first join the headers when the program gave the status.
 //! With `server.stream-response-body` 0 (the default) the output is
 //! collected and the response is sent when the program closes stdout; past
 //! [`SPILL_AT`] bytes the body goes to temp files in `server.upload-dirs`
@@ -320,6 +322,9 @@ pub struct CgiHandler {
     /// Its chunked body was malformed: the response ends there, the
     /// connection closes.
     dechunk_failed: bool,
+    /// Committed: the head's status came from the program (its chunked
+    /// body's trailers may join the headers).
+    status_known: bool,
     /// `cgi.upgrade` applies and the answer is not known yet: stdin stays
     /// open and the head is looked at as it arrives.
     upgrade_pending: bool,
@@ -353,6 +358,7 @@ impl CgiHandler {
             length_reached: false,
             dechunk: None,
             dechunk_failed: false,
+            status_known: false,
             upgrade_pending: false,
             configured_cap: None,
             eof: false,
@@ -565,6 +571,7 @@ impl CgiHandler {
             self.dechunk_feed(data, raw, &mut body);
             r.resp.backend_chunked |= raw || self.dechunk_failed;
             r.resp.body.append_vec(body);
+            self.note_resume(r);
             return;
         }
         let decoded;
@@ -688,6 +695,25 @@ impl CgiHandler {
         self.out.extend_from_slice(&body);
     }
 
+    /// Committed, head not sent: where the de-chunking stands, so that a
+    /// head going out chunked frames the decoded bytes to fit the rest.
+    fn note_resume(&self, r: &mut Request) {
+        if let Some(d) = self.dechunk.as_ref().filter(|_| !r.head_sent) {
+            r.resp.dechunk_resume = Some(d.resume_point());
+        }
+    }
+
+    /// A chunked body that ended before the head went out: its trailers
+    /// join the headers if the program gave the status.
+    fn merge_trailers(&self, r: &mut Request, status_known: bool) {
+        if let Some(d) = self.dechunk.as_ref() {
+            if d.is_done() && status_known && !r.head_sent {
+                let trailers = d.trailers();
+                crate::http::backend_response::merge_trailers(&mut r.resp.headers, trailers);
+            }
+        }
+    }
+
     /// Program output through the de-chunker into `out` (decoded, or as is
     /// with `raw`). A malformed body (or bytes after the last chunk) ends
     /// the output, as does the last chunk: the program is stopped.
@@ -785,6 +811,8 @@ impl CgiHandler {
             .content_length
             .map_or(body.len(), |cl| body.len().min(cl as usize));
         r.resp.body.append_mem(&body[..n]);
+        self.status_known = parsed.status_known;
+        self.note_resume(r);
         self.body_left = parsed.content_length.map(|cl| cl - n as u64);
         self.length_reached = self.body_left == Some(0);
         self.eof |= self.length_reached;
@@ -823,6 +851,7 @@ impl CgiHandler {
             // a chunked body cut short gets no last chunk (lighttpd
             // `http_chunk_close`)
             r.resp.backend_chunked |= unfinished;
+            self.merge_trailers(r, self.status_known);
             r.resp.complete = true;
             return Flow::Finished;
         }
@@ -863,6 +892,7 @@ impl CgiHandler {
             }
             r.resp.headers.append(k, v);
         }
+        self.merge_trailers(r, parsed.status_known);
         r.resp.complete = true;
         if let Some(path) = sendfile {
             return x_sendfile(r, &path, &self.conf.x_sendfile_docroot);

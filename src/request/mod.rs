@@ -91,6 +91,10 @@ pub struct Response {
     /// no chunk framing and no last chunk are added (the backend's own last
     /// chunk went through, or the backend's body was cut off).
     pub backend_chunked: bool,
+    /// Set by a handler de-chunking a backend's body while the head is not
+    /// sent: if the head goes out chunked, the bytes decoded so far are
+    /// framed to fit the rest, which then passes on as is.
+    pub dechunk_resume: Option<crate::http::chunked::Resume>,
     /// The handler switched protocols (101 with `cgi.upgrade`): the
     /// connection says `Connection: upgrade` and, while streaming, hands
     /// the client's further bytes to the handler as `body` (complete at
@@ -108,6 +112,7 @@ impl Response {
             streaming,
             send_chunked,
             backend_chunked,
+            dechunk_resume,
             upgraded,
         } = self;
         *status = 0;
@@ -117,6 +122,7 @@ impl Response {
         *streaming = false;
         *send_chunked = false;
         *backend_chunked = false;
+        *dechunk_resume = None;
         *upgraded = false;
     }
 }

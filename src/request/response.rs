@@ -11,6 +11,7 @@ use std::rc::Rc;
 
 use super::{ErrorHandlerState, Request};
 use crate::chunk::ChunkQueue;
+use crate::http::chunked::ChunkedDecoder;
 use crate::http::h1::Version;
 use crate::http::method::Method;
 use crate::http::range::{self, RangeSpec};
@@ -103,13 +104,26 @@ pub fn queue_body(r: &mut Request, wq: &mut ChunkQueue, initial: bool) -> u64 {
         body.reset();
     }
     let len = body.len();
-    if r.resp.send_chunked && len > 0 && !r.resp.backend_chunked {
+    let size_line = |n: u64| {
         let digits = if initial {
-            (64 - len.leading_zeros() as usize).div_ceil(8) * 2
+            (64 - n.leading_zeros() as usize).div_ceil(8) * 2
         } else {
             1
         };
-        wq.append_vec(format!("{len:0digits$x}\r\n").into_bytes());
+        format!("{n:0digits$x}\r\n").into_bytes()
+    };
+    let resume = r.resp.dechunk_resume.take().filter(|_| initial);
+    if let Some(resume) = resume.filter(|_| r.resp.send_chunked) {
+        // decoded so far, the rest passes on as the backend chunked it
+        let (size, tail) = ChunkedDecoder::reframe(len, &resume);
+        if let Some(n) = size {
+            wq.append_vec(size_line(n));
+        }
+        wq.append_queue(body);
+        wq.append_vec(tail);
+        r.resp.backend_chunked = true;
+    } else if r.resp.send_chunked && len > 0 && !r.resp.backend_chunked {
+        wq.append_vec(size_line(len));
         wq.append_queue(body);
         wq.append_mem(b"\r\n");
     } else {
@@ -473,6 +487,39 @@ mod tests {
         r.resp.complete = true;
         queue_body(&mut r, &mut wq, false);
         assert_eq!(drain(&mut wq), b"02\r\nab\r\n3;x\r\ncde\r\n0\r\n\r\n");
+    }
+
+    #[test]
+    fn a_partly_decoded_backend_chunk_is_reframed_with_the_head() {
+        use crate::http::chunked::Resume;
+        let cases: [(Resume, &[u8]); 4] = [
+            (
+                Resume::Chunk {
+                    left: 2,
+                    cr_seen: false,
+                },
+                b"05\r\nhel",
+            ),
+            (
+                Resume::Chunk {
+                    left: 0,
+                    cr_seen: true,
+                },
+                b"03\r\nhel\r",
+            ),
+            (Resume::Line(b"1".to_vec()), b"03\r\nhel\r\n1"),
+            (Resume::Line(b"0\r\nT".to_vec()), b"03\r\nhel\r\n0\r\nT"),
+        ];
+        for (resume, want) in cases {
+            let mut r = request("", Version::Http11);
+            (r.resp.streaming, r.resp.send_chunked) = (true, true);
+            r.resp.dechunk_resume = Some(resume);
+            r.resp.body.append_mem(b"hel");
+            let mut wq = ChunkQueue::new();
+            queue_body(&mut r, &mut wq, true);
+            assert!(r.resp.backend_chunked);
+            assert_eq!(drain(&mut wq), want);
+        }
     }
 
     #[test]

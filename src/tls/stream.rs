@@ -215,4 +215,3 @@ impl Drop for TlsStream {
         self.close_notify();
     }
 }
-

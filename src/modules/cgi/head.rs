@@ -25,6 +25,9 @@ pub struct Head {
     /// `Transfer-Encoding` was sent (taken as chunked, unverified, as
     /// lighttpd): the body is the program's chunked coding.
     pub chunked: bool,
+    /// The status came from the program (NPH line, `Status:` or
+    /// `Location`), not by default (lighttpd's `r->http_status` is set).
+    pub status_known: bool,
 }
 
 /// Where the head ends: (end of the head lines, start of the body).
@@ -76,6 +79,7 @@ pub fn parse(out: &[u8], eof: bool) -> Result<Option<Head>, u16> {
         close: false,
         content_length: None,
         chunked: false,
+        status_known: false,
     };
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     if text.starts_with("HTTP/") && text.find('\n').map_or(text.len(), |n| n) >= 12 {
@@ -130,6 +134,7 @@ pub fn parse(out: &[u8], eof: bool) -> Result<Option<Head>, u16> {
         };
         head.headers.push((name.to_string(), value));
     }
+    head.status_known = head.status != 0;
     if head.status == 0 {
         let has_location = head
             .headers
@@ -137,6 +142,7 @@ pub fn parse(out: &[u8], eof: bool) -> Result<Option<Head>, u16> {
             .any(|(n, _)| n.eq_ignore_ascii_case("Location"));
         head.status = if has_location { 302 } else { 200 };
         head.location_only = has_location;
+        head.status_known = has_location;
     }
     Ok(Some(head))
 }
@@ -150,6 +156,7 @@ fn body_only() -> Head {
         close: false,
         content_length: None,
         chunked: false,
+        status_known: false,
     }
 }
 
