@@ -312,7 +312,23 @@ impl Conn {
     /// Run the state machine as far as it goes without blocking.
     fn advance(&mut self, env: &mut Env) {
         self.run_states(env);
+        if crate::plugin::live::enabled() {
+            crate::plugin::live::publish(self.id, self.body_progress());
+        }
         self.flush_tls_output(env);
+    }
+
+    /// The request body being read for the handler, if it is (mod_status).
+    fn body_progress(&self) -> Option<crate::plugin::live::BodyProgress> {
+        let r = self.req.as_ref().filter(|_| self.state == State::Handle)?;
+        (r.body.wanted && !r.body.complete).then(|| crate::plugin::live::BodyProgress {
+            received: r.body.received,
+            expected: if r.chunked {
+                -1
+            } else {
+                r.content_length.map_or(0, |n| n as i64)
+            },
+        })
     }
 
     /// TLS handshake replies the socket did not take: wait for writability.
@@ -846,6 +862,7 @@ impl Conn {
         if self.state == State::Closed {
             return;
         }
+        crate::plugin::live::publish(self.id, None);
         if let Some(mut r) = self.req.take() {
             if let Some(mut h) = r.handler.take() {
                 let mut cx = ctx(env.registry, env.now, self.id);

@@ -146,3 +146,57 @@ proxy.server = ( "/app" => ( "be" => ( "host" => "127.0.0.1", "port" => {dead} )
         "{t}"
     );
 }
+
+/// Polls `?auto` until its scoreboard starts with `want` (bounded wait).
+fn wait_for_scoreboard(s: &Server, want: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let t = s.get("/server-status?auto").text();
+        if t.contains(&format!("\nScoreboard: {want}")) || std::time::Instant::now() > deadline {
+            return t;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_request_body_being_read_shows_as_read_post() {
+    let s = Server::start(
+        r#"server.modules = ("mod_status", "mod_cgi")
+status.status-url = "/server-status"
+cgi.assign = ( ".sh" => "/bin/sh" )"#,
+        &[(
+            "echo.sh",
+            b"printf 'Content-Type: text/plain\\r\\n\\r\\n'\ncat\n",
+        )],
+    );
+    // A: 10 of 100 body bytes; B: one chunk of a chunked body.
+    let mut a = s.connect();
+    a.write_all(b"POST /echo.sh HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789")
+        .expect("send");
+    let mut b = s.connect();
+    b.write_all(
+        b"POST /echo.sh HTTP/1.1\r\nHost: b\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+    )
+    .expect("send");
+    let t = wait_for_scoreboard(&s, "hRR_");
+    assert!(t.contains("\nScoreboard: hRR_"), "{t}");
+    let html = s.get("/server-status").text();
+    assert!(
+        html.contains("<td class=\"int\">10/100</td><td class=\"int\">0/0</td><td class=\"string\">readpost</td>")
+            && html.contains("<td class=\"int\">5/-1</td><td class=\"int\">0/0</td><td class=\"string\">readpost</td>"),
+        "{html}"
+    );
+    assert!(html.contains("<b>3 connections</b>\nhRR\n"), "{html}");
+    assert!(
+        html.contains("/echo.sh (/echo.sh)</td><td class=\"string\">/"),
+        "{html}"
+    );
+    // the rest of A's body: the program runs and answers, A idles in keep-alive
+    a.write_all(&[b'x'; 90]).expect("send");
+    let r = common::read_response(&mut a, false).expect("response");
+    assert_eq!((r.status, r.body.len()), (200, 100));
+    let t = wait_for_scoreboard(&s, "hRk_");
+    assert!(t.contains("\nScoreboard: hRk_"), "{t}");
+    drop(b);
+}

@@ -6,12 +6,14 @@
 //! The module follows each connection through its hooks (accept, uri_clean,
 //! request_done, close) to fill the scoreboard and the connection table:
 //! `r` read, `h` handle-req (from the uri hooks), `W` write (from the
-//! response start), `k` keep-alive, `C` close. Like lighttpd, request and
+//! response start), `k` keep-alive, `C` close; `R` read-POST while the
+//! connection reads a request body for its handler (published by the
+//! connection, [`crate::plugin::live`]). Like lighttpd, request and
 //! traffic totals move forward at the 1 s tick. Extension:
 //! `?format=prometheus` gives the numbers in the Prometheus text format.
-//! Difference: states lighttpd passes through while reading or writing
-//! (`q`, `Q`, `R`, `s`, `S`) are not seen by modules and show as the
-//! nearest state above.
+//! The states lighttpd only passes through within one event (`.`, `q`,
+//! `Q`, `s`, `S`, `E`) cannot be seen from another connection's request
+//! there either, and are not shown.
 
 pub mod render;
 
@@ -109,6 +111,7 @@ pub struct ModStatus {
 
 /// Registry constructor.
 pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
+    crate::plugin::live::enable();
     let max = crate::config::core::compile_server(init.tree, Vec::new())
         .map(|s| usize::from(s.max_connections))
         .unwrap_or(0);
@@ -154,6 +157,10 @@ impl ModStatus {
             .map(|(id, (seq, row, start))| {
                 let mut row = row.clone();
                 row.age = now - start;
+                if let Some(b) = crate::plugin::live::reading_body(*id) {
+                    row.state = Some(State::ReadPost);
+                    row.body = (b.received, b.expected);
+                }
                 (*seq, *id, row)
             })
             .collect();
@@ -170,7 +177,14 @@ impl ModStatus {
             remote_ip: r.remote_ip.clone(),
             state: Some(State::HandleReq),
             keep_alive: false,
-            body: (r.body.received, r.content_length.unwrap_or(0)),
+            body: (
+                r.body.received,
+                if r.chunked {
+                    -1
+                } else {
+                    r.content_length.map_or(0, |n| n as i64)
+                },
+            ),
             written: (0, 0),
             age: 0,
             host: r.server_name.clone(),
@@ -243,6 +257,7 @@ impl Module for ModStatus {
     fn hooks(&self) -> &'static [Hook] {
         &[
             Hook::UriClean,
+            Hook::SubrequestStart,
             Hook::ResponseStart,
             Hook::RequestDone,
             Hook::Trigger,
@@ -283,6 +298,15 @@ impl Module for ModStatus {
                 .map(|(k, v)| format!("{k}: {v}\n"))
                 .collect();
             return Self::respond(r, 200, "text/plain", body);
+        }
+        Flow::GoOn
+    }
+
+    /// The file is known: the row shows it while the handler runs (or
+    /// reads the request body for it).
+    fn subrequest_start(&mut self, r: &mut Request, cx: &mut Ctx) -> Flow {
+        if let Some((_, row, _)) = self.conns.get_mut(&cx.token_base) {
+            row.physical.clone_from(&r.physical.path);
         }
         Flow::GoOn
     }

@@ -18,6 +18,7 @@
 //! request (after changing `r.target`); `WaitForEvent` = come back to this
 //! hook later; `Error` = close the connection without a response.
 
+pub mod live;
 pub mod registry;
 pub mod stats;
 

@@ -86,8 +86,9 @@ pub struct Row {
     pub state: Option<State>,
     /// Waiting for the next request after one was served (`k`).
     pub keep_alive: bool,
-    /// Request body bytes read / expected (0/0 without a body).
-    pub body: (u64, u64),
+    /// Request body bytes read / expected (0/0 without a body; -1
+    /// expected for a chunked body).
+    pub body: (u64, i64),
     /// Response bytes written / queued.
     pub written: (u64, u64),
     /// Seconds since the request started.
