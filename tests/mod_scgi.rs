@@ -25,6 +25,9 @@ fn scgi_backend(mut s: TcpStream) {
         "scgi" => format!("\r\n{}", get("SCGI").unwrap_or_default()),
         "echo" => format!("Status: 200\r\n\r\n{}", String::from_utf8_lossy(&body)),
         "nohead" => "Status: 200\r\nX: y\r\n".to_string(),
+        "chunked" => "Status: 200\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\n\r\n5;x=1\r\nhello\r\n1\r\n!\r\n0\r\nX-T: t\r\n\r\n".to_string(),
+        "badchunk" => "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\nmore".to_string(),
+        "cutchunk" => "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n10\r\nabc".to_string(),
         q => {
             let name = q.strip_prefix("env=").unwrap_or("SCRIPT_NAME");
             format!(
@@ -91,6 +94,31 @@ fn environment_heads_and_bodies() {
         500,
         "closed before the end of the head"
     );
+}
+
+#[test]
+fn a_chunked_backend_body_is_decoded_as_lighttpd() {
+    let s = start(serve(scgi_backend), "");
+    let get = |q: &str| format!("GET /app?{q} HTTP/1.1\r\nHost: t\r\n\r\n");
+    // decoded, framed by length, trailers joined to the headers (the status
+    // was given), the backend's Content-Length dropped; keep-alive stays
+    let mut c = s.connect();
+    c.write_all(get("chunked").as_bytes()).expect("send");
+    let r = common::read_response(&mut c, false).expect("response");
+    assert_eq!((r.status, r.text().as_str()), (200, "hello!"));
+    assert_eq!(r.header("Content-Length"), Some("6"));
+    assert_eq!(r.header("X-T"), Some("t\r"));
+    assert_eq!(r.header("Transfer-Encoding"), None);
+    // cut short: what arrived, still keep-alive (lighttpd)
+    c.write_all(get("cutchunk").as_bytes()).expect("send");
+    let r = common::read_response(&mut c, false).expect("response");
+    assert_eq!((r.status, r.text().as_str()), (200, "helloabc"));
+    assert_eq!(r.header("Connection"), None);
+    // malformed: what decoded before the error, then the connection closes
+    c.write_all(get("badchunk").as_bytes()).expect("send");
+    let r = common::read_response(&mut c, false).expect("response");
+    assert_eq!((r.status, r.text().as_str()), (200, "hello"));
+    assert_eq!(r.header("Connection"), Some("close"));
 }
 
 #[test]
