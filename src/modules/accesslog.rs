@@ -11,7 +11,11 @@
 //! 4 s); the request start is taken when its head is parsed (lighttpd:
 //! at its first byte); byte counts are what was queued, not what the
 //! kernel accepted; `%{...}t` supports the usual strftime conversions
-//! (see [`strftime`]).
+//! (see [`strftime`]); files are opened at first use (lighttpd: at
+//! startup); bytes that are not UTF-8 were replaced when the request was
+//! parsed. A rejected request logs what lighttpd had parsed by then
+//! ([`failed_target`]); a mod_sockproxy connection logs `"  " -1`.
+//! Compared with lighttpd by the compat cases `mod-accesslog-*`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -242,34 +246,25 @@ pub fn unescape(s: &str) -> String {
     out
 }
 
-/// Append `s` escaped (default: C-like `\xHH`; JSON: `\u00HH`).
-pub fn escape(out: &mut String, s: &[u8], json: bool) {
+/// Append `s` escaped as lighttpd `buffer_append_bs_escaped[_json]`: `"`,
+/// `\\` and `\a \b \t \n \v \f \r` get a backslash; other bytes below
+/// 0x20 become `\xHH` (JSON: `\u00HH`); bytes from 0x7f are `\xHH` by
+/// default and copied as they are in JSON.
+pub fn escape(out: &mut Vec<u8>, s: &[u8], json: bool) {
     for &c in s {
-        match c {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            0x20..=0x7e => out.push(char::from(c)),
-            0x80..=0xff if json => out.push_str(&String::from_utf8_lossy(&[c])),
-            _ => {
-                let named = match c {
-                    b'\x07' if !json => Some('a'),
-                    b'\x08' => Some('b'),
-                    b'\t' => Some('t'),
-                    b'\n' => Some('n'),
-                    b'\x0b' if !json => Some('v'),
-                    b'\x0c' => Some('f'),
-                    b'\r' => Some('r'),
-                    _ => None,
-                };
-                match named {
-                    Some(n) => {
-                        out.push('\\');
-                        out.push(n);
-                    }
-                    None if json => out.push_str(&format!("\\u{c:04X}")),
-                    None => out.push_str(&format!("\\x{c:02X}")),
-                }
-            }
+        let short = match c {
+            b'"' | b'\\' => Some(c),
+            0x07..=0x0d => Some(b"abtnvfr"[usize::from(c - 0x07)]),
+            _ => None,
+        };
+        if let Some(k) = short {
+            out.extend_from_slice(&[b'\\', k]);
+        } else if c >= 0x20 && (json || c <= b'~') {
+            out.push(c);
+        } else {
+            let prefix: &[u8] = if json { b"\\u00" } else { b"\\x" };
+            out.extend_from_slice(prefix);
+            out.extend_from_slice(format!("{c:02X}").as_bytes());
         }
     }
 }
@@ -369,11 +364,12 @@ pub struct Entry<'a> {
     /// `METHOD target_orig PROTOCOL`, or None for a request that failed to parse.
     pub target_orig: Option<&'a str>,
     pub target: &'a str,
-    pub status: u16,
+    /// -1 for a connection without a request (mod_sockproxy), as lighttpd.
+    pub status: i32,
     pub server_name: &'a str,
     pub host: &'a str,
     /// `+` keep-alive, `-` close, `X` aborted.
-    pub conn_status: char,
+    pub conn_status: u8,
 }
 
 /// Nanoseconds since the epoch.
@@ -396,11 +392,11 @@ fn ceil_unit(n: i128, unit: TimeUnit) -> i128 {
 }
 
 /// lighttpd `accesslog_append_bytes`: `-` when nothing was sent.
-fn bytes(out: &mut String, n: u64, minus: u64) {
+fn bytes(out: &mut Vec<u8>, n: u64, minus: u64) {
     if n > 0 {
-        out.push_str(&n.saturating_sub(minus).to_string());
+        out.extend_from_slice(n.saturating_sub(minus).to_string().as_bytes());
     } else {
-        out.push('-');
+        out.push(b'-');
     }
 }
 
@@ -413,21 +409,21 @@ fn header<'a>(list: &[(&'a str, &'a str)], name: &str) -> Option<String> {
     (!vals.is_empty()).then(|| vals.join(", "))
 }
 
-fn dash_or(out: &mut String, v: Option<&str>, json: bool) {
+fn dash_or(out: &mut Vec<u8>, v: Option<&str>, json: bool) {
     match v {
         Some(v) if !v.is_empty() => escape(out, v.as_bytes(), json),
-        _ => out.push('-'),
+        _ => out.push(b'-'),
     }
 }
 
 /// Render one line (without the newline).
-pub fn render(fields: &[Field], e: &Entry, json: bool) -> String {
-    let mut out = String::with_capacity(256);
+pub fn render(fields: &[Field], e: &Entry, json: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
     for f in fields {
         match f {
-            Field::Literal(s) => out.push_str(s),
-            Field::RemoteAddr => out.push_str(e.remote_addr),
-            Field::LocalAddr => out.push_str(e.local_addr),
+            Field::Literal(s) => out.extend_from_slice(s.as_bytes()),
+            Field::RemoteAddr => out.extend_from_slice(e.remote_addr.as_bytes()),
+            Field::LocalAddr => out.extend_from_slice(e.local_addr.as_bytes()),
             Field::BytesOutNoHeader => bytes(&mut out, e.bytes_out, e.head_len),
             Field::BytesOut => bytes(&mut out, e.bytes_out, 0),
             Field::BytesIn => bytes(&mut out, e.bytes_in, 0),
@@ -442,7 +438,9 @@ pub fn render(fields: &[Field], e: &Entry, json: bool) -> String {
                     }
                 }
             }
-            Field::TimeUsed(TimeUnit::Sec) => out.push_str(&(e.end - e.start).to_string()),
+            Field::TimeUsed(TimeUnit::Sec) => {
+                out.extend_from_slice((e.end - e.start).to_string().as_bytes())
+            }
             Field::TimeUsed(unit) => {
                 let diff = e.end_ns - e.start_ns;
                 // lighttpd: -1 when the clock went backwards.
@@ -451,7 +449,7 @@ pub fn render(fields: &[Field], e: &Entry, json: bool) -> String {
                 } else {
                     ceil_unit(diff, *unit)
                 };
-                out.push_str(&n.to_string());
+                out.extend_from_slice(n.to_string().as_bytes());
             }
             Field::Env(name) => dash_or(
                 &mut out,
@@ -470,35 +468,34 @@ pub fn render(fields: &[Field], e: &Entry, json: bool) -> String {
                 json,
             ),
             Field::Filename => dash_or(&mut out, Some(e.filename), json),
-            Field::Protocol => out.push_str(e.protocol),
+            Field::Protocol => out.extend_from_slice(e.protocol.as_bytes()),
             Field::RequestHeader(n) => {
                 dash_or(&mut out, header(&e.request_headers, n).as_deref(), json)
             }
             Field::ResponseHeader(n) => {
                 dash_or(&mut out, header(&e.response_headers, n).as_deref(), json)
             }
-            Field::KeepaliveCount => out.push_str(&e.keepalive_count.to_string()),
-            Field::Method => out.push_str(e.method),
+            Field::KeepaliveCount => {
+                out.extend_from_slice(e.keepalive_count.to_string().as_bytes())
+            }
+            Field::Method => out.extend_from_slice(e.method.as_bytes()),
             Field::Port(remote) => match (remote, e.remote_port) {
-                (true, Some(p)) => out.push_str(&p.to_string()),
-                (true, None) => out.push('-'),
-                _ => out.push_str(e.local_port),
+                (true, Some(p)) => out.extend_from_slice(p.to_string().as_bytes()),
+                (true, None) => out.push(b'-'),
+                _ => out.extend_from_slice(e.local_port.as_bytes()),
             },
             Field::Nothing => {}
             Field::Query => escape(&mut out, e.query.as_bytes(), json),
             Field::RequestLine => {
-                if let Some(t) = e.target_orig {
-                    out.push_str(e.method);
-                    out.push(' ');
-                    escape(&mut out, t.as_bytes(), json);
-                    out.push(' ');
-                    out.push_str(e.protocol);
-                } else {
-                    out.push_str("  ");
-                }
+                // lighttpd: each part empty when it was not parsed
+                out.extend_from_slice(e.method.as_bytes());
+                out.push(b' ');
+                escape(&mut out, e.target_orig.unwrap_or("").as_bytes(), json);
+                out.push(b' ');
+                out.extend_from_slice(e.protocol.as_bytes());
             }
-            Field::Status => out.push_str(&e.status.to_string()),
-            Field::Time(t) => out.push_str(&time_text(t, e)),
+            Field::Status => out.extend_from_slice(e.status.to_string().as_bytes()),
+            Field::Time(t) => out.extend_from_slice(time_text(t, e).as_bytes()),
             Field::Url => escape(
                 &mut out,
                 e.target.split('?').next().unwrap_or("").as_bytes(),
@@ -536,6 +533,45 @@ fn time_text(t: &TimeFmt, e: &Entry) -> String {
             format!("{frac:0width$}")
         }
     }
+}
+
+/// `%U`/`%q` source of a request rejected while its head was parsed
+/// (`r.target` is empty then): what lighttpd's `r->target` and `uri.query`
+/// hold at that point. A target that normalises is split as usual (the
+/// error came later, e.g. no Host); one that is rejected itself was
+/// normalised in place up to the rejection, with no query split off.
+/// An absolute URI's scheme and authority are not part of it. lighttpd's
+/// default `server.http-parseopts` are assumed.
+pub fn failed_target(target_orig: &str) -> (String, String) {
+    use crate::config::core::ParseOpts;
+    use crate::http::uri::parse_target;
+    let raw = absolute_path(target_orig);
+    let strict = ParseOpts::default();
+    if let Ok(t) = parse_target(raw, &strict) {
+        return (t.target, t.query.unwrap_or_default());
+    }
+    let relaxed = ParseOpts {
+        url_ctrls_reject: false,
+        url_invalid_utf8_reject: false,
+        url_path_2f_decode: false,
+        url_path_dotseg_remove: false,
+        ..strict
+    };
+    match parse_target(raw, &relaxed) {
+        Ok(t) => (t.target, String::new()),
+        Err(_) => (raw.to_string(), String::new()),
+    }
+}
+
+/// The path part of an absolute-form target (`http://host/path` → `/path`).
+fn absolute_path(target: &str) -> &str {
+    let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
+    let rest = match (lower.starts_with("http://"), lower.starts_with("https://")) {
+        (true, _) => &target[7..],
+        (_, true) => &target[8..],
+        _ => return target,
+    };
+    rest.find('/').map_or("", |i| &rest[i..])
 }
 
 /// Where lines go.
@@ -617,7 +653,7 @@ struct Sinks {
 }
 
 impl Sinks {
-    fn write(&mut self, target: &Target, line: &str) {
+    fn write(&mut self, target: &Target, line: &[u8]) {
         let res = match target {
             Target::File(path) => {
                 if !self.files.contains_key(path) {
@@ -631,9 +667,7 @@ impl Sinks {
                         }
                     }
                 }
-                self.files
-                    .get_mut(path)
-                    .map(|f| f.write_all(line.as_bytes()))
+                self.files.get_mut(path).map(|f| f.write_all(line))
             }
             Target::Pipe(cmd) => {
                 if !self.pipes.contains_key(cmd) {
@@ -650,10 +684,10 @@ impl Sinks {
                 self.pipes
                     .get_mut(cmd)
                     .and_then(|c| c.stdin.as_mut())
-                    .map(|s| s.write_all(line.as_bytes()))
+                    .map(|s| s.write_all(line))
             }
             Target::Syslog(level) => {
-                syslog_line(*level, line.trim_end_matches('\n'));
+                syslog_line(*level, String::from_utf8_lossy(line).trim_end_matches('\n'));
                 None
             }
         };
@@ -729,8 +763,19 @@ impl Module for ModAccesslog {
             .server_socket
             .rsplit_once(':')
             .unwrap_or((&r.server_socket, "0"));
+        // A connection mod_sockproxy took has no request: lighttpd logs
+        // `"  " -1` for it.
+        let tunnel = r.resp.upgraded && r.target_orig.is_empty() && !r.parse_error;
         // A request rejected after its request line still logs it.
-        let line_known = !r.parse_error || !r.target_orig.is_empty();
+        let line_known = !tunnel && (!r.parse_error || !r.target_orig.is_empty());
+        // lighttpd reads the version before the method: an unknown method
+        // (501) still logs it.
+        let version_known = line_known || (r.parse_error && r.resp.status == 501);
+        let failed = (r.parse_error && r.target.is_empty()).then(|| failed_target(&r.target_orig));
+        let (url, query) = match &failed {
+            Some((target, query)) => (target.as_str(), query.as_str()),
+            None => (r.target.as_str(), r.uri.query.as_str()),
+        };
         let entry = Entry {
             remote_addr: &r.remote_ip,
             local_addr: local_addr.trim_start_matches('[').trim_end_matches(']'),
@@ -745,25 +790,30 @@ impl Module for ModAccesslog {
             end_ns: epoch_ns(std::time::SystemTime::now()),
             env: &r.env,
             filename: &r.physical.path,
-            protocol: if line_known { r.version.as_str() } else { "" },
+            protocol: if version_known {
+                r.version.as_str()
+            } else {
+                ""
+            },
             method: if line_known { r.method.as_str() } else { "" },
             request_headers: r.headers.iter().collect(),
             response_headers: r.resp.headers.iter().collect(),
             keepalive_count: r.seq.saturating_sub(1),
-            query: &r.uri.query,
+            query,
             target_orig: line_known.then_some(r.target_orig.as_str()),
-            target: &r.target,
-            status: r.resp.status,
+            target: url,
+            status: if tunnel { -1 } else { i32::from(r.resp.status) },
             server_name: &r.server_name,
-            host: &r.uri.authority,
+            // lighttpd sets the authority only once the whole head parsed
+            host: if r.parse_error { "" } else { &r.uri.authority },
             conn_status: match (r.aborted, r.keep_alive) {
-                (true, _) => 'X',
-                (false, true) => '+',
-                (false, false) => '-',
+                (true, _) => b'X',
+                (false, true) => b'+',
+                (false, false) => b'-',
             },
         };
         let mut line = render(&format, &entry, conf.json);
-        line.push('\n');
+        line.push(b'\n');
         self.sinks.borrow_mut().write(&target, &line);
         Flow::GoOn
     }

@@ -26,8 +26,11 @@ impl GwProtocol for Transparent {
         Ok(Vec::new())
     }
 
-    /// The client's bytes go through the tunnel, not as a request body.
-    fn feed_body(&mut self, _body: &mut ChunkQueue, _out: &mut ChunkQueue) {}
+    /// The client's bytes that arrived before the backend connected go out
+    /// as they are, first; the tunnel relays the rest.
+    fn feed_body(&mut self, body: &mut ChunkQueue, out: &mut ChunkQueue) {
+        out.append_queue(body);
+    }
 
     fn process_response(&mut self, input: &[u8], out: &mut Vec<u8>) -> Progress {
         out.extend_from_slice(input);
@@ -62,5 +65,14 @@ mod tests {
         assert_eq!(out, b"\x00raw\r\n");
         assert!(!p.ended);
         assert!(Transparent.eof_is_end());
+    }
+
+    #[test]
+    fn early_client_bytes_are_kept() {
+        let (mut body, mut out) = (ChunkQueue::new(), ChunkQueue::new());
+        body.append_mem(b"GET / HTTP/1.0\r\n\r\n");
+        Transparent.feed_body(&mut body, &mut out);
+        assert!(body.is_empty());
+        assert_eq!(out.len(), 18);
     }
 }

@@ -34,12 +34,20 @@ fn entry() -> Entry<'static> {
         status: 200,
         server_name: "example.org",
         host: "example.org",
-        conn_status: '+',
+        conn_status: b'+',
     }
 }
 
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).expect("ASCII line")
+}
+
 fn line(fmt: &str) -> String {
-    render(&parse_format(fmt).expect("valid format"), &entry(), false)
+    text(render(
+        &parse_format(fmt).expect("valid format"),
+        &entry(),
+        false,
+    ))
 }
 
 #[test]
@@ -92,17 +100,21 @@ fn times_and_bytes_edge_cases() {
     (e.bytes_out, e.head_len, e.bytes_in) = (0, 0, 0);
     let f = parse_format("%D|%b|%O|%I").expect("ok");
     assert_eq!(
-        render(&f, &e, false),
+        text(render(&f, &e, false)),
         "-1|-|-|-",
         "nothing sent, clock still"
     );
     e.bytes_out = 150;
     e.head_len = 150;
-    assert_eq!(render(&f, &e, false), "-1|0|150|-", "a head without body");
+    assert_eq!(
+        text(render(&f, &e, false)),
+        "-1|0|150|-",
+        "a head without body"
+    );
     // A fraction that rounds up to a whole second stays in its width.
     e.end_ns = 1_700_000_002_999_999_999;
     let f = parse_format("%{msec_frac}t %{usec_frac}t").expect("ok");
-    assert_eq!(render(&f, &e, false), "999 999999");
+    assert_eq!(text(render(&f, &e, false)), "999 999999");
 }
 
 #[test]
@@ -146,12 +158,14 @@ fn format_errors() {
 
 #[test]
 fn escaping_default_and_json() {
-    let mut s = String::new();
-    escape(&mut s, b"a\"b\\c\n\x01\xff", false);
-    assert_eq!(s, "a\\\"b\\\\c\\n\\x01\\xFF");
-    let mut s = String::new();
-    escape(&mut s, b"a\"\n\x01\x07", true);
-    assert_eq!(s, "a\\\"\\n\\u0001\\u0007");
+    let mut s = Vec::new();
+    escape(&mut s, b"a\"b\\c\n\x01\x07\x0b\x7f\xc3\xa9\xff", false);
+    assert_eq!(s, b"a\\\"b\\\\c\\n\\x01\\a\\v\\x7F\\xC3\\xA9\\xFF");
+    // JSON: the same short escapes (\a \v too, as lighttpd), \u00HH below
+    // 0x20, bytes from 0x7f copied as they are.
+    let mut s = Vec::new();
+    escape(&mut s, b"a\"\n\x01\x07\x0b\x1f\x7f\xc3\xa9\xff", true);
+    assert_eq!(s, b"a\\\"\\n\\u0001\\a\\v\\u001F\x7f\xc3\xa9\xff");
     assert_eq!(unescape("a\\tb\\n\\\"\\q\\"), "a\tb\n\"q");
 }
 
@@ -162,8 +176,13 @@ fn bad_requests_log_empty_request_line() {
     e.method = "";
     e.protocol = "";
     assert_eq!(
-        render(&parse_format("\"%r\"").expect("ok"), &e, false),
-        "\"  \""
+        text(render(&parse_format("\"%r\" %s").expect("ok"), &e, false)),
+        "\"  \" 200"
+    );
+    e.status = -1;
+    assert_eq!(
+        text(render(&parse_format("%s").expect("ok"), &e, false)),
+        "-1"
     );
 }
 
@@ -171,4 +190,24 @@ fn bad_requests_log_empty_request_line() {
 fn civil_days() {
     assert_eq!(days_from_civil(1970, 1, 1), 0);
     assert_eq!(days_from_civil(2000, 3, 1), 11017);
+}
+
+#[test]
+fn targets_of_rejected_requests() {
+    let cases = [
+        ("/x?y", "/x?y", "y"),
+        ("/x\x01y?q", "/x%01y?q", ""),
+        ("/a%22b%5c%00?%0a", "/a%22b%5C%00?%0A", ""),
+        ("http://abs.example/hello.txt?a", "/hello.txt?a", "a"),
+        ("HTTPS://h", "", ""),
+        ("", "", ""),
+    ];
+    for (orig, target, query) in cases {
+        let got = failed_target(orig);
+        assert_eq!(
+            (got.0.as_str(), got.1.as_str()),
+            (target, query),
+            "{orig:?}"
+        );
+    }
 }
