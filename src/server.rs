@@ -162,17 +162,33 @@ pub fn run(tree: ConfigTree, opts: ServeOptions, modules: Option<Vec<Box<dyn Mod
     serve(tree, settings)
 }
 
+/// The modules' files (lighttpd opens them in `set_defaults`); false, with
+/// lighttpd's messages logged, when one cannot be opened.
+fn open_module_files(site: &mut Site) -> bool {
+    match site.pipeline.open_files() {
+        Ok(()) => true,
+        Err(e) => {
+            log_error!("{e}");
+            log_error!("Configuration of plugins failed. Going down.");
+            false
+        }
+    }
+}
+
 /// `-1`: serve the one connection on stdin (a socket or a pipe), then exit. No
 /// listeners, no daemon, no pid file.
 pub fn serve_stdin(tree: ConfigTree, mut settings: Settings) -> i32 {
     let modules = settings.modules.take();
-    let site = match Site::build_with(&tree, &settings.module_dir, modules) {
+    let mut site = match Site::build_with(&tree, &settings.module_dir, modules) {
         Ok(s) => s,
         Err(diags) => {
             print_diagnostics(&diags, &tree);
             return 255;
         }
     };
+    if !open_module_files(&mut site) {
+        return 255;
+    }
     if site.server.max_worker > 0 {
         log_error!(
             "server one-shot command line option disables server.max-worker config file option."
@@ -209,13 +225,16 @@ pub fn serve(tree: ConfigTree, mut settings: Settings) -> i32 {
         return 255;
     }
     let modules = settings.modules.take();
-    let site = match Site::build_with(&tree, &settings.module_dir, modules) {
+    let mut site = match Site::build_with(&tree, &settings.module_dir, modules) {
         Ok(s) => s,
         Err(diags) => {
             print_diagnostics(&diags, &tree);
             return 255;
         }
     };
+    if !open_module_files(&mut site) {
+        return 255;
+    }
     let mut inherited = if site.server.systemd_socket_activation {
         sockets::inherited_from_env()
     } else {
@@ -756,7 +775,7 @@ impl Server {
                 return;
             }
         };
-        let site = match Site::build(&tree, &self.settings.module_dir) {
+        let mut site = match Site::build(&tree, &self.settings.module_dir) {
             Ok(s) => s,
             Err(diags) => {
                 print_diagnostics(&diags, &tree);
@@ -764,6 +783,10 @@ impl Server {
                 return;
             }
         };
+        if !open_module_files(&mut site) {
+            log_error!("graceful restart: config not reloaded, keeping the old one");
+            return;
+        }
         let was_listening = self.listening;
         self.set_listening(false);
         let specs = sockets::listen_specs(&site.server);

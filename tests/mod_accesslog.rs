@@ -160,3 +160,43 @@ accesslog.format = "r=%r|I=%I|f=%f|b=%b|C=%C|%{c1}C""#,
         ]
     );
 }
+
+/// As lighttpd: every configured log file is opened when the server starts
+/// (a conditional one no request uses exists at once); one that cannot be
+/// opened stops the start, but not `-tt`, which opens nothing.
+#[test]
+fn log_files_open_at_startup() {
+    let s = Server::start(
+        "server.modules = (\"mod_accesslog\")\naccesslog.filename = \"@DIR@/access.log\"\n\
+         $HTTP[\"host\"] == \"unused.example\" { accesslog.filename = \"@DIR@/never.log\" }",
+        &[],
+    );
+    assert!(s.dir.join("never.log").is_file());
+    assert!(s.dir.join("access.log").is_file());
+
+    let dir = common::temp_dir("alog-open");
+    let port = common::free_port();
+    let conf = format!(
+        "server.document-root = \"{d}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n\
+         server.modules = (\"mod_accesslog\")\n\
+         $HTTP[\"host\"] == \"x\" {{ accesslog.filename = \"{d}/no/such/dir/a.log\" }}\n",
+        d = dir.display()
+    );
+    let err = Server::try_start_conf(dir.clone(), dir.clone(), port, &conf, &["-D"])
+        .err()
+        .expect("the server must not start");
+    assert!(
+        err.contains("exit status: 255")
+            && err.contains("/no/such/dir/a.log' failed")
+            && err.contains("Configuration of plugins failed. Going down."),
+        "{err}"
+    );
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_lighttpd"))
+        .arg("-tt")
+        .arg("-f")
+        .arg(dir.join("lighttpd.conf"))
+        .output()
+        .expect("run -tt");
+    assert!(check.status.success(), "{check:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

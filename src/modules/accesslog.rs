@@ -11,8 +11,8 @@
 //! 4 s); the request start is taken when its head is parsed (lighttpd:
 //! at its first byte); byte counts are what was queued, not what the
 //! kernel accepted; `%{...}t` supports the usual strftime conversions
-//! (see [`strftime`]); files are opened at first use (lighttpd: at
-//! startup); bytes that are not UTF-8 were replaced when the request was
+//! (see [`strftime`]); pipes start at their first line (lighttpd: at
+//! startup; files open at startup as there); bytes that are not UTF-8 were replaced when the request was
 //! parsed. A rejected request logs what lighttpd had parsed by then
 //! ([`failed_target`]); a mod_sockproxy connection logs `"  " -1`.
 //! Compared with lighttpd by the compat cases `mod-accesslog-*`.
@@ -653,22 +653,27 @@ struct Sinks {
 }
 
 impl Sinks {
+    /// Open `path` for appending unless it is open already.
+    fn open_file(&mut self, path: &str) -> Result<&mut std::fs::File, String> {
+        if !self.files.contains_key(path) {
+            let file = crate::log::open_append(path)
+                .map_err(|e| format!("opening log '{path}' failed: {e}"))?;
+            self.files.insert(path.to_string(), file);
+        }
+        self.files
+            .get_mut(path)
+            .ok_or_else(|| format!("opening log '{path}' failed"))
+    }
+
     fn write(&mut self, target: &Target, line: &[u8]) {
         let res = match target {
-            Target::File(path) => {
-                if !self.files.contains_key(path) {
-                    match crate::log::open_append(path) {
-                        Ok(f) => {
-                            self.files.insert(path.clone(), f);
-                        }
-                        Err(e) => {
-                            crate::log_error!("opening log '{path}' failed: {e}");
-                            return;
-                        }
-                    }
+            Target::File(path) => match self.open_file(path) {
+                Ok(f) => Some(f.write_all(line)),
+                Err(e) => {
+                    crate::log_error!("{e}");
+                    return;
                 }
-                self.files.get_mut(path).map(|f| f.write_all(line))
-            }
+            },
             Target::Pipe(cmd) => {
                 if !self.pipes.contains_key(cmd) {
                     match crate::log::spawn_pipe(cmd) {
@@ -822,6 +827,36 @@ impl Module for ModAccesslog {
         self.sinks.borrow_mut().reopen();
         Flow::GoOn
     }
+
+    /// Every `accesslog.filename` of a block that does not enable syslog,
+    /// as lighttpd (pipes still start at their first line).
+    fn open_files(&mut self) -> Result<(), String> {
+        let mut sinks = self.sinks.borrow_mut();
+        for path in startup_files(&self.conf) {
+            sinks.open_file(&path)?;
+        }
+        Ok(())
+    }
+}
+
+/// The log files lighttpd opens at startup: per config block, its
+/// `accesslog.filename` unless the same block sets `accesslog.use-syslog`.
+fn startup_files(conf: &Scoped<AccesslogConf>) -> Vec<String> {
+    let global = (!conf.defaults.use_syslog)
+        .then(|| conf.defaults.filename.clone())
+        .flatten();
+    let blocks = conf.blocks.iter().filter_map(|(_, items)| {
+        let syslog = items.iter().any(|i| matches!(i, Item::Syslog(true)));
+        items.iter().rev().find_map(|i| match i {
+            Item::Filename(Some(f)) if !syslog => Some(f.clone()),
+            _ => None,
+        })
+    });
+    global
+        .into_iter()
+        .chain(blocks)
+        .filter(|f| !f.starts_with('|'))
+        .collect()
 }
 
 #[cfg(test)]

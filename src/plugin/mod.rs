@@ -196,6 +196,12 @@ pub trait Module {
     fn waitpid(&mut self, pid: i32, status: i32, cx: &mut Ctx) -> Flow {
         Flow::GoOn
     }
+    /// The server is about to serve (still privileged; not for `-t`/`-tt`):
+    /// open the files lighttpd opens in `set_defaults` (mod_accesslog's
+    /// logs). An error stops the start.
+    fn open_files(&mut self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// The object producing one request's response once a module took the
@@ -249,6 +255,11 @@ impl Pipeline {
         let raw = lists[Hook::UriRaw.index()].clone();
         lists[Hook::UriClean.index()].retain(|i| !raw.contains(i));
         Pipeline { modules, lists }
+    }
+
+    /// [`Module::open_files`] of every module, in order; the first error.
+    pub fn open_files(&mut self) -> Result<(), String> {
+        self.modules.iter_mut().try_for_each(|m| m.open_files())
     }
 
     /// Names of the loaded modules, in order.

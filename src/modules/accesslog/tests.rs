@@ -211,3 +211,22 @@ fn targets_of_rejected_requests() {
         );
     }
 }
+
+#[test]
+fn files_opened_at_startup() {
+    let text = b"accesslog.filename = \"/l/global.log\"\n\
+        $HTTP[\"url\"] =~ \"^/a\" { accesslog.filename = \"/l/a.log\" }\n\
+        $HTTP[\"url\"] =~ \"^/b\" { accesslog.filename = \"/l/b.log\"\n\
+          accesslog.use-syslog = \"enable\" }\n\
+        $HTTP[\"url\"] =~ \"^/c\" { accesslog.filename = \"|cat\" }\n\
+        $HTTP[\"url\"] =~ \"^/d\" { accesslog.filename = \"\" }\n";
+    let tree = crate::config::load_str("t.conf", text).expect("config");
+    let conf = compile(&tree).expect("compiles");
+    assert_eq!(startup_files(&conf), ["/l/global.log", "/l/a.log"]);
+    let syslog = crate::config::load_str(
+        "t.conf",
+        b"accesslog.filename = \"/l/g.log\"\naccesslog.use-syslog = \"enable\"\n",
+    )
+    .expect("config");
+    assert!(startup_files(&compile(&syslog).expect("compiles")).is_empty());
+}
