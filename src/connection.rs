@@ -313,22 +313,31 @@ impl Conn {
     fn advance(&mut self, env: &mut Env) {
         self.run_states(env);
         if crate::plugin::live::enabled() {
-            crate::plugin::live::publish(self.id, self.body_progress());
+            crate::plugin::live::publish(self.id, self.progress());
         }
         self.flush_tls_output(env);
     }
 
-    /// The request body being read for the handler, if it is (mod_status).
-    fn body_progress(&self) -> Option<crate::plugin::live::BodyProgress> {
-        let r = self.req.as_ref().filter(|_| self.state == State::Handle)?;
-        (r.body.wanted && !r.body.complete).then(|| crate::plugin::live::BodyProgress {
-            received: r.body.received,
-            expected: if r.chunked {
-                -1
-            } else {
-                r.content_length.map_or(0, |n| n as i64)
-            },
-        })
+    /// The request body being read for the handler, or the response being
+    /// written, and how far (mod_status).
+    fn progress(&self) -> Option<crate::plugin::live::Progress> {
+        use crate::plugin::live::Progress;
+        let r = self.req.as_ref()?;
+        match self.state {
+            State::Handle if r.body.wanted && !r.body.complete => Some(Progress::ReadBody {
+                received: r.body.received,
+                expected: if r.chunked {
+                    -1
+                } else {
+                    r.content_length.map_or(0, |n| n as i64)
+                },
+            }),
+            State::Write => Some(Progress::Write {
+                written: r.bytes_out.saturating_sub(self.wq.len()),
+                queued: r.bytes_out,
+            }),
+            _ => None,
+        }
     }
 
     /// TLS handshake replies the socket did not take: wait for writability.

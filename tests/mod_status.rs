@@ -116,6 +116,20 @@ fn a_blocked_download_shows_as_writing() {
         html.contains("<td class=\"string\">write</td>") && html.contains("/big.bin</td></tr>"),
         "{html}"
     );
+    // the Written column follows the connection: part of head + 8 MiB
+    let cell = html
+        .split("<td class=\"int\">")
+        .find_map(|c| {
+            c.split_once("</td><td class=\"string\">write</td>")
+                .map(|x| x.0)
+        })
+        .unwrap_or_default();
+    let (written, queued) = cell.split_once('/').unwrap_or_default();
+    let (written, queued): (u64, u64) = (written.parse().unwrap_or(0), queued.parse().unwrap_or(0));
+    assert!(
+        queued > 8 << 20 && queued < (8 << 20) + 1024 && written > 0 && written < queued,
+        "{cell}"
+    );
     drop(a);
 }
 

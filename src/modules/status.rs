@@ -23,6 +23,7 @@ use crate::config::diagnostic::Diagnostic;
 use crate::config::scoped::{Patch, Scoped};
 use crate::config::tree::ConfigTree;
 use crate::config::validate::{get_bool, get_str};
+use crate::plugin::live::Progress;
 use crate::plugin::registry::ModuleInit;
 use crate::plugin::{ConnInfo, Ctx, Flow, Hook, Module};
 use crate::request::Request;
@@ -157,9 +158,13 @@ impl ModStatus {
             .map(|(id, (seq, row, start))| {
                 let mut row = row.clone();
                 row.age = now - start;
-                if let Some(b) = crate::plugin::live::reading_body(*id) {
-                    row.state = Some(State::ReadPost);
-                    row.body = (b.received, b.expected);
+                match crate::plugin::live::progress(*id) {
+                    Some(Progress::ReadBody { received, expected }) => {
+                        row.state = Some(State::ReadPost);
+                        row.body = (received, expected);
+                    }
+                    Some(Progress::Write { written, queued }) => row.written = (written, queued),
+                    None => {}
                 }
                 (*seq, *id, row)
             })

@@ -1,24 +1,28 @@
 //! What open connections are doing between hooks, for mod_status (lighttpd
 //! reads each connection's `r->state` directly): the connection state
 //! machine publishes, after each run, whether a connection is reading a
-//! request body for its handler (lighttpd `CON_STATE_READ_POST`, `R`) and
-//! how far. Off unless mod_status asks for it; one event loop per process,
-//! so thread-local; only connections reading a body are kept.
+//! request body for its handler (lighttpd `CON_STATE_READ_POST`, `R`) or
+//! writing a response, and how far. Off unless mod_status asks for it; one
+//! event loop per process, so thread-local; only connections doing one of
+//! these are kept.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
-/// A request body being read: bytes received and the length expected
-/// (-1 for chunked, as lighttpd's `reqbody_length`).
+/// What a connection is doing between hooks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BodyProgress {
-    pub received: u64,
-    pub expected: i64,
+pub enum Progress {
+    /// Reading a request body: bytes received and the length expected (-1
+    /// for chunked, as lighttpd's `reqbody_length`).
+    ReadBody { received: u64, expected: i64 },
+    /// Writing a response: bytes written and queued so far (head included,
+    /// lighttpd's `write_queue` bytes_out / bytes_in).
+    Write { written: u64, queued: u64 },
 }
 
 thread_local! {
     static ENABLED: Cell<bool> = const { Cell::new(false) };
-    static READING: RefCell<HashMap<usize, BodyProgress>> = RefCell::new(HashMap::new());
+    static READING: RefCell<HashMap<usize, Progress>> = RefCell::new(HashMap::new());
 }
 
 /// Start publishing (mod_status is loaded).
@@ -30,14 +34,15 @@ pub fn enabled() -> bool {
     ENABLED.with(Cell::get)
 }
 
-/// A connection's state after a run: `Some` while it reads a request body.
-pub fn publish(conn: usize, body: Option<BodyProgress>) {
+/// A connection's state after a run (None: neither reading a body nor
+/// writing).
+pub fn publish(conn: usize, progress: Option<Progress>) {
     if !enabled() {
         return;
     }
     READING.with(|m| {
         let mut m = m.borrow_mut();
-        match body {
+        match progress {
             Some(b) => {
                 m.insert(conn, b);
             }
@@ -48,8 +53,8 @@ pub fn publish(conn: usize, body: Option<BodyProgress>) {
     });
 }
 
-/// The body a connection is reading, if it is.
-pub fn reading_body(conn: usize) -> Option<BodyProgress> {
+/// What a connection is doing, if it reads a body or writes.
+pub fn progress(conn: usize) -> Option<Progress> {
     READING.with(|m| m.borrow().get(&conn).copied())
 }
 
@@ -59,16 +64,16 @@ mod tests {
 
     #[test]
     fn published_only_when_enabled_and_while_reading() {
-        let b = BodyProgress {
+        let b = Progress::ReadBody {
             received: 3,
             expected: 10,
         };
         publish(7, Some(b));
-        assert_eq!(reading_body(7), None);
+        assert_eq!(progress(7), None);
         enable();
         publish(7, Some(b));
-        assert_eq!(reading_body(7), Some(b));
+        assert_eq!(progress(7), Some(b));
         publish(7, None);
-        assert_eq!(reading_body(7), None);
+        assert_eq!(progress(7), None);
     }
 }
