@@ -1,9 +1,9 @@
 //! The backend environment of one request: gathers the request and socket
-//! facts for [`crate::http::cgi_env::cgi_env`] (shared with mod_cgi) with
+//! facts for [`crate::http::cgi_env::each_var`] (shared with mod_cgi) with
 //! the backend's `docroot`, `strip-request-uri` and `broken-scriptfilename`.
 
 use super::config::HostConf;
-use crate::http::cgi_env::{cgi_env, CgiRequest};
+use crate::http::cgi_env::{each_var, CgiRequest};
 use crate::request::{ErrorHandlerState, Request};
 
 /// Split a listener token (`ip:port`, `[v6]:port`, `/unix/path`) into
@@ -20,14 +20,24 @@ pub fn socket_parts(token: &str) -> (&str, &str) {
     }
 }
 
+/// The environment for SCGI/uwsgi.
+pub fn build(r: &Request, host: &HostConf) -> Vec<(String, String)> {
+    let mut e = Vec::with_capacity(32);
+    each(r, host, false, false, &mut |k, v| {
+        e.push((k.to_string(), v.to_string()))
+    });
+    e
+}
+
 /// The environment for FastCGI (`fastcgi` = true: strip-request-uri and
-/// broken-scriptfilename apply) or SCGI.
-pub fn build(
+/// broken-scriptfilename apply) or SCGI, pair by pair to `set`.
+pub fn each(
     r: &Request,
     host: &HostConf,
     authorizer: bool,
     fastcgi: bool,
-) -> Vec<(String, String)> {
+    set: &mut dyn FnMut(&str, &str),
+) {
     let (_, server_port) = socket_parts(&r.server_socket);
     let server_addr = r.server_addr.as_str();
     let req = CgiRequest {
@@ -56,7 +66,7 @@ pub fn build(
         headers: Some(&r.headers),
         env: &r.env,
     };
-    cgi_env(&req)
+    each_var(&req, set);
 }
 
 #[cfg(test)]

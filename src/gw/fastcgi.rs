@@ -49,24 +49,33 @@ pub fn encode_pair(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(value);
 }
 
-/// BEGIN_REQUEST (role, no keep-conn) plus one PARAMS record with `env` and
-/// the empty PARAMS record. Err(400) when the environment does not fit in
-/// one record, as lighttpd (it drops pairs that do not fit, then refuses).
-pub fn begin_and_params(role: u8, env: &[(String, String)]) -> Result<Vec<u8>, u16> {
-    let mut params = Vec::with_capacity(1024);
-    for (k, v) in env {
-        let mut pair = Vec::with_capacity(k.len() + v.len() + 8);
-        encode_pair(&mut pair, k.as_bytes(), v.as_bytes());
-        if params.len() + pair.len() > MAX_PARAMS {
-            return Err(400);
-        }
-        params.extend_from_slice(&pair);
-    }
-    let mut out = Vec::with_capacity(params.len() + 32);
+/// BEGIN_REQUEST (role, no keep-conn) plus one PARAMS record with the
+/// pairs `env` gives and the empty PARAMS record, encoded in one buffer.
+/// Err(400) when the environment does not fit in one record, as lighttpd
+/// (it drops pairs that do not fit, then refuses).
+pub fn begin_and_params(
+    role: u8,
+    env: impl FnOnce(&mut dyn FnMut(&str, &str)),
+) -> Result<Vec<u8>, u16> {
+    let mut out = Vec::with_capacity(2048);
     out.extend_from_slice(&record_header(BEGIN_REQUEST, 8, 0));
     out.extend_from_slice(&[0, role, 0, 0, 0, 0, 0, 0]);
-    out.extend_from_slice(&record_header(PARAMS, params.len(), 0));
-    out.extend_from_slice(&params);
+    let params_at = out.len() + HEADER_LEN;
+    out.extend_from_slice(&record_header(PARAMS, 0, 0));
+    let mut too_big = false;
+    env(&mut |k, v| {
+        let before = out.len();
+        encode_pair(&mut out, k.as_bytes(), v.as_bytes());
+        if out.len() - params_at > MAX_PARAMS {
+            out.truncate(before);
+            too_big = true;
+        }
+    });
+    if too_big {
+        return Err(400);
+    }
+    let params = record_header(PARAMS, out.len() - params_at, 0);
+    out[params_at - HEADER_LEN..params_at].copy_from_slice(&params);
     out.extend_from_slice(&record_header(PARAMS, 0, 0));
     Ok(out)
 }
@@ -130,7 +139,7 @@ impl GwProtocol for FastCgi {
         } else {
             (ROLE_RESPONDER, false)
         };
-        begin_and_params(role, &super::env::build(r, host, authorizer, true))
+        begin_and_params(role, |set| super::env::each(r, host, authorizer, true, set))
     }
 
     fn feed_body(&mut self, body: &mut ChunkQueue, out: &mut ChunkQueue) {
@@ -198,8 +207,11 @@ mod tests {
 
     #[test]
     fn begin_request_layout() {
-        let env = vec![("SCRIPT_NAME".to_string(), "/x".to_string())];
-        let req = begin_and_params(ROLE_RESPONDER, &env).unwrap();
+        let env = [("SCRIPT_NAME", "/x")];
+        let req = begin_and_params(ROLE_RESPONDER, |set| {
+            env.iter().for_each(|(k, v)| set(k, v))
+        })
+        .unwrap();
         assert_eq!(
             &req[..16],
             &[1, 1, 0, 1, 0, 8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
@@ -210,8 +222,14 @@ mod tests {
 
     #[test]
     fn oversized_environment_is_400() {
-        let env = vec![("BIG".to_string(), "v".repeat(70_000))];
-        assert_eq!(begin_and_params(ROLE_RESPONDER, &env), Err(400));
+        let big = "v".repeat(70_000);
+        let env = [("BIG", big.as_str())];
+        assert_eq!(
+            begin_and_params(ROLE_RESPONDER, |set| env
+                .iter()
+                .for_each(|(k, v)| set(k, v))),
+            Err(400)
+        );
     }
 
     #[test]

@@ -67,7 +67,7 @@ impl GwProtocol for Scgi {
     }
 
     fn create_request(&mut self, r: &Request, host: &HostConf) -> Result<Vec<u8>, u16> {
-        let env = super::env::build(r, host, false, false);
+        let env = super::env::build(r, host);
         match self.flavor {
             Flavor::Scgi => Ok(scgi_head(&env)),
             Flavor::Uwsgi => uwsgi_head(&env),

@@ -55,9 +55,16 @@ pub struct CgiRequest<'a> {
 /// The environment, in lighttpd's order.
 pub fn cgi_env(r: &CgiRequest) -> Vec<(String, String)> {
     let mut e: Vec<(String, String)> = Vec::with_capacity(32);
-    let mut set = |k: &str, v: &str| e.push((k.to_string(), v.to_string()));
+    each_var(r, &mut |k, v| e.push((k.to_string(), v.to_string())));
+    e
+}
+
+/// The environment, in lighttpd's order, handed to `set` pair by pair
+/// without building strings for it (a backend encodes them directly).
+pub fn each_var(r: &CgiRequest, set: &mut dyn FnMut(&str, &str)) {
+    let mut digits = [0u8; 20];
     if !r.authorizer {
-        set("CONTENT_LENGTH", &r.content_length.to_string());
+        set("CONTENT_LENGTH", decimal(r.content_length, &mut digits));
     }
     set("QUERY_STRING", r.query);
     set(
@@ -105,39 +112,63 @@ pub fn cgi_env(r: &CgiRequest) -> Vec<(String, String)> {
     // Empty without a Host (lighttpd 1.4.69 sends SERVER_ADDR's pointer with length 0).
     set("SERVER_NAME", host_without_port(r.server_name));
     set("REMOTE_ADDR", r.remote_addr);
-    set("REMOTE_PORT", &r.remote_port.to_string());
+    set(
+        "REMOTE_PORT",
+        decimal(u64::from(r.remote_port), &mut digits),
+    );
+    let mut name = String::new();
     for (k, v) in r.headers.into_iter().flat_map(Headers::iter) {
         if v.is_empty() || k.eq_ignore_ascii_case("proxy") {
             continue; // httpoxy: never HTTP_PROXY
         }
-        let name = if k.eq_ignore_ascii_case("content-type") {
-            "CONTENT_TYPE".to_string()
+        if k.eq_ignore_ascii_case("content-type") {
+            set("CONTENT_TYPE", v);
         } else {
-            env_name(k, true)
-        };
-        set(&name, v);
+            encode_name_into(&mut name, k, true);
+            set(&name, v);
+        }
     }
     for (k, v) in r.env {
-        set(&env_name(k, false), v);
+        encode_name_into(&mut name, k, false);
+        set(&name, v);
     }
-    e
+}
+
+/// `n` in decimal, written into `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[at..]).unwrap_or("0")
 }
 
 /// lighttpd `http_cgi_encode_varname`: letters uppercased, digits kept,
 /// anything else `_`; request headers get the `HTTP_` prefix.
 pub fn env_name(key: &str, http_header: bool) -> String {
-    let prefix = if http_header { "HTTP_" } else { "" };
-    let body: String = key
-        .bytes()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase() as char
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{prefix}{body}")
+    let mut name = String::new();
+    encode_name_into(&mut name, key, http_header);
+    name
+}
+
+/// [`env_name`] into a reused buffer.
+fn encode_name_into(name: &mut String, key: &str, http_header: bool) {
+    name.clear();
+    if http_header {
+        name.push_str("HTTP_");
+    }
+    name.extend(key.bytes().map(|c| {
+        if c.is_ascii_alphanumeric() {
+            c.to_ascii_uppercase() as char
+        } else {
+            '_'
+        }
+    }));
 }
 
 /// REQUEST_URI minus `strip-request-uri` when the target starts with it
@@ -301,6 +332,14 @@ mod tests {
         assert_eq!(get(&e, "SCRIPT_NAME"), None);
         assert_eq!(get(&e, "SCRIPT_FILENAME"), Some("/srv/www/cgi/env.sh/x"));
         assert_eq!(get(&e, "SERVER_NAME"), Some(""));
+    }
+
+    #[test]
+    fn decimals() {
+        let mut buf = [0u8; 20];
+        assert_eq!(decimal(0, &mut buf), "0");
+        assert_eq!(decimal(8080, &mut buf), "8080");
+        assert_eq!(decimal(u64::MAX, &mut buf), u64::MAX.to_string());
     }
 
     #[test]
