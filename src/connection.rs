@@ -575,7 +575,10 @@ impl Conn {
             // skipped while throttled (lighttpd)
             let quiet = r.body.received == 0 && self.rbuf.is_empty() && self.wq.is_empty();
             if quiet && !self.throttle.limited {
-                self.wq.append_mem(b"HTTP/1.1 100 Continue\r\n\r\n");
+                const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+                self.wq.append_mem(CONTINUE);
+                // counted as sent, outside the head (lighttpd: accesslog %b)
+                r.bytes_out += CONTINUE.len() as u64;
                 let _ = self.stream.write_queue(&mut self.wq, u64::MAX);
             }
             self.sent_continue = true;
@@ -642,6 +645,8 @@ impl Conn {
             .append_spilling(&out, env.spill)
             .map_err(|_| 500u16)?;
         r.body.received += out.len() as u64;
+        // the chunk framing counts as bytes read (accesslog %I, rrdtool)
+        r.bytes_in += (used as u64).saturating_sub(out.len() as u64);
         if done {
             r.body.complete = true;
             r.keep_alive &= !cut;
@@ -679,7 +684,8 @@ impl Conn {
             r.resp_head_len = head.len() as u64;
             Ok::<(), ()>(())
         });
-        r.bytes_out = r.resp_head_len + response::queue_body(r, &mut self.wq, true);
+        // after any 100 Continue already counted
+        r.bytes_out += r.resp_head_len + response::queue_body(r, &mut self.wq, true);
         r.head_sent = true;
         self.delayed =
             r.delay_response && env.server.feature_bool("auth.delay-invalid-creds", true);

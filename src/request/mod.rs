@@ -240,13 +240,15 @@ pub struct Request {
     pub parse_error: bool,
     /// Response head already written.
     pub head_sent: bool,
-    /// Body bytes of the response sent (for logs).
+    /// Response bytes queued: a 100 Continue, the head and the body (for
+    /// logs).
     pub bytes_out: u64,
     /// Bytes of the response head (included in `bytes_out`).
     pub resp_head_len: u64,
     /// The connection broke before the response was complete.
     pub aborted: bool,
-    /// Request head size in bytes (for logs).
+    /// Request head size in bytes, plus a chunked body's framing (for
+    /// logs: with `body.received` it makes the bytes read).
     pub bytes_in: u64,
     /// Per-request state of modules (lighttpd `r->plugin_ctx`).
     pub plugin_ctx: PluginCtx,
