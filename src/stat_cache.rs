@@ -8,14 +8,13 @@
 //! Failures are never cached. Per process, single-threaded (a thread local).
 //! The current second is the one the server's tick last saw (lighttpd's
 //! `log_epoch_secs`), so a hit reads no clock; paths are hashed with a
-//! small multiplicative hash (FxHash) instead of SipHash: the keys are
+//! small multiplicative hash (FxHash, the rustc-hash crate) instead of SipHash: the keys are
 //! file names, not a way for clients to make a table degenerate beyond
 //! [`MAX_ENTRIES`].
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::rc::Rc;
@@ -35,50 +34,9 @@ struct Entry {
     file: Option<Rc<File>>,
 }
 
-/// FxHash (rustc's hasher): one rotate, xor and multiply per word.
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl FxHasher {
-    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for w in &mut words {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(w);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = words.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u8(&mut self, n: u8) {
-        self.add(u64::from(n));
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 #[derive(Default)]
 struct Cache {
-    entries: HashMap<String, Entry, BuildHasherDefault<FxHasher>>,
+    entries: HashMap<String, Entry, rustc_hash::FxBuildHasher>,
     /// The second of the last [`tick`] (0: none yet, read the clock).
     now: i64,
 }
@@ -264,17 +222,6 @@ mod tests {
         assert_eq!(err, Some(io::ErrorKind::NotFound));
         std::fs::write(&path, b"back").unwrap();
         assert_eq!(c.lookup(&path, 201).unwrap().meta.len(), 4);
-    }
-
-    #[test]
-    fn fx_hasher_spreads_paths_and_keeps_equal_keys_equal() {
-        use std::hash::BuildHasher;
-        let b = BuildHasherDefault::<FxHasher>::default();
-        let h = |s: &str| b.hash_one(s);
-        assert_eq!(h("/srv/www/index.html"), h("/srv/www/index.html"));
-        assert_ne!(h("/srv/www/a.html"), h("/srv/www/b.html"));
-        assert_ne!(h("/srv/www/12345678"), h("/srv/www/12345679"));
-        assert_ne!(h("/a"), h("/b"));
     }
 
     #[test]

@@ -340,8 +340,13 @@ impl GwHandler {
         };
         self.wq.append_vec(head);
         // lighttpd counts "fastcgi.requests", "scgi.requests", "proxy.requests".
-        let proto = self.params.module.strip_prefix("mod_").unwrap_or("gw");
-        crate::plugin::stats::add(&format!("{proto}.requests"), 1);
+        let requests = match self.params.module {
+            "mod_fastcgi" => "fastcgi.requests",
+            "mod_scgi" => "scgi.requests",
+            "mod_proxy" => "proxy.requests",
+            _ => "gw.requests",
+        };
+        crate::plugin::stats::add(requests, 1);
         if !self.params.authorizer {
             let mut body = std::mem::take(&mut r.body.queue);
             self.proto.feed_body(&mut body, &mut self.wq);

@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 use super::config::{Balance, Extension, HostConf};
 use super::spawn;
-use crate::plugin::stats;
+use crate::plugin::stats::{self, Counter};
 
 /// Where a proc listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +56,17 @@ pub struct Proc {
     pub load: u32,
     pub disabled_until: i64,
     pub last_used: i64,
+    /// `gw.backend.<label>.<id>.*` for mod_status.
+    pub stats: ProcStats,
+}
+
+/// A proc's statistics counters (`.disabled` stays 0, as in lighttpd).
+#[derive(Debug, Default)]
+pub struct ProcStats {
+    pub died: Counter,
+    pub overloaded: Counter,
+    pub connected: Counter,
+    pub load: Counter,
 }
 
 /// Mutable state of a host.
@@ -75,6 +86,9 @@ pub struct Host {
     /// djb hash of the host name / socket path (hash, sticky).
     pub hash: u32,
     pub state: RefCell<HostState>,
+    /// `gw.backend.<label>.load` and `gw.active-requests`.
+    load_stat: Counter,
+    active_requests: Counter,
 }
 
 /// lighttpd's djbhash.
@@ -92,8 +106,9 @@ impl Host {
             .or(conf.socket.as_deref())
             .unwrap_or("");
         let hash = djb_hash(name.as_bytes(), DJB_INIT);
-        stats::set(&host_stat(&conf, ".load"), 0);
-        stats::add(ACTIVE_REQUESTS, 0);
+        let load_stat = stats::counter(&format!("gw.backend.{}.load", conf.label));
+        load_stat.set(0);
+        let active_requests = stats::counter("gw.active-requests");
         let mut state = HostState::default();
         if conf.bin_path.is_none() {
             // a remote backend: one "proc", running until it fails
@@ -106,6 +121,8 @@ impl Host {
             conf,
             hash,
             state: RefCell::new(state),
+            load_stat,
+            active_requests,
         }
     }
 
@@ -157,12 +174,11 @@ impl Host {
         let name = p.addr.as_ref().map(Addr::name).unwrap_or_default();
         crate::log_error!("establishing connection failed: {why} socket: {name}");
         // lighttpd: EAGAIN (backlog full) counts as overloaded, else died.
-        let tag = if why.contains("temporarily unavailable") {
-            ".overloaded"
+        if why.contains("temporarily unavailable") {
+            p.stats.overloaded.add(1);
         } else {
-            ".died"
-        };
-        stats::add(&proc_stat(&self.conf, p.id, tag), 1);
+            p.stats.died.add(1);
+        }
         if !p.is_local || (p.pid == pid && p.state == ProcState::Running) {
             if p.is_local {
                 crate::log_error!(
@@ -179,7 +195,7 @@ impl Host {
     /// A connect to proc `i` succeeded (lighttpd `gw_proc_connect_success`).
     pub fn connected(&self, i: usize) {
         if let Some(p) = self.state.borrow().procs.get(i) {
-            stats::add(&proc_stat(&self.conf, p.id, ".connected"), 1);
+            p.stats.connected.add(1);
         }
     }
 
@@ -354,9 +370,18 @@ fn new_proc(conf: &HostConf, id: u16) -> Proc {
             conf.host
         );
     }
-    for tag in [".disabled", ".died", ".overloaded", ".connected", ".load"] {
-        stats::set(&proc_stat(conf, id, tag), 0);
-    }
+    let stat = |tag: &str| {
+        let c = stats::counter(&format!("gw.backend.{}.{id}.{tag}", conf.label));
+        c.set(0);
+        c
+    };
+    stat("disabled");
+    let stats = ProcStats {
+        died: stat("died"),
+        overloaded: stat("overloaded"),
+        connected: stat("connected"),
+        load: stat("load"),
+    };
     Proc {
         id,
         addr,
@@ -366,6 +391,7 @@ fn new_proc(conf: &HostConf, id: u16) -> Proc {
         load: 0,
         disabled_until: 0,
         last_used: 0,
+        stats,
     }
 }
 
@@ -447,10 +473,7 @@ pub struct Lease {
 impl Lease {
     pub fn new(host: Rc<Host>) -> Lease {
         host.state.borrow_mut().load += 1;
-        stats::set(
-            &host_stat(&host.conf, ".load"),
-            i64::from(host.state.borrow().load),
-        );
+        host.load_stat.set(i64::from(host.state.borrow().load));
         Lease {
             host,
             proc_idx: None,
@@ -464,11 +487,8 @@ impl Lease {
         let mut st = self.host.state.borrow_mut();
         let p = st.procs.get_mut(i)?;
         p.load += 1;
-        stats::set(
-            &proc_stat(&self.host.conf, p.id, ".load"),
-            i64::from(p.load),
-        );
-        stats::add(ACTIVE_REQUESTS, 1);
+        p.stats.load.set(i64::from(p.load));
+        self.host.active_requests.add(1);
         p.last_used = now;
         self.pid = p.pid;
         self.proc_idx = Some(i);
@@ -483,11 +503,8 @@ impl Lease {
         if let Some(i) = self.proc_idx.take() {
             if let Some(p) = self.host.state.borrow_mut().procs.get_mut(i) {
                 p.load = p.load.saturating_sub(1);
-                stats::set(
-                    &proc_stat(&self.host.conf, p.id, ".load"),
-                    i64::from(p.load),
-                );
-                stats::add(ACTIVE_REQUESTS, -1);
+                p.stats.load.set(i64::from(p.load));
+                self.host.active_requests.add(-1);
             }
         }
     }
@@ -498,19 +515,8 @@ impl Drop for Lease {
         self.release_proc();
         let mut st = self.host.state.borrow_mut();
         st.load = st.load.saturating_sub(1);
-        stats::set(&host_stat(&self.host.conf, ".load"), i64::from(st.load));
+        self.host.load_stat.set(i64::from(st.load));
     }
-}
-
-/// Counters for mod_status's statistics page (lighttpd gw_status_*).
-const ACTIVE_REQUESTS: &str = "gw.active-requests";
-
-fn host_stat(conf: &HostConf, tag: &str) -> String {
-    format!("gw.backend.{}{tag}", conf.label)
-}
-
-fn proc_stat(conf: &HostConf, id: u16, tag: &str) -> String {
-    format!("gw.backend.{}.{id}{tag}", conf.label)
 }
 
 #[cfg(test)]

@@ -168,6 +168,7 @@ mod tests {
             load: 0,
             disabled_until: 0,
             last_used: 0,
+            stats: Default::default(),
         };
         start(&conf, &mut p, 1);
         assert_eq!(p.state, ProcState::Running);
