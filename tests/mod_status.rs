@@ -214,3 +214,47 @@ cgi.assign = ( ".sh" => "/bin/sh" )"#,
     assert!(t.contains("\nScoreboard: hRk_"), "{t}");
     drop(b);
 }
+
+#[test]
+fn a_lingering_close_and_a_running_handler_show_as_lighttpd() {
+    let s = Server::start(
+        r#"server.modules = ("mod_status", "mod_cgi")
+status.status-url = "/server-status"
+cgi.assign = ( ".sh" => "/bin/sh" )"#,
+        &[
+            ("a.txt", b"a"),
+            (
+                "slow.sh",
+                b"i=0\nwhile [ ! -e go ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done\nprintf 'Content-Type: text/plain\\r\\n\\r\\ndone'\n",
+            ),
+        ],
+    );
+    // A: answered with Connection: close, but A keeps its side open (C)
+    let mut a = s.connect();
+    a.write_all(b"GET /a.txt HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    assert_eq!(
+        common::read_response(&mut a, false).map(|r| r.status),
+        Some(200)
+    );
+    // (our linger lasts 2 s: looked at right away)
+    let html = s.get("/server-status").text();
+    assert!(html.contains("<b>2 connections</b>\nhC\n"), "{html}");
+    assert!(
+        html.contains("<td class=\"string\">close</td><td class=\"int\">")
+            && html
+                .contains("<td class=\"string\">a</td><td class=\"string\">/a.txt (/a.txt)</td>"),
+        "{html}"
+    );
+    drop(a);
+    // B: its program runs and has not answered yet (h)
+    let mut b = s.connect();
+    b.write_all(b"GET /slow.sh HTTP/1.1\r\nHost: b\r\n\r\n")
+        .expect("send");
+    let t = wait_for_scoreboard(&s, "hh");
+    assert!(t.contains("\nScoreboard: hh"), "{t}");
+    // B's program ends once told to (at most 30 s): B gets its answer
+    std::fs::write(s.docroot.join("go"), b"").expect("write");
+    let r = common::read_response(&mut b, false).expect("response");
+    assert_eq!((r.status, r.text().as_str()), (200, "done"));
+}
