@@ -235,6 +235,7 @@ pub fn serve(tree: ConfigTree, mut settings: Settings) -> i32 {
     if !open_module_files(&mut site) {
         return 255;
     }
+    drop(tree); // the parsed config (source text, AST) is not needed any more
     let mut inherited = if site.server.systemd_socket_activation {
         sockets::inherited_from_env()
     } else {
@@ -306,6 +307,7 @@ pub fn serve(tree: ConfigTree, mut settings: Settings) -> i32 {
     let code = match Server::new(site, listeners, settings) {
         Ok(mut server) => {
             ready.done();
+            crate::sys::release_startup_memory();
             server.run()
         }
         Err(e) => {
@@ -787,6 +789,7 @@ impl Server {
             log_error!("graceful restart: config not reloaded, keeping the old one");
             return;
         }
+        drop(tree);
         let was_listening = self.listening;
         self.set_listening(false);
         let specs = sockets::listen_specs(&site.server);
@@ -802,6 +805,7 @@ impl Server {
                     "server started ({})",
                     crate::config::core::DEFAULT_SERVER_TAG
                 );
+                crate::sys::release_startup_memory();
             }
             Err(e) => {
                 log_error!("graceful restart: {e}; keeping the old configuration");
