@@ -15,12 +15,32 @@ pub fn http_date(t: SystemTime) -> String {
     http_date_secs(unix_secs(t))
 }
 
-/// IMF-fixdate of a Unix time in seconds.
+/// IMF-fixdate of a Unix time in seconds. Written digit by digit rather
+/// than with `format!`: the idle server runs this every second, and the
+/// formatting machinery's code and tables would keep extra pages resident.
 pub fn http_date_secs(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
     let wday = (days + 4).rem_euclid(7) as usize; // 1970-01-01 was a Thursday
+    if (0..=9999).contains(&y) {
+        let mut out = String::with_capacity(29);
+        out.push_str(WDAYS[wday]);
+        out.push_str(", ");
+        push_digits(&mut out, d, 2);
+        out.push(' ');
+        out.push_str(MONTHS[(m - 1) as usize]);
+        out.push(' ');
+        push_digits(&mut out, y, 4);
+        out.push(' ');
+        push_digits(&mut out, rem / 3600, 2);
+        out.push(':');
+        push_digits(&mut out, rem % 3600 / 60, 2);
+        out.push(':');
+        push_digits(&mut out, rem % 60, 2);
+        out.push_str(" GMT");
+        return out;
+    }
     format!(
         "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
         WDAYS[wday],
@@ -31,6 +51,14 @@ pub fn http_date_secs(secs: i64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// Appends the `width` low decimal digits of `v` (0 ≤ v), zero-padded.
+fn push_digits(out: &mut String, v: i64, width: u32) {
+    for place in (0..width).rev() {
+        let digit = (v / 10_i64.pow(place) % 10) as u8;
+        out.push(char::from(b'0' + digit));
+    }
 }
 
 /// Seconds since the epoch (negative before 1970).
@@ -246,6 +274,22 @@ mod tests {
         assert_eq!(http_date_secs(T), "Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(http_date_secs(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(http_date_secs(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+        assert_eq!(
+            http_date_secs(253_402_300_799),
+            "Fri, 31 Dec 9999 23:59:59 GMT"
+        );
+        assert_eq!(
+            http_date_secs(253_402_300_800),
+            "Sat, 01 Jan 10000 00:00:00 GMT"
+        );
+        assert_eq!(
+            http_date_secs(-62_135_596_800),
+            "Mon, 01 Jan 0001 00:00:00 GMT"
+        );
+        assert_eq!(
+            http_date_secs(-62_167_219_200),
+            "Sat, 01 Jan 0000 00:00:00 GMT"
+        );
         assert_eq!(
             http_date(UNIX_EPOCH + Duration::from_secs(1_795_635_899)),
             "Wed, 25 Nov 2026 19:44:59 GMT"
