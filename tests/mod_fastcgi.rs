@@ -54,6 +54,22 @@ fn backend(mut s: TcpStream) {
             fcgi_reply(&mut s, &out)
         }
         "garbage" => fcgi_reply(&mut s, b"this is no header line\r\n\r\nx"),
+        "chunked" => fcgi_reply(
+            &mut s,
+            b"Status: 200\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n",
+        ),
+        "chunked-cut" => fcgi_reply(&mut s, b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"),
+        "chunked-bad" => fcgi_reply(
+            &mut s,
+            b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\nx\r\n0\r\n\r\n",
+        ),
+        "chunked-excess" => {
+            let _ = s.write_all(&fcgi_record(
+                6,
+                b"Transfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n",
+            ));
+            fcgi_reply(&mut s, b"excess")
+        }
         "eof" => {
             let _ = s.write_all(&fcgi_record(6, b"Status: 200\r\nX-Partial: 1\r\n"));
         }
@@ -144,6 +160,33 @@ fn post_body_lf_heads_and_large_responses() {
     assert_eq!(r.body.len(), 300_000);
     assert_eq!(r.header("Content-Length"), Some("300000"));
     assert_eq!(s.get("/app?stderr").text(), "after stderr");
+}
+
+#[test]
+fn a_chunked_answer_is_decoded_as_lighttpd() {
+    let s = start("");
+    let get = |q: &str| format!("GET /app?{q} HTTP/1.1\r\nHost: t\r\n\r\n");
+    let mut c = s.connect();
+    c.write_all(get("chunked").as_bytes()).expect("send");
+    let r = common::read_response(&mut c, false).expect("response");
+    assert_eq!((r.status, r.text().as_str()), (200, "hello"));
+    assert_eq!(
+        (r.header("Content-Length"), r.header("X-T")),
+        (Some("5"), Some("1\r"))
+    );
+    // ended before the last chunk: what arrived, keep-alive stays
+    c.write_all(get("chunked-cut").as_bytes()).expect("send");
+    let r = common::read_response(&mut c, false).expect("response");
+    assert_eq!((r.text().as_str(), r.header("Connection")), ("hello", None));
+    // bytes after the last chunk are dropped; unlike the other backends,
+    // FastCGI reads on to its end of request and keeps the connection
+    c.write_all(get("chunked-excess").as_bytes()).expect("send");
+    let r = common::read_response(&mut c, false).expect("response");
+    assert_eq!((r.text().as_str(), r.header("Connection")), ("ab", None));
+    // malformed: what decoded before it, keep-alive stays
+    c.write_all(get("chunked-bad").as_bytes()).expect("send");
+    let r = common::read_response(&mut c, false).expect("response");
+    assert_eq!((r.text().as_str(), r.header("Connection")), ("hello", None));
 }
 
 #[test]

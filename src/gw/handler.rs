@@ -164,6 +164,8 @@ pub struct GwHandler {
     /// The backend gave the status (a chunked body's trailers may then
     /// join the headers, lighttpd `http_response_merge_trailers`).
     status_known: bool,
+    /// FastCGI: the chunked body broke, the response ends there.
+    dechunk_failed: bool,
     /// The first head line was checked (early 502 for non-headers).
     first_line_seen: bool,
     framing: Framing,
@@ -194,6 +196,7 @@ impl GwHandler {
             head: Vec::new(),
             head_done: false,
             status_known: false,
+            dechunk_failed: false,
             first_line_seen: false,
             framing: Framing::UntilEnd,
             started: false,
@@ -515,6 +518,9 @@ impl GwHandler {
     }
 
     fn body_done(&self) -> bool {
+        if self.dechunk_failed {
+            return true; // FastCGI: the response ends here (lighttpd `fin`)
+        }
         if !self.head_done || self.proto.backend() == Backend::FastCgi {
             return false;
         }
@@ -613,14 +619,25 @@ impl GwHandler {
             Framing::Chunked(dec) => {
                 // once the head went out chunked, the backend's own coding
                 // is passed on as is (lighttpd `http_chunk_decode_append_mem`)
+                if self.dechunk_failed {
+                    return Ok(());
+                }
                 let raw = r.head_sent && r.resp.send_chunked;
                 r.resp.backend_chunked |= raw;
                 if dec.feed_response(data, raw, &mut decoded).is_err() {
-                    // what decoded before the error is kept; no last chunk
+                    // what decoded before the error is kept. FastCGI ends
+                    // the response there, the others also close the
+                    // connection, with no last chunk
+                    // (lighttpd mod_fastcgi `send_content_body = 0` vs
+                    // `http_response_backend_error`)
                     crate::log_error!("bad chunked response from backend");
-                    r.keep_alive = false;
-                    r.resp.backend_chunked = true;
-                    self.framing = Framing::Length(0);
+                    if self.proto.backend() == Backend::FastCgi {
+                        self.dechunk_failed = true;
+                    } else {
+                        r.keep_alive = false;
+                        r.resp.backend_chunked = true;
+                        self.framing = Framing::Length(0);
+                    }
                 } else if !r.head_sent {
                     r.resp.dechunk_resume = Some(dec.resume_point());
                 }
