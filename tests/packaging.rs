@@ -7,6 +7,7 @@
 use lighttpd::plugin::registry::BUILTIN;
 use std::collections::BTreeSet;
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -370,6 +371,16 @@ fn include_shell_helpers_give_config_our_binary_accepts() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Kills a process group (SIGKILL) when dropped.
+struct KillGroupOnDrop(u32);
+
+impl Drop for KillGroupOnDrop {
+    fn drop(&mut self) {
+        let group = nix::unistd::Pid::from_raw(self.0 as i32);
+        let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
 /// Sends a signal with kill(1).
 fn signal(pid: u32, sig: &str) {
     let status = Command::new("kill")
@@ -412,11 +423,12 @@ fn lighttpd_angel_relays_signals_and_restarts() {
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
     std::fs::set_permissions(&fake, perms).expect("chmod");
 
-    // `env --default-signal`: a shell cannot trap a signal it inherited as
-    // ignored (e.g. HUP and INT when the suite runs under nohup or in a
-    // non-interactive shell's background job), so start from defaults.
-    let mut angel = Command::new("env")
-        .arg("--default-signal")
+    // started with HUP and INT ignored, as under nohup or in a script's
+    // background job (a CI runner): a shell cannot trap a signal it inherited
+    // as ignored, so the angel must start over from the defaults itself
+    let mut angel = Command::new("/bin/sh")
+        .process_group(0)
+        .args(["-c", "trap '' HUP INT; exec \"$0\" \"$@\""])
         .arg(repo().join("packaging/debian/lighttpd-angel"))
         .args(["-D", "-f", "x.conf"])
         .env("LIGHTTPD_ANGEL_BIN", &fake)
@@ -426,6 +438,8 @@ fn lighttpd_angel_relays_signals_and_restarts() {
         .spawn()
         .expect("start angel");
     let angel_pid = angel.id();
+    // should an assertion fail: the angel and its looping stand-ins go too
+    let _group = KillGroupOnDrop(angel_pid);
     let child_pid = |line: &str| -> u32 {
         line.split_whitespace()
             .nth(1)
