@@ -8,7 +8,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::{kill, pthread_sigmask, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{ForkResult, Pid};
 
@@ -172,16 +172,37 @@ fn check_chroot_dir(dir: &str) -> Result<(), String> {
 pub fn fork_workers(n: usize) -> io::Result<Option<Vec<Pid>>> {
     let mut pids = Vec::with_capacity(n);
     for _ in 0..n {
-        match sys::fork().map_err(io::Error::from)? {
-            ForkResult::Child => {
-                // A worker must not outlive its parent.
-                let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGTERM);
-                return Ok(None);
-            }
-            ForkResult::Parent { child } => pids.push(child),
+        match fork_worker()? {
+            None => return Ok(None),
+            Some(child) => pids.push(child),
         }
     }
     Ok(Some(pids))
+}
+
+/// Fork one worker: `None` in the worker, its pid in the parent. A signal
+/// caught before the fork is the master's, which passes it on (as sent by
+/// the master): the worker drops its inherited copy of the pending bits.
+/// The handled signals stay blocked across the fork so that one sent to the
+/// new worker is never dropped with them: it is delivered once unblocked.
+fn fork_worker() -> io::Result<Option<Pid>> {
+    let mut handled = SigSet::empty();
+    for sig in crate::signals::HANDLED {
+        handled.add(sig);
+    }
+    let mut before = SigSet::empty();
+    let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&handled), Some(&mut before));
+    let forked = sys::fork();
+    if let Ok(ForkResult::Child) = forked {
+        // A worker must not outlive its parent.
+        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGTERM);
+        let _ = sys::take_pending_signals();
+    }
+    let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&before), None);
+    match forked.map_err(io::Error::from)? {
+        ForkResult::Child => Ok(None),
+        ForkResult::Parent { child } => Ok(Some(child)),
+    }
 }
 
 /// Reap exited children without blocking; returns their pids and wait
