@@ -699,14 +699,23 @@ mod tests {
         let mut specs = vec![default_spec(), default_spec(), default_spec()];
         specs[0].addr = "127.0.0.1:0".into();
         specs[0].ctx = Some(1);
-        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = free.local_addr().unwrap().port();
-        drop(free);
-        specs[0].addr = format!("127.0.0.1:{port}");
-        specs[1].addr = format!("127.0.0.1:{port}");
         specs[2].addr = path.display().to_string();
         specs[2].socket_perms = Some(0o660);
-        let ls = bind_all(&specs, &mut Vec::new(), &mut Vec::new()).unwrap();
+        // a released port may be taken again before the bind: try a few
+        let (ls, port) = (0..5)
+            .find_map(|_| {
+                let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                let port = free.local_addr().unwrap().port();
+                drop(free);
+                specs[0].addr = format!("127.0.0.1:{port}");
+                specs[1].addr = format!("127.0.0.1:{port}");
+                let _ = std::fs::remove_file(&path);
+                Some((
+                    bind_all(&specs, &mut Vec::new(), &mut Vec::new()).ok()?,
+                    port,
+                ))
+            })
+            .unwrap();
         assert_eq!(ls.len(), 2);
         assert_eq!(ls[0].name, format!("127.0.0.1:{port}"));
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
@@ -718,14 +727,18 @@ mod tests {
         // A stale one is replaced. Another test of this process may be
         // forking right now: until its child execs, the child holds a copy
         // of our (close-on-exec) listener and the socket still answers, so
-        // allow that window to pass.
-        let replaced = (0..100).any(|_| {
-            let ok = bind_all(&specs[2..], &mut Vec::new(), &mut Vec::new()).is_ok();
-            if !ok {
-                std::thread::sleep(std::time::Duration::from_millis(20));
+        // allow that window to pass (bounded generously: on a loaded
+        // machine a forked child may wait seconds before it execs).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let replaced = loop {
+            if bind_all(&specs[2..], &mut Vec::new(), &mut Vec::new()).is_ok() {
+                break true;
             }
-            ok
-        });
+            if std::time::Instant::now() > deadline {
+                break false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
         assert!(replaced);
         let _ = std::fs::remove_dir_all(&dir);
     }
