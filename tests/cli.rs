@@ -253,7 +253,20 @@ fn preflight_constructs_modules_without_side_effects() {
 struct Running(Child);
 
 impl Running {
-    fn start(dir: &Path, conf: &str, ports: &[u16]) -> Running {
+    /// Start with the config `conf(ports)` on `n` free ports, trying other
+    /// ports when the server exits (one was taken before it could bind).
+    fn start(dir: &Path, n: usize, conf: impl Fn(&[u16]) -> String) -> (Running, Vec<u16>) {
+        for _ in 0..5 {
+            let ports: Vec<u16> = (0..n).map(|_| common::free_port()).collect();
+            if let Some(run) = Running::try_start(dir, &conf(&ports), &ports) {
+                return (run, ports);
+            }
+        }
+        panic!("server exited at startup 5 times");
+    }
+
+    /// None when the server exits before it listens on all `ports`.
+    fn try_start(dir: &Path, conf: &str, ports: &[u16]) -> Option<Running> {
         std::fs::write(dir.join("lighttpd.conf"), conf).expect("write conf");
         let child = Command::new(env!("CARGO_BIN_EXE_lighttpd"))
             .args(["-D", "-i", "30", "-f", "lighttpd.conf"])
@@ -263,16 +276,21 @@ impl Running {
             .spawn()
             .expect("spawn");
         let mut run = Running(child);
-        let deadline = std::time::Instant::now() + common::TIMEOUT;
-        while !ports
-            .iter()
-            .all(|p| std::net::TcpStream::connect(("127.0.0.1", *p)).is_ok())
-        {
+        let pid = run.0.id();
+        // its own listeners, not another process's on a taken port
+        let listening = |p: u16| {
+            common::listener_owned_by(pid, p)
+                .unwrap_or_else(|| std::net::TcpStream::connect(("127.0.0.1", p)).is_ok())
+        };
+        let deadline = std::time::Instant::now() + common::START_TIMEOUT;
+        while !ports.iter().all(|p| listening(*p)) {
             assert!(std::time::Instant::now() < deadline, "server did not start");
-            assert!(run.0.try_wait().ok().flatten().is_none(), "server exited");
+            if run.0.try_wait().ok().flatten().is_some() {
+                return None;
+            }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        run
+        Some(run)
     }
 }
 
@@ -302,8 +320,9 @@ fn get(port: u16, path: &str) -> common::Response {
 fn socket_conditions_and_listeners_compare_resolved_addresses() {
     let dir = common::temp_dir("cli-sock");
     std::fs::write(dir.join("index.html"), "x").expect("write");
-    let (p1, p2) = (common::free_port(), common::free_port());
-    let conf = format!(
+    let conf = |ports: &[u16]| {
+        let (p1, p2) = (ports[0], ports[1]);
+        format!(
         "server.document-root = \"{d}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {p1}\n\
          server.modules = (\"mod_setenv\")\n\
          $SERVER[\"socket\"] == \"127.0.0.1\" {{ server.tag = \"bare\" }}\n\
@@ -311,8 +330,10 @@ fn socket_conditions_and_listeners_compare_resolved_addresses() {
          $SERVER[\"socket\"] == \"127.0.0.1:{p2}\" {{ setenv.add-response-header = (\"X-Dup\" => \"1\") }}\n\
          $SERVER[\"socket\"] != \"localhost:{p2}\" {{ setenv.add-response-header = (\"X-Not-Second\" => \"1\") }}\n",
         d = dir.display()
-    );
-    let _server = Running::start(&dir, &conf, &[p1, p2]);
+    )
+    };
+    let (_server, ports) = Running::start(&dir, 2, conf);
+    let (p1, p2) = (ports[0], ports[1]);
     let first = get(p1, "/index.html");
     assert_eq!(first.status, 200);
     assert_eq!(first.header("Server"), Some("bare"));
@@ -338,25 +359,20 @@ fn force_lowercase_filenames_is_detected_from_the_document_root() {
     let dir = common::temp_dir("cli-case");
     std::fs::create_dir_all(dir.join("docs")).expect("mkdir");
     std::fs::write(dir.join("docs/index.html"), "lower").expect("write");
-    let port = common::free_port();
-    let conf = |extra: &str| {
-        format!(
-            "server.document-root = \"docs\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n{extra}\n"
-        )
+    let status = |extra: &str| {
+        let (_server, ports) = Running::start(&dir, 1, |ports: &[u16]| {
+            format!(
+                "server.document-root = \"docs\"\nserver.bind = \"127.0.0.1\"\nserver.port = {}\n{extra}\n",
+                ports[0]
+            )
+        });
+        get(ports[0], "/INDEX.HTML").status
     };
-    let status = |conf: &str| {
-        let _server = Running::start(&dir, conf, &[port]);
-        get(port, "/INDEX.HTML").status
-    };
-    assert_eq!(status(&conf("")), 404, "case-sensitive: no lowercasing");
+    assert_eq!(status(""), 404, "case-sensitive: no lowercasing");
     std::os::unix::fs::symlink("docs", dir.join("DOCS")).expect("symlink");
-    assert_eq!(
-        status(&conf("")),
-        200,
-        "detected: /INDEX.HTML is index.html"
-    );
-    let explicit = conf("server.force-lowercase-filenames = \"disable\"");
-    assert_eq!(status(&explicit), 404, "the global setting wins");
+    assert_eq!(status(""), 200, "detected: /INDEX.HTML is index.html");
+    let explicit = "server.force-lowercase-filenames = \"disable\"";
+    assert_eq!(status(explicit), 404, "the global setting wins");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -365,7 +381,19 @@ fn force_lowercase_filenames_is_detected_from_the_document_root() {
 #[test]
 fn startup_sets_up_each_module_once() {
     let dir = common::temp_dir("cli-once");
-    let port = common::free_port();
+    // (again on another port if the free one was taken before the bind)
+    let (code, log) = (0..5)
+        .map(|_| run_idle_one_second(&dir, common::free_port()))
+        .find(|(code, log)| *code != Some(255) || !log.contains("Address already in use"))
+        .expect("a free port in 5 tries");
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(log.matches("invalid \"bin-path\" => ").count(), 1, "{log}");
+    assert_eq!(log.matches("server started").count(), 1, "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Start with `-i 1` in `dir` on `port`: the exit code and stderr.
+fn run_idle_one_second(dir: &Path, port: u16) -> (Option<i32>, String) {
     let conf = format!(
         "server.document-root = \"{d}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n\
          server.modules = (\"mod_fastcgi\")\n\
@@ -375,7 +403,7 @@ fn startup_sets_up_each_module_once() {
     std::fs::write(dir.join("lighttpd.conf"), conf).expect("write");
     let mut child = Command::new(env!("CARGO_BIN_EXE_lighttpd"))
         .args(["-D", "-i", "1", "-f", "lighttpd.conf"])
-        .current_dir(&dir)
+        .current_dir(dir)
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -385,11 +413,7 @@ fn startup_sets_up_each_module_once() {
         common::signal(child.id() as i32, libc::SIGKILL);
     }
     let out = child.wait_with_output().expect("wait");
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(code, Some(0), "{log}");
-    assert_eq!(log.matches("invalid \"bin-path\" => ").count(), 1, "{log}");
-    assert_eq!(log.matches("server started").count(), 1, "{log}");
-    let _ = std::fs::remove_dir_all(&dir);
+    (code, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// `lighttpd check` sets the modules up too: a module that is not built in

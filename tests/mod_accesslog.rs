@@ -7,7 +7,7 @@ use common::Server;
 use std::time::{Duration, Instant};
 
 fn read_lines(path: &std::path::Path, n: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let text = std::fs::read_to_string(path).unwrap_or_default();
         let lines: Vec<String> = text.lines().map(str::to_string).collect();
@@ -109,14 +109,14 @@ accesslog.format = "T=%T ms=%{ms}T D=%D us=%{us}T ns=%{ns}T b=%b O=%O I=%I X=%X 
     assert_eq!(lines.len(), 4, "{lines:?}");
     let slow = &lines[0];
     let num = |n: &str| field(slow, n).parse::<i64>().unwrap_or(-2);
-    assert!((300..3000).contains(&num("ms")), "{slow}");
-    assert!((300_000..3_000_000).contains(&num("D")), "{slow}");
+    assert!((300..10_000).contains(&num("ms")), "{slow}");
+    assert!((300_000..10_000_000).contains(&num("D")), "{slow}");
     assert_eq!(num("D"), num("us"), "{slow}");
     assert!(
         num("ns") > 300_000_000 && num("ns") <= num("us") * 1000,
         "{slow}"
     );
-    assert!((0..=3).contains(&num("T")), "{slow}");
+    assert!((0..=10).contains(&num("T")), "{slow}");
     assert!(num("ems") - num("bms") >= 300, "{slow}");
     assert!(
         num("bms") >= before - 1 && num("s") >= before / 1000,

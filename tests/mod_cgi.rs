@@ -137,7 +137,11 @@ fn read_timeout_gives_504_and_kills() {
     let s = server("cgi.limits = (\"read-timeout\" => 1)");
     let t = std::time::Instant::now();
     assert_eq!(req(&s, "GET /cgi/hang.sh HTTP/1.0\r\n\r\n").status, 504);
-    assert!(t.elapsed() < std::time::Duration::from_secs(4));
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}",
+        t.elapsed()
+    );
     // The server keeps serving.
     assert_eq!(req(&s, "GET /cgi/plain.sh HTTP/1.0\r\n\r\n").status, 200);
 }
@@ -150,7 +154,11 @@ fn endless_head_is_502_quickly() {
         req(&s, "GET /cgi/endless_head.sh HTTP/1.0\r\n\r\n").status,
         502
     );
-    assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}",
+        t.elapsed()
+    );
 }
 
 #[test]

@@ -13,12 +13,16 @@ use common::Server;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const SCRIPTS: &[(&str, &str)] = &[
     (
         "slow.sh",
-        "printf 'Content-Type: text/plain\\n\\nfirst\\n'; sleep 2; printf 'second\\n'",
+        "printf 'Content-Type: text/plain\\n\\nfirst\\n'; i=0; \
+         while [ ! -e \"$GO\" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; \
+         printf 'second\\n'",
     ),
     (
         "flood.sh",
@@ -51,7 +55,7 @@ fn server(mode: Option<u8>) -> Server {
     let s = Server::start(
         &format!(
             "server.modules = (\"mod_cgi\", \"mod_setenv\")\ncgi.assign = (\".sh\" => \"\")\n\
-             setenv.add-environment = (\"FLOOD_PID\" => \"@DIR@/flood.pid\")\n\
+             setenv.add-environment = (\"FLOOD_PID\" => \"@DIR@/flood.pid\", \"GO\" => \"@DIR@/go\")\n\
              $HTTP[\"url\"] =~ \"^/cgi/stall\" {{ cgi.limits = (\"read-timeout\" => 1) }}\n\
              $HTTP[\"url\"] =~ \"^/cgi/echo\" {{ cgi.upgrade = \"enable\" }}\n{stream}"
         ),
@@ -64,6 +68,33 @@ fn server(mode: Option<u8>) -> Server {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     }
     s
+}
+
+/// Let slow.sh (which waits up to 20 s for it) finish.
+fn go(s: &Server) {
+    std::fs::write(s.dir.join("go"), "").expect("go file");
+}
+
+/// A flag a backend thread waits on (up to 20 s) before it finishes.
+#[derive(Clone, Default)]
+struct Gate(Arc<AtomicBool>);
+
+impl Gate {
+    fn open(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    fn wait(&self) {
+        common::wait_for(Duration::from_secs(20), || self.0.load(Ordering::SeqCst));
+    }
+}
+
+/// The first part of a streamed response has `first\n` and nothing of
+/// the part the program only sends later (when released).
+fn assert_first_part_only(early: &[u8]) {
+    let text = String::from_utf8_lossy(early);
+    assert!(text.contains("first\n"), "{text:?}");
+    assert!(!text.contains("second"), "{text:?}");
 }
 
 /// Read until `needle` shows up (or the timeout); what arrived.
@@ -109,21 +140,17 @@ fn open(s: &Server, req: &str) -> TcpStream {
 #[test]
 fn http11_streams_chunked_before_the_program_ends() {
     let s = server(Some(2));
-    let start = Instant::now();
     let mut c = open(&s, "GET /cgi/slow.sh HTTP/1.1\r\nHost: t\r\n\r\n");
-    let early = read_until(&mut c, b"first\n", Duration::from_millis(1500));
-    assert!(
-        start.elapsed() < Duration::from_millis(1500),
-        "first part only after {:?}: {:?}",
-        start.elapsed(),
-        String::from_utf8_lossy(&early)
-    );
+    // the program waits for the go file: what arrives before is streamed
+    let early = read_until(&mut c, b"first\n", Duration::from_secs(20));
+    assert_first_part_only(&early);
+    go(&s);
     let text = String::from_utf8_lossy(&early).to_string();
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
     assert!(text.contains("Transfer-Encoding: chunked\r\n"), "{text}");
     assert!(!text.contains("Content-Length"), "{text}");
     let mut all = early;
-    all.extend(read_until(&mut c, b"0\r\n\r\n", Duration::from_secs(5)));
+    all.extend(read_until(&mut c, b"0\r\n\r\n", Duration::from_secs(20)));
     let r = common::parse(&all).pop().expect("a response");
     assert_eq!(dechunk(&r.body), b"first\nsecond\n");
     // keep-alive holds: a second request on the same connection works
@@ -140,10 +167,10 @@ fn http11_streams_chunked_before_the_program_ends() {
 #[test]
 fn http10_streams_until_close() {
     let s = server(Some(1));
-    let start = Instant::now();
     let mut c = open(&s, "GET /cgi/slow.sh HTTP/1.0\r\n\r\n");
-    let early = read_until(&mut c, b"first\n", Duration::from_millis(1500));
-    assert!(start.elapsed() < Duration::from_millis(1500));
+    let early = read_until(&mut c, b"first\n", Duration::from_secs(20));
+    assert_first_part_only(&early);
+    go(&s);
     let mut all = early;
     all.extend(common::read_to_close(&mut c));
     let text = String::from_utf8_lossy(&all).to_string();
@@ -155,14 +182,18 @@ fn http10_streams_until_close() {
 #[test]
 fn default_buffers_the_whole_response() {
     let s = server(None);
-    let start = Instant::now();
     let mut c = open(&s, "GET /cgi/slow.sh HTTP/1.1\r\nHost: t\r\n\r\n");
-    let early = read_until(&mut c, b"first\n", Duration::from_secs(5));
+    // the program has printed "first" and waits for the go file: nothing
+    // may arrive yet
+    let early = read_until(&mut c, b"first\n", Duration::from_millis(1500));
     assert!(
-        start.elapsed() >= Duration::from_millis(1800),
-        "sent before the program ended"
+        early.is_empty(),
+        "sent before the program ended: {:?}",
+        String::from_utf8_lossy(&early)
     );
-    let r = common::parse(&early).pop().expect("a response");
+    go(&s);
+    let all = read_until(&mut c, b"second\n", Duration::from_secs(20));
+    let r = common::parse(&all).pop().expect("a response");
     assert_eq!(r.header("Content-Length"), Some("13"));
     assert_eq!(r.text(), "first\nsecond\n");
 }
@@ -189,7 +220,7 @@ fn flood_with_a_slow_reader_stays_bounded_and_stops() {
     // then it reads a good amount: the stream keeps flowing
     let mut got = 0usize;
     let mut buf = vec![0u8; 65536];
-    let end = Instant::now() + Duration::from_secs(10);
+    let end = Instant::now() + Duration::from_secs(30);
     while got < 8 << 20 && Instant::now() < end {
         match c.read(&mut buf) {
             Ok(0) => break,
@@ -207,23 +238,22 @@ fn flood_with_a_slow_reader_stays_bounded_and_stops() {
         .parse()
         .expect("pid");
     drop(c);
-    let end = Instant::now() + Duration::from_secs(5);
-    while std::path::Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < end {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let gone = || !std::path::Path::new(&format!("/proc/{pid}")).exists();
     assert!(
-        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        common::wait_for(Duration::from_secs(20), gone),
         "CGI {pid} still runs"
     );
 }
 
 #[test]
 fn proxy_response_streams_too() {
-    let port = gw_support::serve(|mut conn: TcpStream| {
+    let gate = Gate::default();
+    let backend_gate = gate.clone();
+    let port = gw_support::serve(move |mut conn: TcpStream| {
         let mut buf = [0u8; 4096];
         let _ = conn.read(&mut buf);
         let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nfirst\n");
-        std::thread::sleep(Duration::from_secs(2));
+        backend_gate.wait();
         let _ = conn.write_all(b"second\n");
     });
     let s = Server::start(
@@ -233,16 +263,12 @@ fn proxy_response_streams_too() {
         ),
         &[],
     );
-    let start = Instant::now();
     let mut c = open(&s, "GET /x HTTP/1.1\r\nHost: t\r\n\r\n");
-    let early = read_until(&mut c, b"first\n", Duration::from_millis(1500));
-    assert!(
-        start.elapsed() < Duration::from_millis(1500),
-        "{:?}",
-        String::from_utf8_lossy(&early)
-    );
+    let early = read_until(&mut c, b"first\n", Duration::from_secs(20));
+    assert_first_part_only(&early);
+    gate.open();
     let mut all = early;
-    all.extend(read_until(&mut c, b"0\r\n\r\n", Duration::from_secs(5)));
+    all.extend(read_until(&mut c, b"0\r\n\r\n", Duration::from_secs(20)));
     let r = common::parse(&all).pop().expect("a response");
     assert_eq!(r.header("Transfer-Encoding"), Some("chunked"));
     assert_eq!(dechunk(&r.body), b"first\nsecond\n");
@@ -255,7 +281,7 @@ const UPGRADE: &str =
 fn cgi_upgrade_tunnels_both_ways_until_the_client_closes() {
     let s = server(None);
     let mut c = open(&s, UPGRADE);
-    let head = read_until(&mut c, b"up=echo\n", Duration::from_secs(5));
+    let head = read_until(&mut c, b"up=echo\n", Duration::from_secs(20));
     let text = String::from_utf8_lossy(&head).to_string();
     assert!(
         text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
@@ -265,7 +291,7 @@ fn cgi_upgrade_tunnels_both_ways_until_the_client_closes() {
     assert!(text.contains("Connection: upgrade\r\n"), "{text}");
     assert!(!text.contains("Content-Length") && !text.contains("Transfer-Encoding"));
     c.write_all(b"one\n").expect("send");
-    let got = read_until(&mut c, b"got one\n", Duration::from_secs(5));
+    let got = read_until(&mut c, b"got one\n", Duration::from_secs(20));
     assert!(
         got.ends_with(b"got one\n"),
         "{:?}",
@@ -274,7 +300,7 @@ fn cgi_upgrade_tunnels_both_ways_until_the_client_closes() {
     // many lines in one go: all of them come back, in order
     let lines: String = (0..3000).map(|i| format!("line {i}\n")).collect();
     c.write_all(lines.as_bytes()).expect("send");
-    let got = read_until(&mut c, b"got line 2999\n", Duration::from_secs(10));
+    let got = read_until(&mut c, b"got line 2999\n", Duration::from_secs(30));
     let want: String = (0..3000).map(|i| format!("got line {i}\n")).collect();
     assert_eq!(String::from_utf8_lossy(&got), want);
     // the client closes its side: the program sees EOF, the answer ends
@@ -288,7 +314,7 @@ fn without_cgi_upgrade_nothing_switches() {
     let s = server(None);
     // the same program outside the cgi.upgrade block: its stdin is closed
     let mut c = open(&s, &UPGRADE.replace("/cgi/echo.sh", "/cgi/noup.sh"));
-    let all = read_until(&mut c, b"closed\n", Duration::from_secs(5));
+    let all = read_until(&mut c, b"closed\n", Duration::from_secs(20));
     let text = String::from_utf8_lossy(&all).to_string();
     assert!(
         text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
@@ -307,8 +333,8 @@ fn content_length_ends_the_output_and_stops_the_program() {
         let mut c = open(&s, "GET /cgi/length.sh HTTP/1.1\r\nHost: t\r\n\r\n");
         let r = common::read_response(&mut c, false).expect("a response");
         assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "{mode:?}: waited for the program"
+            start.elapsed() < Duration::from_secs(15),
+            "{mode:?}: waited for the program (it sleeps 30 s)"
         );
         assert_eq!(r.header("Content-Length"), Some("6"), "{mode:?}");
         assert_eq!(r.text(), "first\n", "{mode:?}");
@@ -317,12 +343,11 @@ fn content_length_ends_the_output_and_stops_the_program() {
             .trim()
             .parse()
             .expect("pid");
-        let end = Instant::now() + Duration::from_secs(5);
-        let alive = || std::path::Path::new(&format!("/proc/{pid}")).exists();
-        while alive() && Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        assert!(!alive(), "{mode:?}: CGI {pid} still runs");
+        let gone = || !std::path::Path::new(&format!("/proc/{pid}")).exists();
+        assert!(
+            common::wait_for(Duration::from_secs(20), gone),
+            "{mode:?}: CGI {pid} still runs"
+        );
     }
 }
 
@@ -372,7 +397,7 @@ fn proxy_upgrade_tunnels_to_the_backend() {
         &s,
         "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n",
     );
-    let head = read_until(&mut c, b"\r\n\r\n", Duration::from_secs(5));
+    let head = read_until(&mut c, b"\r\n\r\n", Duration::from_secs(20));
     let text = String::from_utf8_lossy(&head).to_string();
     assert!(
         text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
@@ -380,13 +405,13 @@ fn proxy_upgrade_tunnels_to_the_backend() {
     );
     assert!(text.contains("Connection: upgrade\r\n"), "{text}");
     c.write_all(b"ping 1\n").expect("send");
-    let got = read_until(&mut c, b"ping 1\n", Duration::from_secs(5));
+    let got = read_until(&mut c, b"ping 1\n", Duration::from_secs(20));
     assert_eq!(got, b"ping 1\n");
     let big = vec![b'x'; 300_000];
     c.write_all(&big).expect("send");
     let got = read_until(&mut c, &[b'x'; 64], Duration::from_secs(1));
     let mut total = got.len();
-    let end = Instant::now() + Duration::from_secs(10);
+    let end = Instant::now() + Duration::from_secs(30);
     let mut buf = [0u8; 65536];
     while total < big.len() && Instant::now() < end {
         match c.read(&mut buf) {
@@ -452,13 +477,15 @@ fn large_buffered_output_spills_to_files() {
 
 #[test]
 fn fastcgi_response_streams_and_ends_at_end_request() {
-    let port = gw_support::serve(|mut conn: TcpStream| {
+    let gate = Gate::default();
+    let backend_gate = gate.clone();
+    let port = gw_support::serve(move |mut conn: TcpStream| {
         if gw_support::fcgi_read(&mut conn).is_none() {
             return;
         }
         let first = gw_support::fcgi_record(6, b"Content-Type: text/plain\r\n\r\nfirst\n");
         let _ = conn.write_all(&first);
-        std::thread::sleep(Duration::from_secs(2));
+        backend_gate.wait();
         let mut rest = gw_support::fcgi_record(6, b"second\n");
         rest.extend(gw_support::fcgi_record(6, b""));
         rest.extend(gw_support::fcgi_record(3, &[0; 8]));
@@ -471,16 +498,12 @@ fn fastcgi_response_streams_and_ends_at_end_request() {
         ),
         &[],
     );
-    let start = Instant::now();
     let mut c = open(&s, "GET /app HTTP/1.1\r\nHost: t\r\n\r\n");
-    let early = read_until(&mut c, b"first\n", Duration::from_millis(1500));
-    assert!(
-        start.elapsed() < Duration::from_millis(1500),
-        "{:?}",
-        String::from_utf8_lossy(&early)
-    );
+    let early = read_until(&mut c, b"first\n", Duration::from_secs(20));
+    assert_first_part_only(&early);
+    gate.open();
     let mut all = early;
-    all.extend(read_until(&mut c, b"0\r\n\r\n", Duration::from_secs(5)));
+    all.extend(read_until(&mut c, b"0\r\n\r\n", Duration::from_secs(20)));
     let r = common::parse(&all).pop().expect("a response");
     assert_eq!(r.header("Transfer-Encoding"), Some("chunked"));
     assert_eq!(dechunk(&r.body), b"first\nsecond\n");
@@ -515,7 +538,7 @@ fn proxy_flood_with_a_slow_reader_stays_bounded() {
     let mut total = 0usize;
     let mut tail = Vec::new();
     let mut buf = vec![0u8; 1 << 16];
-    let end = Instant::now() + Duration::from_secs(20);
+    let end = Instant::now() + Duration::from_secs(60);
     while Instant::now() < end && !tail.ends_with(b"\r\n0\r\n\r\n") {
         match c.read(&mut buf) {
             Ok(0) | Err(_) => break,
@@ -535,7 +558,7 @@ fn proxy_flood_with_a_slow_reader_stays_bounded() {
 fn a_silent_program_is_cut_off_by_its_read_timeout_mid_stream() {
     let s = server(Some(2));
     let mut c = open(&s, "GET /cgi/stall.sh HTTP/1.1\r\nHost: t\r\n\r\n");
-    let early = read_until(&mut c, b"some\n", Duration::from_secs(2));
+    let early = read_until(&mut c, b"some\n", Duration::from_secs(20));
     assert!(
         early.windows(5).any(|w| w == b"some\n"),
         "{:?}",

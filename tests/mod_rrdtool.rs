@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::Server;
 
 fn wait_for(log: &Path, what: &str) -> String {
-    let end = Instant::now() + Duration::from_secs(10);
+    let end = Instant::now() + Duration::from_secs(20);
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         if text.contains(what) || Instant::now() > end {

@@ -88,7 +88,8 @@ fn raw_bytes_relayed_both_ways_with_half_close() {
 
 #[test]
 fn refused_backend_closes_without_a_byte() {
-    let (s, port) = start(dead_port());
+    let (_held, dead) = dead_port();
+    let (s, port) = start(dead);
     let mut c = connect(port);
     let _ = c.write_all(b"anything\n");
     assert!(common::read_to_close(&mut c).is_empty());

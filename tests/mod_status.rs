@@ -7,6 +7,16 @@ use common::Server;
 use std::io::Write;
 use std::time::Duration;
 
+/// Poll `?auto` (up to 20 s) until it contains `want`; the last page.
+fn auto_page_with(s: &Server, want: &str) -> String {
+    let mut page = String::new();
+    common::wait_for(Duration::from_secs(20), || {
+        page = s.get("/server-status?auto").text();
+        page.contains(want)
+    });
+    page
+}
+
 fn server() -> Server {
     Server::start(
         r#"server.modules = ("mod_status")
@@ -24,21 +34,33 @@ fn status_pages() {
     s.get("/a.txt");
     let r = s.get("/server-status?auto");
     assert_eq!(r.header("Content-Type"), Some("text/plain"));
-    let t = r.text();
+    // (the /a.txt connection may linger a moment after its close)
+    let t = auto_page_with(&s, "\nBusyServers: 1\nIdleServers: 19\nScoreboard: h___");
     assert!(t.starts_with("Total Accesses: "), "{t}");
     assert!(
         t.contains("\nBusyServers: 1\nIdleServers: 19\nScoreboard: h___"),
         "{t}"
     );
-    // Totals move at the 1 s tick, as lighttpd's.
-    std::thread::sleep(Duration::from_millis(1300));
-    let r = s.get("/server-status?json");
-    assert_eq!(r.header("Content-Type"), Some("application/javascript"));
+    // Totals move at the 1 s tick, as lighttpd's: poll until they count
+    // the requests above (a loaded machine may run the tick late).
+    let mut r = s.get("/server-status?json");
+    let total = |r: &common::Response| -> u32 {
+        let t = r.text();
+        let v = t.strip_prefix("{\n\t\"RequestsTotal\": ").unwrap_or("");
+        v.split(',')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
     assert!(
-        r.text().starts_with("{\n\t\"RequestsTotal\": 2,"),
+        common::wait_for(Duration::from_secs(20), || {
+            r = s.get("/server-status?json");
+            total(&r) >= 2
+        }),
         "{}",
         r.text()
     );
+    assert_eq!(r.header("Content-Type"), Some("application/javascript"));
     let r = s.get("/server-status");
     assert!(r
         .text()
@@ -68,8 +90,8 @@ fn scoreboard_and_table_follow_connections() {
         Some(200)
     );
     let b = s.connect();
-    std::thread::sleep(Duration::from_millis(200));
-    let t = s.get("/server-status?auto").text();
+    // until the server has accepted B
+    let t = auto_page_with(&s, "\nBusyServers: 3\nIdleServers: 17\nScoreboard: hrk_");
     assert!(
         t.contains("\nBusyServers: 3\nIdleServers: 17\nScoreboard: hrk_"),
         "{t}"
@@ -93,8 +115,7 @@ fn scoreboard_and_table_follow_connections() {
     );
     drop(a);
     drop(b);
-    std::thread::sleep(Duration::from_millis(300));
-    let t = s.get("/server-status?auto").text();
+    let t = auto_page_with(&s, "\nBusyServers: 1\nIdleServers: 19\nScoreboard: h___");
     assert!(
         t.contains("\nBusyServers: 1\nIdleServers: 19\nScoreboard: h___"),
         "{t}"
@@ -108,8 +129,7 @@ fn a_blocked_download_shows_as_writing() {
     a.write_all(b"GET /big.bin HTTP/1.1\r\nHost: dl\r\n\r\n")
         .expect("send");
     // A does not read: its response stays in the write state.
-    std::thread::sleep(Duration::from_millis(300));
-    let t = s.get("/server-status?auto").text();
+    let t = auto_page_with(&s, "\nScoreboard: hW_");
     assert!(t.contains("\nScoreboard: hW_"), "{t}");
     let html = s.get("/server-status").text();
     assert!(

@@ -105,7 +105,7 @@ fn idle_keep_alive_connection_is_closed() {
     assert!(rest.is_empty());
     let waited = t.elapsed();
     assert!(
-        waited >= Duration::from_millis(900) && waited < Duration::from_secs(4),
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(9),
         "{waited:?}"
     );
 }
@@ -117,7 +117,8 @@ fn slow_head_hits_max_read_idle() {
     c.write_all(b"GET /a.txt HTTP/1.1\r\n").expect("send");
     let t = Instant::now();
     assert!(read_to_close(&mut c).is_empty());
-    assert!(t.elapsed() < Duration::from_secs(4));
+    // (the read timeout, 10 s, would end it otherwise)
+    assert!(t.elapsed() < Duration::from_secs(9), "{:?}", t.elapsed());
 }
 
 #[test]

@@ -7,9 +7,11 @@ mod common;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-use common::{free_port, parse, signal, temp_dir, wait_exit, write_files, Server, MIME, TIMEOUT};
+use common::{
+    free_port, parse, signal, temp_dir, wait_exit, write_files, Server, MIME, START_TIMEOUT,
+    TIMEOUT,
+};
 
 fn conf(docroot: &std::path::Path, port: u16, extra: &str) -> String {
     format!(
@@ -18,15 +20,9 @@ fn conf(docroot: &std::path::Path, port: u16, extra: &str) -> String {
     )
 }
 
-fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + TIMEOUT;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
+/// Poll `cond` for up to START_TIMEOUT.
+fn wait_for(cond: impl FnMut() -> bool) -> bool {
+    common::wait_for(START_TIMEOUT, cond)
 }
 
 #[test]
@@ -34,21 +30,26 @@ fn usr1_reloads_config_and_keeps_old_one_when_broken() {
     let dir = temp_dir("usr1");
     let www = dir.join("www");
     write_files(&www, &[("a.txt", b"a\n")]);
-    let port = free_port();
-    let s = Server::start_conf(
-        dir.clone(),
-        www.clone(),
-        port,
-        &conf(&www, port, "server.tag = \"one\""),
-        &["-D"],
-    );
+    let log = dir.join("error.log");
+    let with_log = |tag: &str| {
+        format!(
+            "server.tag = \"{tag}\"\nserver.errorlog = \"{}\"",
+            log.display()
+        )
+    };
+    let s = Server::start_on_free_port(dir.clone(), www.clone(), &["-D"], |port| {
+        conf(&www, port, &with_log("one"))
+    });
     assert_eq!(s.get("/a.txt").header("Server"), Some("one"));
-    std::fs::write(&s.conf, conf(&www, port, "server.tag = \"two\"")).expect("write");
+    std::fs::write(&s.conf, conf(&www, s.port, &with_log("two"))).expect("write");
     signal(s.pid(), libc::SIGUSR1);
     assert!(wait_for(|| s.get("/a.txt").header("Server") == Some("two")));
     std::fs::write(&s.conf, "server.document-root = (\n").expect("write");
     signal(s.pid(), libc::SIGUSR1);
-    std::thread::sleep(Duration::from_millis(300));
+    // wait until the failed reload is logged, then the old config must hold
+    assert!(wait_for(|| std::fs::read_to_string(&log).is_ok_and(
+        |t| t.contains("config not reloaded, keeping the old one")
+    )));
     let r = s.get("/a.txt");
     assert_eq!(r.status, 200, "a broken config keeps the old one");
     assert_eq!(r.header("Server"), Some("two"));
@@ -60,15 +61,10 @@ fn hup_reopens_the_error_log() {
     let www = dir.join("www");
     write_files(&www, &[("a.txt", b"a\n")]);
     let log = dir.join("error.log");
-    let port = free_port();
     let extra = format!("server.errorlog = \"{}\"", log.display());
-    let s = Server::start_conf(
-        dir.clone(),
-        www.clone(),
-        port,
-        &conf(&www, port, &extra),
-        &["-D"],
-    );
+    let s = Server::start_on_free_port(dir.clone(), www.clone(), &["-D"], |port| {
+        conf(&www, port, &extra)
+    });
     assert!(wait_for(
         || std::fs::read_to_string(&log).is_ok_and(|t| t.contains("server started"))
     ));
@@ -100,9 +96,9 @@ fn stop_signals_log_who_sent_them() {
         let www = dir.join("www");
         write_files(&www, &[("a.txt", b"a\n")]);
         let log = dir.join("error.log");
-        let port = free_port();
         let extra = format!("server.errorlog = \"{}\"", log.display());
-        let mut s = Server::start_conf(dir, www.clone(), port, &conf(&www, port, &extra), &["-D"]);
+        let mut s =
+            Server::start_on_free_port(dir, www.clone(), &["-D"], |port| conf(&www, port, &extra));
         signal(s.pid(), sig);
         assert_eq!(wait_exit(&mut s.child), Some(0));
         let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -133,21 +129,21 @@ fn server_socket_blocks_add_listeners_with_their_own_settings() {
     let dir = temp_dir("sock");
     let www = dir.join("www");
     write_files(&www, &[("a.txt", b"main\n"), ("other/a.txt", b"other\n")]);
-    let (port, port2) = (free_port(), free_port());
+    let port2 = std::cell::Cell::new(0);
     let sock = dir.join("s.sock");
-    let extra = format!(
-        "$SERVER[\"socket\"] == \"127.0.0.1:{port2}\" {{ server.document-root = \"{}\" }}\n\
-         $SERVER[\"socket\"] == \"{}\" {{ }}",
-        www.join("other").display(),
-        sock.display()
-    );
-    let s = Server::start_conf(
-        dir.clone(),
-        www.clone(),
-        port,
-        &conf(&www, port, &extra),
-        &["-D"],
-    );
+    // a fresh second port with each try: either may be taken meanwhile
+    let s = Server::start_on_free_port(dir.clone(), www.clone(), &["-D"], |port| {
+        port2.set(free_port());
+        let extra = format!(
+            "$SERVER[\"socket\"] == \"127.0.0.1:{}\" {{ server.document-root = \"{}\" }}\n\
+             $SERVER[\"socket\"] == \"{}\" {{ }}",
+            port2.get(),
+            www.join("other").display(),
+            sock.display()
+        );
+        conf(&www, port, &extra)
+    });
+    let port2 = port2.get();
     assert_eq!(s.get("/a.txt").text(), "main\n");
     let mut c = std::net::TcpStream::connect(("127.0.0.1", port2)).expect("second listener");
     c.set_read_timeout(Some(TIMEOUT)).expect("timeout");
@@ -167,16 +163,24 @@ fn daemon_mode_writes_pid_file_and_parent_exits_zero() {
     let www = dir.join("www");
     write_files(&www, &[("a.txt", b"a\n")]);
     let pid_file = dir.join("l.pid");
-    let port = free_port();
     let extra = format!("server.pid-file = \"{}\"", pid_file.display());
     let conf_path = dir.join("l.conf");
-    std::fs::write(&conf_path, conf(&www, port, &extra)).expect("conf");
-    let status = Command::new(env!("CARGO_BIN_EXE_lighttpd"))
-        .arg("-f")
-        .arg(&conf_path)
-        .status()
-        .expect("run");
-    assert_eq!(status.code(), Some(0));
+    // 255: the free port was taken before the bind; try another one
+    let (mut port, mut code) = (0, None);
+    for _ in 0..5 {
+        port = free_port();
+        std::fs::write(&conf_path, conf(&www, port, &extra)).expect("conf");
+        code = Command::new(env!("CARGO_BIN_EXE_lighttpd"))
+            .arg("-f")
+            .arg(&conf_path)
+            .status()
+            .expect("run")
+            .code();
+        if code != Some(255) {
+            break;
+        }
+    }
+    assert_eq!(code, Some(0));
     let pid: i32 = std::fs::read_to_string(&pid_file)
         .expect("pid file")
         .trim()
@@ -304,12 +308,12 @@ fn workers_log_the_master_as_sender_and_start_is_logged_once() {
     let www = dir.join("www");
     write_files(&www, &[("a.txt", b"a\n")]);
     let log = dir.join("error.log");
-    let port = free_port();
     let extra = format!(
         "server.errorlog = \"{}\"\nserver.max-worker = 2",
         log.display()
     );
-    let mut s = Server::start_conf(dir, www.clone(), port, &conf(&www, port, &extra), &["-D"]);
+    let mut s =
+        Server::start_on_free_port(dir, www.clone(), &["-D"], |port| conf(&www, port, &extra));
     let master = s.pid();
     signal(master, libc::SIGTERM);
     assert_eq!(wait_exit(&mut s.child), Some(0));

@@ -11,7 +11,26 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-pub const TIMEOUT: Duration = Duration::from_secs(5);
+/// Read/write timeout of test sockets: generous, as the CI machine is loaded.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Bound on waiting for a server to start listening or a process to exit
+/// (a debug binary on a loaded 2-core machine can take seconds).
+pub const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Poll `cond` every 20 ms until it holds or `limit` passes; whether it held.
+pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 
@@ -84,17 +103,28 @@ impl Server {
         let docroot = dir.join("www");
         std::fs::create_dir_all(&docroot).expect("mkdir");
         write_files(&docroot, files);
-        // The free port may be taken by another process before the server
-        // binds it (tests run in parallel): then try another one.
+        let dir_text = dir.display().to_string();
+        let root = docroot.display().to_string();
+        Server::start_on_free_port(dir, docroot, &["-D"], |port| {
+            format!(
+                "server.document-root = \"{root}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n{MIME}\n{extra}\n"
+            )
+            .replace("@DIR@", &dir_text)
+        })
+    }
+
+    /// Start in `dir` with the config `conf(port)` on a free port, trying
+    /// another port when one is taken between free_port() and the bind.
+    pub fn start_on_free_port(
+        dir: PathBuf,
+        docroot: PathBuf,
+        args: &[&str],
+        conf: impl Fn(u16) -> String,
+    ) -> Server {
         let mut last = String::new();
         for _ in 0..5 {
             let port = free_port();
-            let conf = format!(
-                "server.document-root = \"{}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n{MIME}\n{extra}\n",
-                docroot.display()
-            )
-            .replace("@DIR@", &dir.display().to_string());
-            match Server::try_start_conf(dir.clone(), docroot.clone(), port, &conf, &["-D"]) {
+            match Server::try_start_conf(dir.clone(), docroot.clone(), port, &conf(port), args) {
                 Ok(s) => return s,
                 Err(e) if e.contains("Address already in use") => last = e,
                 Err(e) => panic!("{e}"),
@@ -124,13 +154,16 @@ impl Server {
     ) -> Result<Server, String> {
         let conf_path = dir.join("lighttpd.conf");
         std::fs::write(&conf_path, conf).expect("write conf");
+        // stderr goes to a file: a pipe nobody reads would block a chatty
+        // server once 64 KiB are buffered
+        let stderr = std::fs::File::create(dir.join("stderr.log")).expect("stderr file");
         let child = Command::new(env!("CARGO_BIN_EXE_lighttpd"))
             .process_group(0)
             .args(args)
             .arg("-f")
             .arg(&conf_path)
             .stdin(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .expect("spawn lighttpd");
         let mut s = Server {
@@ -150,7 +183,7 @@ impl Server {
     /// Wait until this server (not some other process that got the port)
     /// listens on its port.
     fn wait_ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + TIMEOUT;
+        let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
             let ready = listener_owned_by(self.child.id(), self.port)
                 .unwrap_or_else(|| TcpStream::connect(("127.0.0.1", self.port)).is_ok());
@@ -158,10 +191,7 @@ impl Server {
                 return Ok(());
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                let mut err = String::new();
-                if let Some(e) = self.child.stderr.as_mut() {
-                    let _ = e.read_to_string(&mut err);
-                }
+                let err = std::fs::read_to_string(self.dir.join("stderr.log")).unwrap_or_default();
                 return Err(format!("server exited ({status}): {err}"));
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -242,9 +272,9 @@ pub fn signal(pid: i32, sig: libc::c_int) {
     );
 }
 
-/// Wait up to TIMEOUT for a child to exit; its code (None if still running).
+/// Wait up to START_TIMEOUT for a child to exit; its code (None if still running).
 pub fn wait_exit(child: &mut Child) -> Option<i32> {
-    let deadline = Instant::now() + TIMEOUT;
+    let deadline = Instant::now() + START_TIMEOUT;
     while Instant::now() < deadline {
         if let Ok(Some(st)) = child.try_wait() {
             return st.code();

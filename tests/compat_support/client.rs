@@ -222,8 +222,8 @@ pub fn fetch_header(port: u16, path: &str, header: &str) -> Result<String, Strin
     let request = format!("HEAD {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
     let timing = Timing {
         idle: Duration::from_millis(500),
-        patience: Duration::from_secs(5),
-        close_wait: Duration::from_secs(3),
+        patience: Duration::from_secs(15),
+        close_wait: Duration::from_secs(10),
         quiet: Duration::from_millis(1),
     };
     let expect = [Expect {
@@ -255,7 +255,7 @@ mod tests {
             let _ = stream.read(&mut buf);
             let _ = stream.write_all(reply);
             if !close {
-                std::thread::sleep(Duration::from_secs(2));
+                std::thread::sleep(Duration::from_secs(5));
             }
         });
         port

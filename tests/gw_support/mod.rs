@@ -26,10 +26,23 @@ where
     port
 }
 
-/// A port nothing listens on.
-pub fn dead_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
+/// A port nothing listens on, held by the returned socket: bound (no other
+/// listener can take it meanwhile) but not listening (connects are refused).
+pub fn dead_port() -> (std::os::fd::OwnedFd, u16) {
+    use nix::sys::socket::{
+        bind, getsockname, socket, AddressFamily, SockFlag, SockType, SockaddrIn,
+    };
+    use std::os::fd::AsRawFd;
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .expect("socket");
+    bind(fd.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, 0)).expect("bind");
+    let addr: SockaddrIn = getsockname(fd.as_raw_fd()).expect("getsockname");
+    (fd, addr.port())
 }
 
 fn read_exact(s: &mut TcpStream, n: usize) -> Option<Vec<u8>> {
