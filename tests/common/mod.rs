@@ -236,6 +236,11 @@ impl Drop for Server {
         // The server runs in its own process group: this also stops workers.
         signal(-self.pid(), libc::SIGKILL);
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            // the test failed: what the server said goes with the failure
+            let err = std::fs::read_to_string(self.dir.join("stderr.log")).unwrap_or_default();
+            eprintln!("server {} (port {}) stderr:\n{err}", self.pid(), self.port);
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
