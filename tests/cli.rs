@@ -296,7 +296,9 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        common::signal(self.0.id() as i32, libc::SIGKILL);
+        // (Child::kill sends nothing once the child was reaped: its pid may
+        // belong to another process by now)
+        let _ = self.0.kill();
         let _ = self.0.wait();
     }
 }

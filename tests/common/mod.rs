@@ -234,7 +234,11 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         // The server runs in its own process group: this also stops workers.
-        signal(-self.pid(), libc::SIGKILL);
+        // Only while the leader is not reaped (stop() reaps it): until then
+        // its pid, the group id, cannot have been given to another process.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            signal(-self.pid(), libc::SIGKILL);
+        }
         let _ = self.child.wait();
         if std::thread::panicking() {
             // the test failed: what the server said goes with the failure
