@@ -200,3 +200,24 @@ fn log_files_open_at_startup() {
     assert!(check.status.success(), "{check:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// SIGHUP (log rotation) reopens every log file at once, as lighttpd: the
+/// rotated-away files are recreated before any request logs to them.
+#[test]
+fn sighup_reopens_every_log_file() {
+    let s = Server::start(
+        "server.modules = (\"mod_accesslog\")\naccesslog.filename = \"@DIR@/access.log\"\n\
+         $HTTP[\"host\"] == \"unused.example\" { accesslog.filename = \"@DIR@/never.log\" }",
+        &[],
+    );
+    for name in ["access.log", "never.log"] {
+        std::fs::rename(s.dir.join(name), s.dir.join(format!("{name}.1"))).expect("rotate");
+    }
+    common::signal(s.pid(), libc::SIGHUP);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let reopened = || s.dir.join("access.log").is_file() && s.dir.join("never.log").is_file();
+    while !reopened() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(reopened(), "log files not recreated after SIGHUP");
+}

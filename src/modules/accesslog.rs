@@ -823,8 +823,13 @@ impl Module for ModAccesslog {
         Flow::GoOn
     }
 
+    /// Log rotation: every file is reopened at once, as lighttpd (a file
+    /// that cannot be reopened is tried again at its next line).
     fn sighup(&mut self, _cx: &mut Ctx) -> Flow {
         self.sinks.borrow_mut().reopen();
+        if let Err(e) = self.open_files() {
+            crate::log_error!("{e}");
+        }
         Flow::GoOn
     }
 
