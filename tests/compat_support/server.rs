@@ -163,6 +163,10 @@ impl Server {
     /// Stops the server with SIGTERM (lighttpd flushes its logs then) and waits up to
     /// 10 s for it to exit; a server still running then is killed and that is an error.
     pub fn stop(mut self) -> Result<(), String> {
+        // Signal only an unreaped child: a reaped one's pid may be reused.
+        if !self.alive() {
+            return Ok(());
+        }
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(10);
