@@ -204,6 +204,20 @@ pub fn parse_target_into(
     scratch: &mut TargetScratch,
     out: &mut Target,
 ) -> Result<(), u16> {
+    if let Some((plain, split)) = plain_target(raw, opts) {
+        set_plain(out, plain, split);
+        return Ok(());
+    }
+    normalize_target_into(raw, opts, scratch, out)
+}
+
+/// [`parse_target_into`]'s general path: every step of lighttpd's.
+fn normalize_target_into(
+    raw: &[u8],
+    opts: &ParseOpts,
+    scratch: &mut TargetScratch,
+    out: &mut Target,
+) -> Result<(), u16> {
     let target = &mut scratch.norm;
     let qs = if opts.url_normalize {
         burl_normalize(raw, opts, target)?
@@ -230,6 +244,81 @@ pub fn parse_target_into(
         None => out.query = None,
     }
     Ok(())
+}
+
+/// Bytes every normalisation keeps as they are ([`must_encode`] is false).
+const PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b'-'
+                    | b'.'
+                    | b'/'
+                    | b':'
+                    | b';'
+                    | b'='
+                    | b'?'
+                    | b'@'
+                    | b'_'
+                    | b'~'
+            );
+        c += 1;
+    }
+    t
+};
+
+/// Fast path of [`parse_target_into`]: an origin-form target of plain bytes
+/// (no `%`, `#`, control or non-ASCII byte) whose path has no `//` and no
+/// segment starting with `.` comes out of normalisation, decoding and
+/// simplification unchanged. Returns it and where its query's `?` is.
+fn plain_target<'a>(raw: &'a [u8], opts: &ParseOpts) -> Option<(&'a str, Option<usize>)> {
+    if raw.first() != Some(&b'/') || !raw.iter().all(|&c| PLAIN[usize::from(c)]) {
+        return None;
+    }
+    // the query split burl_normalize would pick: the last `?` in
+    // "required" mode, else the first
+    let qs = if opts.url_normalize && opts.url_normalize_required {
+        raw.iter().rposition(|&c| c == b'?')
+    } else {
+        raw.iter().position(|&c| c == b'?')
+    };
+    let path = &raw[..qs.unwrap_or(raw.len())];
+    if path
+        .windows(2)
+        .any(|w| w[0] == b'/' && matches!(w[1], b'/' | b'.'))
+    {
+        return None;
+    }
+    std::str::from_utf8(raw).ok().map(|s| (s, qs))
+}
+
+/// `out` for a target [`plain_target`] accepted.
+fn set_plain(out: &mut Target, plain: &str, qs: Option<usize>) {
+    let split = qs.unwrap_or(plain.len());
+    out.path.clear();
+    out.path.push_str(&plain[..split]);
+    out.target.clear();
+    out.target.push_str(plain);
+    match qs {
+        Some(q) => {
+            let query = out.query.get_or_insert_with(String::new);
+            query.clear();
+            query.push_str(&plain[q + 1..]);
+        }
+        None => out.query = None,
+    }
 }
 
 /// `dst` = `bytes` as UTF-8 (invalid sequences replaced), reusing `dst`.
@@ -507,6 +596,63 @@ mod tests {
             parse_target("/%ff?q", &o).unwrap().query.as_deref(),
             Some("q")
         );
+    }
+
+    /// The fast path for plain targets gives what the general path gives,
+    /// over many generated targets and every option that bears on it.
+    #[test]
+    fn plain_fast_path_matches_general_path() {
+        let alphabet: &[u8] = b"/./?a%2F#b.~!+ =;\x7f";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let options: Vec<ParseOpts> = vec![
+            ParseOpts::default(),
+            with(|o| {
+                o.url_normalize_required = true;
+                o.url_normalize_unreserved = false;
+            }),
+            with(|o| o.url_normalize = false),
+            with(|o| o.url_path_dotseg_remove = false),
+            with(|o| {
+                o.url_path_dotseg_remove = false;
+                o.url_path_dotseg_reject = true;
+            }),
+            with(|o| o.url_query_20_plus = true),
+        ];
+        let mut fast = 0;
+        for _ in 0..20_000 {
+            let len = 1 + (next() % 12) as usize;
+            let mut raw = vec![b'/'];
+            raw.extend((0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]));
+            for o in &options {
+                let mut general = Target::default();
+                let want =
+                    normalize_target_into(&raw, o, &mut TargetScratch::default(), &mut general);
+                if let Some((plain, qs)) = plain_target(&raw, o) {
+                    fast += 1;
+                    let mut got = Target {
+                        query: Some("stale".into()),
+                        ..Target::default()
+                    };
+                    set_plain(&mut got, plain, qs);
+                    assert_eq!((Ok(()), &got), (want, &general), "{:?}", plain);
+                }
+                let mut via_public = Target::default();
+                let public =
+                    parse_target_into(&raw, o, &mut TargetScratch::default(), &mut via_public);
+                assert_eq!(public, want);
+                if want.is_ok() {
+                    assert_eq!(via_public, general);
+                }
+            }
+        }
+        // the generator reaches the fast path often enough to mean something
+        assert!(fast > 5_000, "only {fast} plain targets");
     }
 
     #[test]
