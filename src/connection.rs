@@ -91,19 +91,19 @@ impl BufPool {
     }
 
     /// A request object in its initial state for `ctx`.
-    fn take_request(&mut self, ctx: &ReqContext) -> Box<Request> {
-        match self.requests.pop() {
+    /// `now_hp` is its start time.
+    fn take_request(&mut self, ctx: &ReqContext, now_hp: std::time::SystemTime) -> Box<Request> {
+        let mut r = match self.requests.pop() {
             // reset when it was given back; again only if the config changed
-            Some(mut r) if std::rc::Rc::ptr_eq(&r.core, &ctx.core) => {
-                r.start_hp = std::time::SystemTime::now();
-                r
-            }
+            Some(r) if std::rc::Rc::ptr_eq(&r.core, &ctx.core) => r,
             Some(mut r) => {
                 r.reset(ctx);
                 r
             }
             None => Box::new(Request::empty(ctx)),
-        }
+        };
+        r.start_hp = now_hp;
+        r
     }
 
     /// A finished request: its handler, files and module state are dropped
@@ -125,6 +125,8 @@ pub struct Env<'a> {
     pub spill: &'a SpillConf,
     pub pool: &'a mut BufPool,
     pub now: i64,
+    /// This wakeup's clock reading (a request's `start_hp`).
+    pub now_hp: std::time::SystemTime,
     /// The current `Date:` value.
     pub date: &'a str,
     /// Graceful shutdown in progress (no more keep-alive).
@@ -228,7 +230,7 @@ impl Conn {
         if !env.pipeline.has(Hook::ConnectionTunnel) {
             return;
         }
-        let mut r = env.pool.take_request(env.ctx);
+        let mut r = env.pool.take_request(env.ctx, env.now_hp);
         r.start_secs = env.now;
         r.remote_ip.clone_from(&self.remote_ip);
         r.remote_port = self.remote_port;
@@ -431,7 +433,7 @@ impl Conn {
             }
             return false;
         }
-        let mut r = pool.take_request(env.ctx);
+        let mut r = pool.take_request(env.ctx, env.now_hp);
         r.start_secs = env.now;
         r.uri.scheme = self.stream.scheme();
         self.stream.add_tls_env(&mut r.env);

@@ -122,9 +122,8 @@ fn spill_conf(server: &ServerConf) -> SpillConf {
     spill
 }
 
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+fn epoch_secs(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
@@ -413,6 +412,8 @@ struct Server {
     signal_ready: bool,
     settings: Settings,
     now: i64,
+    /// The clock read once per wakeup (lighttpd reads it once per loop).
+    now_hp: SystemTime,
     date: String,
     last_activity: i64,
     /// Graceful shutdown started at this time.
@@ -427,7 +428,8 @@ impl Server {
     fn new(site: Site, listeners: Vec<Listener>, settings: Settings) -> std::io::Result<Server> {
         let poll = Poll::new()?;
         let signals = Signals::install(poll.registry(), SIGNAL_TOKEN)?;
-        let now = now_secs();
+        let now_hp = SystemTime::now();
+        let now = epoch_secs(now_hp);
         let mut s = Server {
             poll,
             site,
@@ -440,6 +442,7 @@ impl Server {
             signals,
             settings,
             now,
+            now_hp,
             date: crate::http::date::http_date_secs(now),
             last_activity: now,
             stopping: None,
@@ -469,8 +472,10 @@ impl Server {
     fn run(&mut self) -> i32 {
         let mut events = Events::with_capacity(1024);
         loop {
+            // until the next second starts (as of this wakeup's clock read)
             let wait = Duration::from_millis(
-                1000 - (SystemTime::now()
+                1000 - (self
+                    .now_hp
                     .duration_since(UNIX_EPOCH)
                     .map(|d| d.subsec_millis() as u64)
                     .unwrap_or(0))
@@ -482,7 +487,8 @@ impl Server {
                     return 255;
                 }
             }
-            let now = now_secs();
+            self.now_hp = SystemTime::now();
+            let now = epoch_secs(self.now_hp);
             if now != self.now {
                 self.now = now;
                 self.date = crate::http::date::http_date_secs(now);
@@ -530,6 +536,7 @@ impl Server {
             spill: &self.site.spill,
             pool: &mut self.pool,
             now: self.now,
+            now_hp: self.now_hp,
             date: &self.date,
             stopping: self.stopping.is_some(),
             scopes: &mut self.scopes,

@@ -501,7 +501,8 @@ impl Request {
         *error_handler_method = None;
         *loops = 0;
         *start_secs = ctx.now;
-        *start_hp = std::time::SystemTime::now();
+        // the taker sets the start time (the server's clock reading)
+        *start_hp = std::time::UNIX_EPOCH;
         *seq = ctx.seq;
         *parse_error = false;
         *head_sent = false;
