@@ -79,6 +79,13 @@ pub fn status_text(code: u16) -> String {
 
 /// Appends [`status_text`] to `out`.
 pub fn push_status_text(out: &mut Vec<u8>, code: u16) {
+    // the common ones in one append
+    match code {
+        200 => return out.extend_from_slice(b"200 OK"),
+        404 => return out.extend_from_slice(b"404 Not Found"),
+        304 => return out.extend_from_slice(b"304 Not Modified"),
+        _ => {}
+    }
     let mut digits = [0u8; 20];
     out.extend_from_slice(crate::http::headers::decimal(u64::from(code), &mut digits).as_bytes());
     out.push(b' ');
