@@ -315,6 +315,40 @@ fn frame(buf: &[u8]) -> Framing {
     Framing::Incomplete
 }
 
+/// Request headers `single_header` treats specially.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Special {
+    Host,
+    /// Repeats must be equal (If-Modified-Since, If-None-Match,
+    /// Content-Type, HTTP2-Settings).
+    Unique,
+    Connection,
+    ContentLength,
+    TransferEncoding,
+}
+
+impl Special {
+    /// The name's length picks the one candidate to compare with.
+    fn of(name: &str) -> Option<Special> {
+        let (candidate, special) = match name.len() {
+            4 => ("host", Special::Host),
+            10 => ("connection", Special::Connection),
+            12 => ("content-type", Special::Unique),
+            13 => ("if-none-match", Special::Unique),
+            14 if matches!(name.as_bytes()[0], b'c' | b'C') => {
+                ("content-length", Special::ContentLength)
+            }
+            14 => ("http2-settings", Special::Unique),
+            17 if matches!(name.as_bytes()[0], b'i' | b'I') => {
+                ("if-modified-since", Special::Unique)
+            }
+            17 => ("transfer-encoding", Special::TransferEncoding),
+            _ => return None,
+        };
+        name.eq_ignore_ascii_case(candidate).then_some(special)
+    }
+}
+
 /// State collected while walking one head.
 struct Parser<'a> {
     opts: &'a ParseOpts,
@@ -476,7 +510,9 @@ impl<'a> Parser<'a> {
         let host = self.head.host.get_or_insert_with(String::new);
         set_lossy(host, v);
         host.make_ascii_lowercase();
-        self.head.headers.set("Host", host);
+        // the first Host of a head (the request line's or a header's):
+        // no field holds one yet
+        self.head.headers.append("Host", host);
         self.host_seen = true;
     }
 
@@ -560,8 +596,8 @@ impl<'a> Parser<'a> {
     /// lighttpd `http_request_parse_single_header`.
     fn single_header(&mut self, name: &str, raw: &[u8]) -> Result<(), u16> {
         let value = lossy_str(raw);
-        let is = |n: &str| name.eq_ignore_ascii_case(n);
-        if is("host") {
+        let special = Special::of(name);
+        if special == Some(Special::Host) {
             if !self.head.headers.contains("host") {
                 if raw.len() >= 1024 {
                     return Err(400);
@@ -574,38 +610,40 @@ impl<'a> Parser<'a> {
             }
             return self.duplicate(name, &value);
         }
-        if is("if-modified-since")
-            || is("if-none-match")
-            || is("content-type")
-            || is("http2-settings")
-        {
-            if self.head.headers.contains(name) {
-                return self.duplicate(name, &value);
+        match special {
+            Some(Special::Unique) => {
+                if self.head.headers.contains(name) {
+                    return self.duplicate(name, &value);
+                }
             }
-        } else if is("connection") {
-            if contains_token(&value, "close") {
-                self.keep_alive = false;
-            } else if contains_token(&value, "keep-alive") {
-                self.keep_alive = true;
+            Some(Special::Connection) => {
+                if contains_token(&value, "close") {
+                    self.keep_alive = false;
+                } else if contains_token(&value, "keep-alive") {
+                    self.keep_alive = true;
+                }
             }
-        } else if is("content-length") {
-            if self.saw_content_length {
-                return Err(400);
+            Some(Special::ContentLength) => {
+                if self.saw_content_length {
+                    return Err(400);
+                }
+                let n = parse_digits(raw).ok_or(400u16)?;
+                self.saw_content_length = true;
+                if self.body_len == 0 {
+                    self.body_len = n;
+                }
             }
-            let n = parse_digits(raw).ok_or(400u16)?;
-            self.saw_content_length = true;
-            if self.body_len == 0 {
-                self.body_len = n;
+            Some(Special::TransferEncoding) => {
+                if self.version != Some(Version::Http11) {
+                    return Err(400);
+                }
+                if !value.eq_ignore_ascii_case("chunked") {
+                    return Err(501);
+                }
+                self.body_len = -1;
+                return Ok(()); // hop-by-hop: not kept
             }
-        } else if is("transfer-encoding") {
-            if self.version != Some(Version::Http11) {
-                return Err(400);
-            }
-            if !value.eq_ignore_ascii_case("chunked") {
-                return Err(501);
-            }
-            self.body_len = -1;
-            return Ok(()); // hop-by-hop: not kept
+            Some(Special::Host) | None => {}
         }
         self.head.headers.add_joined(name, &value);
         Ok(())

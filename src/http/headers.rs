@@ -182,6 +182,9 @@ impl Headers {
         match self.position(name) {
             Some(i) => {
                 self.entries[i].set_value(value);
+                if !self.fields()[i + 1..].iter().any(|f| f.is(name)) {
+                    return;
+                }
                 let mut seen = 0;
                 self.retain_fields(|f| {
                     let same = f.is(name);
