@@ -53,7 +53,7 @@ pub fn check_hostname(host: &str) -> Result<Cow<'_, str>, BadHost> {
         let end = check_ipv6_literal(b)?;
         (&host[..end], &host[end..])
     } else {
-        let colon = host.find(':').unwrap_or(host.len());
+        let colon = b.iter().position(|&c| c == b':').unwrap_or(b.len());
         let name = host[..colon].strip_suffix('.').unwrap_or(&host[..colon]);
         check_name(name.as_bytes())?;
         (name, &host[colon..])
@@ -135,9 +135,9 @@ fn normalize_into(host: &str, scheme_port: u16, out: &mut String) -> Result<(), 
         out.push_str(&v6);
         port
     } else {
-        let (name, port) = match host.split_once(':') {
-            Some(("", _)) => return Err(BadHost),
-            Some((name, p)) => (name, parse_port(p)?),
+        let (name, port) = match host.bytes().position(|c| c == b':') {
+            Some(0) => return Err(BadHost),
+            Some(colon) => (&host[..colon], parse_port(&host[colon + 1..])?),
             None => (host, 0),
         };
         // A dotted quad is re-printed; std's parser takes only canonical
