@@ -76,6 +76,28 @@ fn same_file(a: &Metadata, b: &Metadata) -> bool {
 impl Cache {
     /// The valid entry for `path`, re-checked with one stat if it is from
     /// an earlier second.
+    /// `use_it` on the valid entry for `path` (see [`Cache::lookup`]); an
+    /// entry checked this second costs one hash lookup.
+    fn with_entry<R>(
+        &mut self,
+        path: &str,
+        now: i64,
+        use_it: impl FnOnce(&mut Entry) -> R,
+    ) -> io::Result<R> {
+        match self.entries.get_mut(path) {
+            Some(e) if e.checked == now => {
+                e.used = now;
+                return Ok(use_it(e));
+            }
+            Some(_) => {}
+            None => {
+                let meta = std::fs::metadata(path)?;
+                return Ok(use_it(self.insert(path, meta, now)));
+            }
+        }
+        self.lookup(path, now).map(use_it)
+    }
+
     fn lookup(&mut self, path: &str, now: i64) -> io::Result<&mut Entry> {
         let fresh = match self.entries.get(path) {
             Some(e) if e.checked == now => None,
@@ -93,17 +115,7 @@ impl Cache {
             None => Some(std::fs::metadata(path)?),
         };
         if let Some(meta) = fresh {
-            if self.entries.len() >= MAX_ENTRIES && !self.entries.contains_key(path) {
-                self.entries.clear();
-            }
-            let e = self.entries.entry(path.to_string()).or_insert(Entry {
-                meta: meta.clone(),
-                checked: now,
-                used: now,
-                file: None,
-            });
-            e.meta = meta;
-            e.checked = now;
+            return Ok(self.insert(path, meta, now));
         }
         let e = self
             .entries
@@ -113,9 +125,30 @@ impl Cache {
         Ok(e)
     }
 
+    /// Stores (or refreshes) the entry for `path` with metadata checked now.
+    fn insert(&mut self, path: &str, meta: Metadata, now: i64) -> &mut Entry {
+        if self.entries.len() >= MAX_ENTRIES && !self.entries.contains_key(path) {
+            self.entries.clear();
+        }
+        let e = self.entries.entry(path.to_string()).or_insert(Entry {
+            meta: meta.clone(),
+            checked: now,
+            used: now,
+            file: None,
+        });
+        e.meta = meta;
+        e.checked = now;
+        e.used = now;
+        e
+    }
+
     /// See [`open`].
     fn open(&mut self, path: &str, now: i64) -> io::Result<(Rc<File>, Metadata)> {
-        let e = self.lookup(path, now)?;
+        self.with_entry(path, now, |e| Self::open_entry(e, path))?
+    }
+
+    /// The kept fd of an entry, opened (and kept if still the same file).
+    fn open_entry(e: &mut Entry, path: &str) -> io::Result<(Rc<File>, Metadata)> {
         if let Some(f) = &e.file {
             return Ok((f.clone(), e.meta.clone()));
         }
@@ -139,7 +172,7 @@ pub fn metadata(path: &str) -> io::Result<Metadata> {
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
         let now = cache.now();
-        cache.lookup(path, now).map(|e| e.meta.clone())
+        cache.with_entry(path, now, |e| e.meta.clone())
     })
 }
 
