@@ -442,6 +442,14 @@ impl ChunkQueue {
     }
 
     fn writev_front<S: AsFd>(&self, sock: &S, max: u64) -> io::Result<u64> {
+        // the usual small response: head and body in one memory chunk
+        if let (1, Some(Chunk::Mem { data, off })) = (self.chunks.len(), self.chunks.front()) {
+            let part = &data[*off..];
+            let part = &part[..part.len().min(usize::try_from(max).unwrap_or(usize::MAX))];
+            let n = nix::sys::uio::writev(sock.as_fd(), &[IoSlice::new(part)])
+                .map_err(io::Error::from)?;
+            return Ok(n as u64);
+        }
         let mut slices: [IoSlice<'_>; MAX_IOVECS] = [IoSlice::new(&[]); MAX_IOVECS];
         let mut count = 0;
         let mut left = usize::try_from(max).unwrap_or(usize::MAX);
