@@ -348,11 +348,15 @@ pub fn write_head(r: &Request, date: &str, out: &mut Vec<u8>) {
     let mut has_date = false;
     let mut has_server = false;
     for (name, value) in r.resp.headers.iter() {
-        if value.is_empty() || skip_header(name, r.resp.status) {
+        if value.is_empty() {
             continue;
         }
-        has_date |= name.eq_ignore_ascii_case("Date");
-        has_server |= name.eq_ignore_ascii_case("Server");
+        match name.len() {
+            4 if name.eq_ignore_ascii_case("Date") => has_date = true,
+            6 if name.eq_ignore_ascii_case("Server") => has_server = true,
+            _ if skip_header(name, r.resp.status) => continue,
+            _ => {}
+        }
         push_header(out, name, value);
     }
     if let Some(conn) = connection_value(r) {
@@ -362,20 +366,22 @@ pub fn write_head(r: &Request, date: &str, out: &mut Vec<u8>) {
         push_header(out, "Date", date);
     }
     if let Some(tag) = &r.conf.server_tag {
-        if !has_server && !tag.trim().is_empty() {
+        if !has_server && !tag.chars().all(char::is_whitespace) {
             push_header(out, "Server", tag);
         }
     }
     out.extend_from_slice(b"\r\n");
 }
 
+/// X-Sendfile, X-LIGHTTPD-*, Connection, and Content-Encoding on a 304
+/// (the name's length picks what to compare).
 fn skip_header(name: &str, status: u16) -> bool {
-    name.eq_ignore_ascii_case("X-Sendfile")
-        || name
-            .get(..11)
-            .is_some_and(|p| p.eq_ignore_ascii_case("X-LIGHTTPD-"))
-        || name.eq_ignore_ascii_case("Connection")
-        || (status == 304 && name.eq_ignore_ascii_case("Content-Encoding"))
+    let b = name.as_bytes();
+    match b.len() {
+        10 => b.eq_ignore_ascii_case(b"X-Sendfile") || b.eq_ignore_ascii_case(b"Connection"),
+        16 if status == 304 && b.eq_ignore_ascii_case(b"Content-Encoding") => true,
+        n => n >= 11 && b[..11].eq_ignore_ascii_case(b"X-LIGHTTPD-"),
+    }
 }
 
 fn connection_value(r: &Request) -> Option<&'static str> {
@@ -428,6 +434,30 @@ mod tests {
         let mut out = Vec::new();
         wq.copy_to(&mut out).unwrap();
         out
+    }
+
+    #[test]
+    fn internal_and_hop_by_hop_headers_are_not_sent() {
+        for name in [
+            "X-Sendfile",
+            "x-sendfile",
+            "X-LIGHTTPD-send-file",
+            "x-lighttpd-",
+            "Connection",
+        ] {
+            assert!(skip_header(name, 200), "{name}");
+        }
+        for name in [
+            "X-Sendfile2",
+            "X-LIGHTTPD",
+            "Content-Encoding",
+            "Date",
+            "X-LIGHTTPDÉ",
+        ] {
+            assert!(!skip_header(name, 200), "{name}");
+        }
+        assert!(skip_header("content-encoding", 304));
+        assert!(skip_header("X-LIGHTTPD-abcde", 304));
     }
 
     #[test]
