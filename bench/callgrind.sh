@@ -27,7 +27,7 @@ server.max-keep-alive-requests = 65535
 server.max-keep-alive-idle = 600
 mimetype.assign = (".bin" => "application/octet-stream", ".html" => "text/html")
 CONF
-valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out.%p" \
+valgrind --tool=callgrind ${VGOPTS:-} --callgrind-out-file="$OUT/callgrind.out.%p" \
     "$BIN" -D -f "$DIR/s.conf" 2>"$DIR/vg.log" &
 VPID=$!
 cleanup() { kill "$VPID" 2>/dev/null; wait "$VPID" 2>/dev/null; [ "$OUT" = "$DIR" ] && rm -rf "$DIR"; }
