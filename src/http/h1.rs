@@ -16,7 +16,8 @@ use std::ops::Range;
 
 use crate::http::host::host_policy_into;
 use crate::http::method::Method;
-use crate::http::uri::{lossy_str, parse_target_into, set_lossy, Target, TargetScratch};
+use crate::http::uri::{lossy_str, parse_target_into, Target, TargetScratch};
+use std::borrow::Cow;
 
 /// Protocol version of a parsed request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,6 +196,8 @@ pub fn parse_head_into(
     let buf = &buf[..head_len];
     head.headers.clear();
     let mut p = Parser::new(opts, scheme_port, head, scratch);
+    // one UTF-8 check for the whole head; its parts are then slices of it
+    p.text = std::str::from_utf8(buf).ok();
     let result = match p.request_line(buf, first_line_end) {
         Ok(target) => p
             .header_lines(buf, first_line_end)
@@ -362,6 +365,24 @@ struct Parser<'a> {
     /// lighttpd `reqbody_length`: 0 none, -1 chunked, else Content-Length.
     body_len: i64,
     saw_content_length: bool,
+    /// The whole head as text, when it is valid UTF-8.
+    text: Option<&'a str>,
+}
+
+/// `part` of the head as text: a slice of `head_text` (the head's one
+/// UTF-8 check) when `part` lies in it on character boundaries, else a
+/// lossy conversion (invalid sequences replaced; obs-fold values, which
+/// are joined elsewhere, take this path too).
+fn head_text<'b>(head_text: Option<&'b str>, part: &'b [u8]) -> Cow<'b, str> {
+    let whole = head_text.unwrap_or("");
+    let off = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+    match off
+        .checked_add(part.len())
+        .and_then(|end| whole.get(off..end))
+    {
+        Some(s) => Cow::Borrowed(s),
+        None => lossy_str(part),
+    }
 }
 
 impl<'a> Parser<'a> {
@@ -382,6 +403,7 @@ impl<'a> Parser<'a> {
             keep_alive: false,
             body_len: 0,
             saw_content_length: false,
+            text: None,
         }
     }
 
@@ -508,7 +530,8 @@ impl<'a> Parser<'a> {
     /// The Host value, lowercased, as `head.host` and the `Host` header.
     fn set_host(&mut self, v: &[u8]) {
         let host = self.head.host.get_or_insert_with(String::new);
-        set_lossy(host, v);
+        host.clear();
+        host.push_str(&head_text(self.text, v));
         host.make_ascii_lowercase();
         // the first Host of a head (the request line's or a header's):
         // no field holds one yet
@@ -590,12 +613,12 @@ impl<'a> Parser<'a> {
         if self.opts.header_strict && value.iter().any(|&c| (c < 32 && c != b'\t') || c == 127) {
             return Err(400);
         }
-        self.single_header(&lossy_str(name), value)
+        self.single_header(&head_text(self.text, name), value)
     }
 
     /// lighttpd `http_request_parse_single_header`.
     fn single_header(&mut self, name: &str, raw: &[u8]) -> Result<(), u16> {
-        let value = lossy_str(raw);
+        let value = head_text(self.text, raw);
         let special = Special::of(name);
         if special == Some(Special::Host) {
             if !self.head.headers.contains("host") {
@@ -670,7 +693,10 @@ impl<'a> Parser<'a> {
         let method = self.method.clone().ok_or(400u16)?;
         let version = self.version.ok_or(400u16)?;
         let head = &mut *self.head;
-        set_lossy(&mut head.target, target);
+        let text = head_text(self.text, target);
+        let valid = matches!(text, Cow::Borrowed(_));
+        head.target.clear();
+        head.target.push_str(&text);
         let raw = head.target.as_str();
         let special = method == Method::Connect || (method == Method::Options && raw == "*");
         if special {
@@ -679,7 +705,8 @@ impl<'a> Parser<'a> {
             head.query = None;
         } else {
             let t = &mut self.scratch.target;
-            parse_target_into(target, self.opts, &mut self.scratch.uri, t)?;
+            let checked = valid.then_some(raw);
+            parse_target_into(target, checked, self.opts, &mut self.scratch.uri, t)?;
             std::mem::swap(&mut head.norm_target, &mut t.target);
             std::mem::swap(&mut head.uri_path, &mut t.path);
             std::mem::swap(&mut head.query, &mut t.query);

@@ -192,21 +192,29 @@ pub fn parse_target(raw: &str, opts: &ParseOpts) -> Result<Target, u16> {
 /// [`parse_target`] over the raw bytes of a request line.
 pub fn parse_target_bytes(raw: &[u8], opts: &ParseOpts) -> Result<Target, u16> {
     let mut out = Target::default();
-    parse_target_into(raw, opts, &mut TargetScratch::default(), &mut out)?;
+    parse_target_into(raw, None, opts, &mut TargetScratch::default(), &mut out)?;
     Ok(out)
 }
 
 /// [`parse_target_bytes`] into `out`, reusing its strings and `scratch`
 /// (no allocation once they are large enough). `out` is unspecified on error.
+/// `text`: `raw` as a string, when the caller has checked it is UTF-8.
 pub fn parse_target_into(
     raw: &[u8],
+    text: Option<&str>,
     opts: &ParseOpts,
     scratch: &mut TargetScratch,
     out: &mut Target,
 ) -> Result<(), u16> {
-    if let Some((plain, split)) = plain_target(raw, opts) {
-        set_plain(out, plain, split);
-        return Ok(());
+    if let Some(split) = plain_split(raw, opts) {
+        let plain = match text {
+            Some(t) => Some(t),
+            None => std::str::from_utf8(raw).ok(),
+        };
+        if let Some(plain) = plain {
+            set_plain(out, plain, split);
+            return Ok(());
+        }
     }
     normalize_target_into(raw, opts, scratch, out)
 }
@@ -282,8 +290,8 @@ const PLAIN: [bool; 256] = {
 /// Fast path of [`parse_target_into`]: an origin-form target of plain bytes
 /// (no `%`, `#`, control or non-ASCII byte) whose path has no `//` and no
 /// segment starting with `.` comes out of normalisation, decoding and
-/// simplification unchanged. Returns it and where its query's `?` is.
-fn plain_target<'a>(raw: &'a [u8], opts: &ParseOpts) -> Option<(&'a str, Option<usize>)> {
+/// simplification unchanged. Returns where its query's `?` is (if any).
+fn plain_split(raw: &[u8], opts: &ParseOpts) -> Option<Option<usize>> {
     if raw.first() != Some(&b'/') || !raw.iter().all(|&c| PLAIN[usize::from(c)]) {
         return None;
     }
@@ -301,10 +309,10 @@ fn plain_target<'a>(raw: &'a [u8], opts: &ParseOpts) -> Option<(&'a str, Option<
     {
         return None;
     }
-    std::str::from_utf8(raw).ok().map(|s| (s, qs))
+    Some(qs)
 }
 
-/// `out` for a target [`plain_target`] accepted.
+/// `out` for a target [`plain_split`] accepted.
 fn set_plain(out: &mut Target, plain: &str, qs: Option<usize>) {
     let split = qs.unwrap_or(plain.len());
     out.path.clear();
@@ -633,7 +641,8 @@ mod tests {
                 let mut general = Target::default();
                 let want =
                     normalize_target_into(&raw, o, &mut TargetScratch::default(), &mut general);
-                if let Some((plain, qs)) = plain_target(&raw, o) {
+                if let Some(qs) = plain_split(&raw, o) {
+                    let plain = std::str::from_utf8(&raw).unwrap();
                     fast += 1;
                     let mut got = Target {
                         query: Some("stale".into()),
@@ -643,11 +652,22 @@ mod tests {
                     assert_eq!((Ok(()), &got), (want, &general), "{:?}", plain);
                 }
                 let mut via_public = Target::default();
-                let public =
-                    parse_target_into(&raw, o, &mut TargetScratch::default(), &mut via_public);
+                let public = parse_target_into(
+                    &raw,
+                    None,
+                    o,
+                    &mut TargetScratch::default(),
+                    &mut via_public,
+                );
                 assert_eq!(public, want);
+                let mut via_text = Target::default();
+                let text = std::str::from_utf8(&raw).ok();
+                let with_text =
+                    parse_target_into(&raw, text, o, &mut TargetScratch::default(), &mut via_text);
+                assert_eq!(with_text, want);
                 if want.is_ok() {
                     assert_eq!(via_public, general);
+                    assert_eq!(via_text, general);
                 }
             }
         }
