@@ -73,7 +73,10 @@ impl Signals {
                 }
             }
         }
-        events_from_bits(sys::take_pending_signals())
+        match sys::take_pending_signals() {
+            0 => Vec::new(),
+            bits => events_from_bits(bits),
+        }
     }
 }
 
