@@ -142,14 +142,15 @@ pub fn queue_body(r: &mut Request, wq: &mut ChunkQueue, initial: bool) -> u64 {
 /// `X-LIGHTTPD-KBytes-per-second` from a backend lowers this request's
 /// `connection.kbytes-per-second` (the header itself is never sent).
 fn backend_rate_limit(r: &mut Request) {
-    let lowest = r
-        .resp
-        .headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("X-LIGHTTPD-KBytes-per-second"))
-        .filter_map(|(_, v)| leading_int(v))
-        .filter(|&kb| kb > 0)
-        .min();
+    const NAME: &str = "X-LIGHTTPD-KBytes-per-second";
+    let mut lowest = None;
+    for (n, v) in r.resp.headers.iter() {
+        if n.len() == NAME.len() && n.eq_ignore_ascii_case(NAME) {
+            if let Some(kb) = leading_int(v).filter(|&kb| kb > 0) {
+                lowest = Some(lowest.map_or(kb, |l: i64| l.min(kb)));
+            }
+        }
+    }
     if let Some(kb) = lowest {
         let kb = u16::try_from(kb).unwrap_or(u16::MAX);
         let current = r.conf.connection_kbytes_per_second;
