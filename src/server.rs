@@ -414,6 +414,8 @@ struct Server {
     now: i64,
     /// The clock read once per wakeup (lighttpd reads it once per loop).
     now_hp: SystemTime,
+    /// Its milliseconds past the second.
+    now_ms: u32,
     date: String,
     last_activity: i64,
     /// Graceful shutdown started at this time.
@@ -443,6 +445,7 @@ impl Server {
             settings,
             now,
             now_hp,
+            now_ms: 0,
             date: crate::http::date::http_date_secs(now),
             last_activity: now,
             stopping: None,
@@ -473,14 +476,7 @@ impl Server {
         let mut events = Events::with_capacity(1024);
         loop {
             // until the next second starts (as of this wakeup's clock read)
-            let wait = Duration::from_millis(
-                1000 - (self
-                    .now_hp
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.subsec_millis() as u64)
-                    .unwrap_or(0))
-                .min(999),
-            );
+            let wait = Duration::from_millis(1000 - u64::from(self.now_ms.min(999)));
             if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     log_error!("poll failed: {e}");
@@ -488,7 +484,9 @@ impl Server {
                 }
             }
             self.now_hp = SystemTime::now();
-            let now = epoch_secs(self.now_hp);
+            let since_epoch = self.now_hp.duration_since(UNIX_EPOCH).unwrap_or_default();
+            self.now_ms = since_epoch.subsec_millis();
+            let now = since_epoch.as_secs() as i64;
             if now != self.now {
                 self.now = now;
                 self.date = crate::http::date::http_date_secs(now);
