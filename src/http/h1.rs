@@ -621,7 +621,7 @@ impl<'a> Parser<'a> {
         let value = head_text(self.text, raw);
         let special = Special::of(name);
         if special == Some(Special::Host) {
-            if !self.head.headers.contains("host") {
+            if !self.head.headers.contains("Host") {
                 if raw.len() >= 1024 {
                     return Err(400);
                 }
@@ -690,7 +690,16 @@ impl<'a> Parser<'a> {
     /// lighttpd `http_request_parse`: target, Host, version and body checks.
     /// `target` is the request-target's bytes.
     fn finish(&mut self, target: &[u8]) -> Result<(), u16> {
-        let method = self.method.clone().ok_or(400u16)?;
+        let method = self.method.take().ok_or(400u16)?;
+        let result = self.finish_with(target, &method);
+        match result {
+            Ok(()) => self.head.method = method,
+            Err(_) => self.method = Some(method), // the error reports it
+        }
+        result
+    }
+
+    fn finish_with(&mut self, target: &[u8], method: &Method) -> Result<(), u16> {
         let version = self.version.ok_or(400u16)?;
         let head = &mut *self.head;
         let text = head_text(self.text, target);
@@ -698,7 +707,7 @@ impl<'a> Parser<'a> {
         head.target.clear();
         head.target.push_str(&text);
         let raw = head.target.as_str();
-        let special = method == Method::Connect || (method == Method::Options && raw == "*");
+        let special = *method == Method::Connect || (*method == Method::Options && raw == "*");
         if special {
             head.norm_target.clone_from(&head.target);
             head.uri_path.clone_from(&head.target);
@@ -728,7 +737,7 @@ impl<'a> Parser<'a> {
         {
             return Err(400);
         }
-        self.check_body(&method)?;
+        self.check_body(method)?;
         let head = &mut *self.head;
         let path_end = head
             .target
@@ -740,9 +749,8 @@ impl<'a> Parser<'a> {
         head.expect_100 = version == Version::Http11
             && head
                 .headers
-                .get("expect")
+                .get("Expect")
                 .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
-        head.method = method;
         head.version = version;
         head.content_length = u64::try_from(self.body_len)
             .ok()

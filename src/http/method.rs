@@ -98,6 +98,12 @@ const KNOWN: [(Method, &str); 40] = [
 impl Method {
     /// Case-sensitive lookup; unknown names become [`Method::Other`].
     pub fn from_bytes(name: &[u8]) -> Method {
+        match name {
+            b"GET" => return Method::Get,
+            b"HEAD" => return Method::Head,
+            b"POST" => return Method::Post,
+            _ => {}
+        }
         KNOWN
             .iter()
             .find(|(_, n)| n.as_bytes() == name)
