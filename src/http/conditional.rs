@@ -22,15 +22,15 @@ pub fn check(
     etag: Option<&str>,
     last_modified: &str,
 ) -> Option<u16> {
-    let inm = headers.get("if-none-match");
+    let inm = headers.get("If-None-Match");
     if let (Some(inm), Some(etag)) = (inm, etag) {
-        let weak_ok = !headers.contains("range");
+        let weak_ok = !headers.contains("Range");
         if !etag_matches(inm, etag, weak_ok) {
             return None;
         }
         return Some(if method.is_get_head_query() { 304 } else { 412 });
     }
-    let ims = headers.get("if-modified-since")?;
+    let ims = headers.get("If-Modified-Since")?;
     if !method.is_get_head_query() || last_modified.is_empty() {
         return None;
     }

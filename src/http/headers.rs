@@ -43,10 +43,15 @@ impl Field {
         &self.text[self.name_len..]
     }
 
-    /// Lengths first: most fields a lookup passes differ in length.
+    /// Lengths first: most fields a lookup passes differ in length; then
+    /// the same spelling (one `memcmp`; lookups use the usual spelling)
+    /// before the byte-by-byte case-insensitive compare.
     fn is(&self, name: &str) -> bool {
-        self.name_len == name.len()
-            && self.text.as_bytes()[..self.name_len].eq_ignore_ascii_case(name.as_bytes())
+        if self.name_len != name.len() {
+            return false;
+        }
+        let mine = &self.text.as_bytes()[..self.name_len];
+        mine == name.as_bytes() || mine.eq_ignore_ascii_case(name.as_bytes())
     }
 
     fn set_value(&mut self, value: &str) {

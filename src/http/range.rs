@@ -188,10 +188,10 @@ pub fn evaluate(
     if status != 200 || !method.is_get_or_head() || !version_ok {
         return d;
     }
-    if resp.contains("transfer-encoding") || resp.contains("content-encoding") {
+    if resp.contains("Transfer-Encoding") || resp.contains("Content-Encoding") {
         return d;
     }
-    match resp.get("accept-ranges") {
+    match resp.get("Accept-Ranges") {
         None => d.add_accept_ranges = true,
         Some("none") => return d,
         Some(_) => {}
@@ -199,11 +199,11 @@ pub fn evaluate(
     if *method != Method::Get {
         return d;
     }
-    let Some(range) = req.get("range") else {
+    let Some(range) = req.get("Range") else {
         return d;
     };
-    if let Some(ir) = req.get("if-range") {
-        if !if_range_matches(ir, resp.get("etag"), resp.get("last-modified")) {
+    if let Some(ir) = req.get("If-Range") {
+        if !if_range_matches(ir, resp.get("ETag"), resp.get("Last-Modified")) {
             return d;
         }
     }
