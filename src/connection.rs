@@ -444,12 +444,14 @@ impl Conn {
         r.server_addr.clone_from(&self.server_addr);
         match parsed {
             Ok(Some(n)) => {
+                r.raw_head = raw_head_if_not_utf8(&self.rbuf[..n]);
                 self.rbuf.drain(..n);
                 r.set_head(&mut pool.head);
                 r.bytes_in = n as u64;
             }
             Ok(None) => {}
             Err(e) => {
+                r.raw_head = raw_head_if_not_utf8(&self.rbuf);
                 let consumed = self.rbuf.len() as u64;
                 self.rbuf.clear();
                 r.set_head_error(e);
@@ -980,4 +982,10 @@ fn run_handler(r: &mut Request, cx: &mut Ctx) -> Flow {
     let flow = h.handle(r, cx);
     r.handler = Some(h);
     flow
+}
+
+/// A copy of a request head that is not UTF-8 (rare: its strings in the
+/// request had invalid bytes replaced; mod_accesslog logs the originals).
+fn raw_head_if_not_utf8(head: &[u8]) -> Option<Vec<u8>> {
+    (!head.is_ascii() && std::str::from_utf8(head).is_err()).then(|| head.to_vec())
 }

@@ -12,8 +12,9 @@
 //! at its first byte); byte counts are what was queued, not what the
 //! kernel accepted; `%{...}t` supports the usual strftime conversions
 //! (see [`strftime`]); pipes start at their first line (lighttpd: at
-//! startup; files open at startup as there); bytes that are not UTF-8 were replaced when the request was
-//! parsed. A rejected request logs what lighttpd had parsed by then
+//! startup; files open at startup as there). Bytes that are not UTF-8
+//! in `%r` and `%{..}i` come from the kept raw head (`Request::raw_head`); a
+//! rejected request logs what lighttpd had parsed by then
 //! ([`failed_target`]); a mod_sockproxy connection logs `"  " -1`.
 //! Compared with lighttpd by the compat cases `mod-accesslog-*`.
 
@@ -370,6 +371,8 @@ pub struct Entry<'a> {
     pub host: &'a str,
     /// `+` keep-alive, `-` close, `X` aborted.
     pub conn_status: u8,
+    /// The head as received when it is not UTF-8 (`Request::raw_head`).
+    pub raw_head: Option<&'a [u8]>,
 }
 
 /// Nanoseconds since the epoch.
@@ -407,6 +410,57 @@ fn header<'a>(list: &[(&'a str, &'a str)], name: &str) -> Option<String> {
         .map(|(_, v)| *v)
         .collect();
     (!vals.is_empty()).then(|| vals.join(", "))
+}
+
+/// The request-target of a raw head's request line (between the first and
+/// the last space).
+fn raw_target(head: &[u8]) -> Option<&[u8]> {
+    let line = head.split(|&b| b == b'\n').next()?;
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let first = line.iter().position(|&b| b == b' ')?;
+    let last = line.iter().rposition(|&b| b == b' ')?;
+    (last > first).then(|| &line[first + 1..last])
+}
+
+/// The values of header `name` in a raw head (blanks around them dropped),
+/// joined by `, `.
+fn raw_header(head: &[u8], name: &str) -> Option<Vec<u8>> {
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let values: Vec<&[u8]> = head
+        .split(|&b| b == b'\n')
+        .skip(1)
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| {
+            let colon = l.iter().position(|&b| b == b':')?;
+            let value = &l[colon + 1..];
+            let start = value.iter().position(|b| !blank(b)).unwrap_or(value.len());
+            let end = value
+                .iter()
+                .rposition(|b| !blank(b))
+                .map_or(start, |i| i + 1);
+            l[..colon]
+                .eq_ignore_ascii_case(name.as_bytes())
+                .then(|| &value[start..end])
+        })
+        .collect();
+    (!values.is_empty()).then(|| values.join(&b", "[..]))
+}
+
+/// A value as logged: the raw head's bytes when the stored string lost
+/// some (U+FFFD stands where bytes were not UTF-8).
+fn original<'a>(
+    stored: &'a str,
+    raw: Option<&[u8]>,
+    from_raw: impl Fn(&[u8]) -> Option<Vec<u8>>,
+) -> std::borrow::Cow<'a, [u8]> {
+    match raw
+        .filter(|_| stored.contains('\u{FFFD}'))
+        .and_then(from_raw)
+    {
+        Some(bytes) => std::borrow::Cow::Owned(bytes),
+        None => std::borrow::Cow::Borrowed(stored.as_bytes()),
+    }
 }
 
 fn dash_or(out: &mut Vec<u8>, v: Option<&str>, json: bool) {
@@ -469,9 +523,13 @@ pub fn render(fields: &[Field], e: &Entry, json: bool) -> Vec<u8> {
             ),
             Field::Filename => dash_or(&mut out, Some(e.filename), json),
             Field::Protocol => out.extend_from_slice(e.protocol.as_bytes()),
-            Field::RequestHeader(n) => {
-                dash_or(&mut out, header(&e.request_headers, n).as_deref(), json)
-            }
+            Field::RequestHeader(n) => match header(&e.request_headers, n) {
+                Some(v) if !v.is_empty() => {
+                    let v = original(&v, e.raw_head, |h| raw_header(h, n));
+                    escape(&mut out, &v, json);
+                }
+                _ => out.push(b'-'),
+            },
             Field::ResponseHeader(n) => {
                 dash_or(&mut out, header(&e.response_headers, n).as_deref(), json)
             }
@@ -490,7 +548,9 @@ pub fn render(fields: &[Field], e: &Entry, json: bool) -> Vec<u8> {
                 // lighttpd: each part empty when it was not parsed
                 out.extend_from_slice(e.method.as_bytes());
                 out.push(b' ');
-                escape(&mut out, e.target_orig.unwrap_or("").as_bytes(), json);
+                let target = e.target_orig.unwrap_or("");
+                let target = original(target, e.raw_head, |h| raw_target(h).map(<[u8]>::to_vec));
+                escape(&mut out, &target, json);
                 out.push(b' ');
                 out.extend_from_slice(e.protocol.as_bytes());
             }
@@ -816,6 +876,7 @@ impl Module for ModAccesslog {
                 (false, true) => b'+',
                 (false, false) => b'-',
             },
+            raw_head: r.raw_head.as_deref(),
         };
         let mut line = render(&format, &entry, conf.json);
         line.push(b'\n');

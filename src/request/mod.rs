@@ -250,6 +250,9 @@ pub struct Request {
     /// Request head size in bytes, plus a chunked body's framing (for
     /// logs: with `body.received` it makes the bytes read).
     pub bytes_in: u64,
+    /// The head as received when it is not UTF-8 (the strings above had its
+    /// invalid bytes replaced): mod_accesslog logs the bytes themselves.
+    pub raw_head: Option<Vec<u8>>,
     /// Per-request state of modules (lighttpd `r->plugin_ctx`).
     pub plugin_ctx: PluginCtx,
 }
@@ -422,6 +425,7 @@ impl Request {
             resp_head_len: 0,
             aborted: false,
             bytes_in: 0,
+            raw_head: None,
             plugin_ctx: PluginCtx::default(),
         }
     }
@@ -469,6 +473,7 @@ impl Request {
             resp_head_len,
             aborted,
             bytes_in,
+            raw_head,
             plugin_ctx,
         } = self;
         *method = Method::Get;
@@ -510,6 +515,7 @@ impl Request {
         *resp_head_len = 0;
         *aborted = false;
         *bytes_in = 0;
+        *raw_head = None;
         plugin_ctx.0.clear();
     }
 

@@ -35,6 +35,7 @@ fn entry() -> Entry<'static> {
         server_name: "example.org",
         host: "example.org",
         conn_status: b'+',
+        raw_head: None,
     }
 }
 
@@ -229,4 +230,30 @@ fn files_opened_at_startup() {
     )
     .expect("config");
     assert!(startup_files(&compile(&syslog).expect("compiles")).is_empty());
+}
+
+#[test]
+fn bytes_that_are_not_utf8_are_logged_as_received() {
+    let head =
+        b"GET /a?\xff HTTP/1.1\r\nHost: h\r\nUser-Agent:  x\xfey \t\r\nuser-agent: z\r\n\r\n";
+    let mut e = entry();
+    e.target_orig = Some("/a?\u{FFFD}");
+    e.request_headers = vec![("User-Agent", "x\u{FFFD}y"), ("user-agent", "z")];
+    e.raw_head = Some(head);
+    let f = parse_format("%r|%{User-Agent}i|%{Host}i").expect("ok");
+    assert_eq!(
+        render(&f, &e, false),
+        b"GET /a?\\xFF HTTP/1.1|x\\xFEy, z|-".to_vec()
+    );
+    // without the raw head (or without a replaced byte) the strings are used
+    e.raw_head = None;
+    assert_eq!(
+        text(render(&f, &e, false)),
+        "GET /a?\\xEF\\xBF\\xBD HTTP/1.1|x\\xEF\\xBF\\xBDy, z|-"
+    );
+    assert_eq!(raw_target(b"BAD\r\n"), None);
+    assert_eq!(
+        raw_header(b"GET / HTTP/1.0\r\nA: 1\r\n\r\nA: 2", "a"),
+        Some(b"1".to_vec())
+    );
 }
