@@ -3,7 +3,7 @@
 //! redirect decision (`http_cgi_local_redir`). The caller gathers the request
 //! and socket facts; this builds the variables in lighttpd's order.
 
-use crate::http::headers::Headers;
+use crate::http::headers::{decimal, Headers};
 
 /// Everything the environment is built from.
 #[derive(Debug, Clone, Default)]
@@ -132,20 +132,6 @@ pub fn each_var(r: &CgiRequest, set: &mut dyn FnMut(&str, &str)) {
         encode_name_into(&mut name, k, false);
         set(&name, v);
     }
-}
-
-/// `n` in decimal, written into `buf`.
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[at..]).unwrap_or("0")
 }
 
 /// lighttpd `http_cgi_encode_varname`: letters uppercased, digits kept,
@@ -332,14 +318,6 @@ mod tests {
         assert_eq!(get(&e, "SCRIPT_NAME"), None);
         assert_eq!(get(&e, "SCRIPT_FILENAME"), Some("/srv/www/cgi/env.sh/x"));
         assert_eq!(get(&e, "SERVER_NAME"), Some(""));
-    }
-
-    #[test]
-    fn decimals() {
-        let mut buf = [0u8; 20];
-        assert_eq!(decimal(0, &mut buf), "0");
-        assert_eq!(decimal(8080, &mut buf), "8080");
-        assert_eq!(decimal(u64::MAX, &mut buf), u64::MAX.to_string());
     }
 
     #[test]

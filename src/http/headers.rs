@@ -288,6 +288,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn decimals() {
+        let mut buf = [0u8; 20];
+        assert_eq!(decimal(0, &mut buf), "0");
+        assert_eq!(decimal(8080, &mut buf), "8080");
+        assert_eq!(decimal(u64::MAX, &mut buf), u64::MAX.to_string());
+    }
+
+    #[test]
     fn lookup_is_case_insensitive() {
         let mut h = Headers::new();
         h.append("Content-Type", "text/plain");
