@@ -173,41 +173,30 @@ fn mask_dir(bytes: &[u8], dir: &Path) -> Vec<u8> {
 
 /// Replaces each port written as a whole number (no digit on either side).
 fn mask_bare_ports(bytes: &[u8], ports: &[(u16, &str)]) -> Vec<u8> {
+    mask_port_numbers(bytes, ports, false)
+}
+
+/// Replaces `:<port>` (not followed by another digit) with `:@PORT@` / `:@PORT2@`: the
+/// case's ports differ on every run, e.g. in a Location built from the listening socket.
+fn mask_ports(bytes: &[u8], ports: &[(u16, &str)]) -> Vec<u8> {
+    mask_port_numbers(bytes, ports, true)
+}
+
+/// Replaces each port written as a whole number, only right after a `:`
+/// when `after_colon`.
+fn mask_port_numbers(bytes: &[u8], ports: &[(u16, &str)], after_colon: bool) -> Vec<u8> {
     let mut out = bytes.to_vec();
     for (port, name) in ports {
         let needle = port.to_string().into_bytes();
         let mut masked = Vec::with_capacity(out.len());
         let mut i = 0;
         while i < out.len() {
+            let before = masked.last().copied();
             let whole = out[i..].starts_with(&needle)
-                && !masked.last().is_some_and(u8::is_ascii_digit)
+                && !before.is_some_and(|b: u8| b.is_ascii_digit())
+                && (!after_colon || before == Some(b':'))
                 && !out.get(i + needle.len()).is_some_and(u8::is_ascii_digit);
             if whole {
-                masked.extend_from_slice(name.as_bytes());
-                i += needle.len();
-            } else {
-                masked.push(out[i]);
-                i += 1;
-            }
-        }
-        out = masked;
-    }
-    out
-}
-
-/// Replaces `:<port>` (not followed by another digit) with `:@PORT@` / `:@PORT2@`: the
-/// case's ports differ on every run, e.g. in a Location built from the listening socket.
-fn mask_ports(bytes: &[u8], ports: &[(u16, &str)]) -> Vec<u8> {
-    let mut out = bytes.to_vec();
-    for (port, name) in ports {
-        let needle = format!(":{port}").into_bytes();
-        let mut masked = Vec::with_capacity(out.len());
-        let mut i = 0;
-        while i < out.len() {
-            let hit = out[i..].starts_with(&needle)
-                && !out.get(i + needle.len()).is_some_and(u8::is_ascii_digit);
-            if hit {
-                masked.push(b':');
                 masked.extend_from_slice(name.as_bytes());
                 i += needle.len();
             } else {
