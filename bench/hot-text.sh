@@ -34,6 +34,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 mkdir -p "$DIR/www/dir"
 head -c 1024 /dev/urandom > "$DIR/www/1k.bin"
+head -c 1048576 /dev/urandom > "$DIR/www/1m.bin"
 echo hello > "$DIR/www/index.html"
 PORT=$((20000 + RANDOM % 20000))
 cat > "$DIR/lighttpd.conf" <<CONF
@@ -74,6 +75,7 @@ record() {
             send "GET /index.html HTTP/1.0\r\nIf-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n\r\n"
             send "GET /1k.bin HTTP/1.0\r\nRange: bytes=0-9\r\n\r\n"
             send "POST /index.html HTTP/1.0\r\nContent-Length: 1\r\n\r\nx"
+            send "GET /1m.bin HTTP/1.1\r\n${h}Connection: close\r\n\r\n"
         done
         sleep 1
     fi

@@ -106,6 +106,13 @@ impl BufPool {
         r
     }
 
+    /// The server went idle: give the kept buffers and requests back.
+    pub fn release_free(&mut self) {
+        self.free = Vec::new();
+        self.queues = Vec::new();
+        self.requests = Vec::new();
+    }
+
     /// A finished request: its handler, files and module state are dropped
     /// now, its storage is kept for the next one.
     fn give_request(&mut self, mut r: Box<Request>, ctx: &ReqContext) {
@@ -988,4 +995,23 @@ fn run_handler(r: &mut Request, cx: &mut Ctx) -> Flow {
 /// request had invalid bytes replaced; mod_accesslog logs the originals).
 fn raw_head_if_not_utf8(head: &[u8]) -> Option<Vec<u8>> {
     (!head.is_ascii() && std::str::from_utf8(head).is_err()).then(|| head.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BufPool;
+
+    #[test]
+    fn pool_keeps_buffers_until_released() {
+        let mut pool = BufPool::default();
+        let bufs: Vec<Vec<u8>> = (0..3).map(|_| pool.take()).collect();
+        for b in bufs {
+            pool.give(b);
+        }
+        assert_eq!(pool.free.len(), 3);
+        assert!(pool.take().capacity() >= super::READ_CHUNK);
+        pool.release_free();
+        assert!(pool.free.is_empty() && pool.free.capacity() == 0);
+        assert!(pool.queues.is_empty() && pool.requests.is_empty());
+    }
 }

@@ -407,6 +407,10 @@ struct Server {
     free_ids: Vec<usize>,
     live: usize,
     pool: BufPool,
+    /// Readiness events since the last tick, and whether any came since
+    /// memory was last given back ([`Server::tick`]).
+    events_since_tick: u64,
+    busy_since_trim: bool,
     signals: Signals,
     /// The signal pipe reported readiness this round.
     signal_ready: bool,
@@ -441,6 +445,8 @@ impl Server {
             free_ids: Vec::new(),
             live: 0,
             pool: BufPool::default(),
+            events_since_tick: 0,
+            busy_since_trim: false,
             signals,
             settings,
             now,
@@ -505,6 +511,7 @@ impl Server {
     }
 
     fn dispatch(&mut self, token: Token, readable: bool, peer_closed: bool) {
+        self.events_since_tick += 1;
         match token.0 {
             t if t == SIGNAL_TOKEN.0 => self.signal_ready = true,
             t if (LISTENER_BASE..(1 << 32)).contains(&t) => self.accept(t - LISTENER_BASE),
@@ -664,8 +671,17 @@ impl Server {
         }
     }
 
-    /// Once a second: connection timeouts and the modules' trigger hooks.
+    /// Once a second: connection timeouts and the modules' trigger hooks;
+    /// the first quiet second after a busy one gives pooled buffers and the
+    /// heap's free pages back (an idle server holds what it needs at rest).
     fn tick(&mut self) {
+        let quiet = self.events_since_tick == 0;
+        if quiet && self.busy_since_trim {
+            self.pool.release_free();
+            crate::sys::trim_heap();
+        }
+        self.busy_since_trim = !quiet;
+        self.events_since_tick = 0;
         crate::stat_cache::tick();
         self.scopes.reset();
         for id in 0..self.conns.len() {

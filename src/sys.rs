@@ -232,6 +232,12 @@ pub fn crypt(key: &str, salt: &str) -> Option<String> {
     Some(text.to_string_lossy().into_owned())
 }
 
+/// Hand the heap's free pages back to the kernel (`malloc_trim`).
+pub fn trim_heap() {
+    // SAFETY: malloc_trim only hands free heap pages back to the kernel.
+    unsafe { libc::malloc_trim(0) };
+}
+
 /// Startup is over: give back the memory only it used. `malloc_trim`
 /// returns the heap's free pages to the kernel, and the pages of this
 /// executable's read-only segments (code, constants, the relocation tables
@@ -243,8 +249,7 @@ pub fn crypt(key: &str, salt: &str) -> Option<String> {
 /// address space advised (0 when the executable has text relocations,
 /// whose written pages must not be dropped).
 pub fn release_startup_memory() -> usize {
-    // SAFETY: malloc_trim only hands free heap pages back to the kernel.
-    unsafe { libc::malloc_trim(0) };
+    trim_heap();
     let mut ranges: Vec<(usize, usize)> = Vec::new();
     // SAFETY: the callback only reads the program headers glibc passes it
     // and pushes into the Vec behind `data`, which outlives the call.
