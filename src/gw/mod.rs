@@ -46,14 +46,21 @@ pub trait GwProtocol {
     /// netstring, or the HTTP request head. Err(status) refuses the request.
     fn create_request(&mut self, r: &Request, host: &HostConf) -> Result<Vec<u8>, u16>;
     /// Move the complete request body from `body` into `out`, framed, with
-    /// the protocol's end marker.
-    fn feed_body(&mut self, body: &mut ChunkQueue, out: &mut ChunkQueue);
+    /// the protocol's end marker (default: as it is, for stream protocols).
+    fn feed_body(&mut self, body: &mut ChunkQueue, out: &mut ChunkQueue) {
+        out.append_queue(body);
+    }
     /// Decode bytes from the backend, appending response-stream bytes to
-    /// `out` (bounded internal buffering only).
-    fn process_response(&mut self, input: &[u8], out: &mut Vec<u8>) -> Progress;
+    /// `out` (bounded internal buffering only; default: passed through).
+    fn process_response(&mut self, input: &[u8], out: &mut Vec<u8>) -> Progress {
+        out.extend_from_slice(input);
+        Progress { ended: false }
+    }
     /// The backend closing the connection ends the response normally
-    /// (SCGI, HTTP without length); else it is an error (FastCGI).
-    fn eof_is_end(&self) -> bool;
+    /// (default: SCGI, HTTP without length); else it is an error (FastCGI).
+    fn eof_is_end(&self) -> bool {
+        true
+    }
     /// Adjust the parsed response headers (proxy remapping).
     fn response_headers(&mut self, _headers: &mut crate::http::headers::Headers) {}
     /// The request asked the backend to switch protocols (proxy `upgrade`):

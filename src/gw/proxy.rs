@@ -13,8 +13,7 @@
 //! Not supported: `connect` tunnels (CONNECT gets 405, as with it off).
 
 use super::config::HostConf;
-use super::{GwProtocol, Progress};
-use crate::chunk::ChunkQueue;
+use super::GwProtocol;
 use crate::config::validate::{get_kvany, get_kvstring, value_tobool};
 use crate::config::value::{Array, Value};
 use crate::http::backend_response::Backend;
@@ -424,19 +423,6 @@ impl GwProtocol for Proxy {
 
     fn create_request(&mut self, r: &Request, host: &HostConf) -> Result<Vec<u8>, u16> {
         Ok(self.request_head(r, host))
-    }
-
-    fn feed_body(&mut self, body: &mut ChunkQueue, out: &mut ChunkQueue) {
-        out.append_queue(body);
-    }
-
-    fn process_response(&mut self, input: &[u8], out: &mut Vec<u8>) -> Progress {
-        out.extend_from_slice(input);
-        Progress { ended: false }
-    }
-
-    fn eof_is_end(&self) -> bool {
-        true
     }
 
     fn response_headers(&mut self, headers: &mut Headers) {

@@ -7,8 +7,7 @@
 //! the backend closing the connection.
 
 use super::config::HostConf;
-use super::{GwProtocol, Progress};
-use crate::chunk::ChunkQueue;
+use super::GwProtocol;
 use crate::http::backend_response::Backend;
 use crate::request::Request;
 
@@ -72,19 +71,6 @@ impl GwProtocol for Scgi {
             Flavor::Scgi => Ok(scgi_head(&env)),
             Flavor::Uwsgi => uwsgi_head(&env),
         }
-    }
-
-    fn feed_body(&mut self, body: &mut ChunkQueue, out: &mut ChunkQueue) {
-        out.append_queue(body);
-    }
-
-    fn process_response(&mut self, input: &[u8], out: &mut Vec<u8>) -> Progress {
-        out.extend_from_slice(input);
-        Progress { ended: false }
-    }
-
-    fn eof_is_end(&self) -> bool {
-        true
     }
 }
 

@@ -3,12 +3,13 @@
 //! `$SERVER["socket"]` and remote-IP conditions are known then) is relayed
 //! byte for byte to a backend and back, until either side closes; no HTTP
 //! is parsed. Hosts, balancing and the gw statistics come from
-//! [`crate::gw`]; the relay is the connection's upgrade tunnel.
+//! [`crate::gw`]; the relay is the connection's upgrade tunnel. Client
+//! bytes that arrived before the backend connected go out first, as they
+//! are (the stream protocols' default `feed_body`).
 
-use crate::chunk::ChunkQueue;
 use crate::config::diagnostic::Diagnostic;
 use crate::gw::config::{HostConf, ServerKind};
-use crate::gw::{module, GwProtocol, Progress};
+use crate::gw::{module, GwProtocol};
 use crate::http::backend_response::Backend;
 use crate::plugin::registry::ModuleInit;
 use crate::plugin::Module;
@@ -24,21 +25,6 @@ impl GwProtocol for Transparent {
 
     fn create_request(&mut self, _r: &Request, _host: &HostConf) -> Result<Vec<u8>, u16> {
         Ok(Vec::new())
-    }
-
-    /// The client's bytes that arrived before the backend connected go out
-    /// as they are, first; the tunnel relays the rest.
-    fn feed_body(&mut self, body: &mut ChunkQueue, out: &mut ChunkQueue) {
-        out.append_queue(body);
-    }
-
-    fn process_response(&mut self, input: &[u8], out: &mut Vec<u8>) -> Progress {
-        out.extend_from_slice(input);
-        Progress { ended: false }
-    }
-
-    fn eof_is_end(&self) -> bool {
-        true
     }
 }
 
@@ -57,6 +43,7 @@ pub fn new(init: &ModuleInit) -> Result<Box<dyn Module>, Vec<Diagnostic>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chunk::ChunkQueue;
 
     #[test]
     fn bytes_pass_unchanged() {
