@@ -38,16 +38,8 @@ command -v wrk >/dev/null || { echo "wrk not installed" >&2; exit 1; }
 ulimit -n 32768 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 TICK=$(getconf CLK_TCK)
 
-DIR=$(mktemp -d /tmp/lrs-bench.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    sleep 0.3
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. bench/lib.sh
+bench_dir lrs-bench
 mkdir -p "$DIR/www"
 head -c 1024 /dev/urandom > "$DIR/www/1k.bin"
 head -c 1048576 /dev/urandom > "$DIR/www/1m.bin"
@@ -68,16 +60,6 @@ mimetype.assign = (".bin" => "application/octet-stream", ".html" => "text/html")
 CONF
 }
 
-# wait_port PORT: until something accepts on it (bounded).
-wait_port() {
-    for _ in $(seq 1 300); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on $1" >&2
-    return 1
-}
-
 # start NAME BINARY PORT [WRAPPER...]: sets PID_NAME.
 start() {
     local name=$1 bin=$2 port=$3
@@ -96,9 +78,6 @@ stop() { # PID
     kill -9 "$1" 2>/dev/null
 }
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "# lighttpd-rs vs lighttpd 1.4.69 — $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "# machine: nproc $(nproc), load $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r)"

@@ -22,16 +22,8 @@ for need in wrk "$PHP" "$OURS" "$THEIRS"; do
     command -v "$need" >/dev/null || { echo "missing: $need" >&2; exit 1; }
 done
 TICK=$(getconf CLK_TCK)
-DIR=$(mktemp -d /tmp/lrs-fcgi.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    sleep 0.5
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. bench/lib.sh
+bench_dir lrs-fcgi
 mkdir -p "$DIR/www"
 printf '<?php\nheader("X-Bench: 1");\necho "hello ", $_SERVER["REQUEST_URI"], "\\n";\n' \
     > "$DIR/www/index.php"
@@ -59,9 +51,6 @@ CONF
     echo "$1 does not answer" >&2; cat "$DIR/$1.stderr" "$DIR/$1.err" >&2; exit 1
 }
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "# FastCGI (php-cgi) lighttpd-rs vs lighttpd 1.4.69 — $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "# machine: nproc $(nproc), load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -17,16 +17,8 @@ WAIT=${WAIT:-2}
 [ -x "$OURS" ] || { echo "no $OURS: cargo build --release first" >&2; exit 1; }
 [ -x "$THEIRS" ] || { echo "no $THEIRS" >&2; exit 1; }
 
-DIR=$(mktemp -d /tmp/lrs-rss.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    sleep 0.3
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. bench/lib.sh
+bench_dir lrs-rss
 mkdir -p "$DIR/www"
 head -c 1024 /dev/urandom > "$DIR/www/1k.bin"
 BASE=$((20000 + RANDOM % 20000))
@@ -39,15 +31,6 @@ server.port = $2
 server.errorlog = "$DIR/$1.err"
 mimetype.assign = (".bin" => "application/octet-stream", ".html" => "text/html")
 CONF
-}
-
-wait_port() { # PORT
-    for _ in $(seq 1 300); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on $1" >&2
-    return 1
 }
 
 start() { # NAME BINARY PORT: sets PID_NAME
