@@ -283,7 +283,17 @@ impl ChunkQueue {
     /// Move `other` to the end of this queue, like [`ChunkQueue::append_queue`];
     /// a small all-memory `other` is copied instead (into the last memory
     /// chunk when it has room), so its buffers stay with it for reuse.
+    ///
+    /// A body that is one small file (a static file) is read with one
+    /// `pread` onto the end of the last memory chunk (the response head),
+    /// so head and body leave in one write with no copy in between.
     pub fn append_queue_small_copied(&mut self, other: &mut ChunkQueue) {
+        if let Some(Chunk::File { file, off, len, .. }) = other.chunks.front() {
+            if other.chunks.len() == 1 && self.read_onto_last(file, *off, *len) {
+                other.reset();
+                return;
+            }
+        }
         let all_mem = other.chunks.iter().all(|c| matches!(c, Chunk::Mem { .. }));
         if !all_mem || other.len > MEM_COALESCE as u64 {
             self.append_queue(other);
@@ -295,6 +305,26 @@ impl ChunkQueue {
             }
         }
         other.reset();
+    }
+
+    /// Reads `len` bytes of `file` at `off` onto the end of the last
+    /// memory chunk, if that stays within [`MEM_COALESCE`] bytes and the
+    /// whole range reads; else nothing changes.
+    fn read_onto_last(&mut self, file: &File, off: u64, len: u64) -> bool {
+        let Some(Chunk::Mem { data, off: from }) = self.chunks.back_mut() else {
+            return false;
+        };
+        let start = data.len();
+        if len == 0 || start - *from + len as usize > MEM_COALESCE {
+            return false;
+        }
+        data.resize(start + len as usize, 0);
+        if file.read_exact_at(&mut data[start..], off).is_err() {
+            data.truncate(start);
+            return false;
+        }
+        self.account_in(len, true);
+        true
     }
 
     /// Move every chunk of `other` to the end of this queue.
@@ -567,6 +597,27 @@ mod tests {
         assert_eq!(out, b"ef");
         assert!(q.is_empty());
         assert_eq!(q.bytes_out(), 6);
+    }
+
+    #[test]
+    fn a_small_file_body_is_read_behind_the_head() {
+        let file = Rc::new(temp_file_with(b"0123456789"));
+        let mut q = ChunkQueue::new();
+        q.append_mem(b"head:");
+        let mut body = ChunkQueue::new();
+        body.append_file(file.clone(), 2, 5);
+        q.append_queue_small_copied(&mut body);
+        assert!(body.is_empty());
+        assert_eq!((q.chunks.len(), q.len(), q.mem_bytes), (1, 10, 10));
+        let mut out = Vec::new();
+        q.read_into(&mut out, 100).unwrap();
+        assert_eq!(out, b"head:23456");
+        // past the file's end: stays a file chunk (its write fails later)
+        let mut q = ChunkQueue::new();
+        q.append_mem(b"head:");
+        body.append_file(file, 8, 5);
+        q.append_queue_small_copied(&mut body);
+        assert_eq!((q.chunks.len(), q.len(), q.mem_bytes), (2, 10, 5));
     }
 
     #[test]

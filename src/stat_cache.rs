@@ -24,6 +24,7 @@ const MAX_ENTRIES: usize = 512;
 /// Entries not used for this many seconds are dropped by [`tick`].
 const MAX_AGE: i64 = 2;
 
+#[derive(Clone)]
 struct Entry {
     meta: Metadata,
     /// Second the metadata was last checked.
@@ -39,6 +40,11 @@ struct Cache {
     entries: HashMap<String, Entry, rustc_hash::FxBuildHasher>,
     /// The second of the last [`tick`] (0: none yet, read the clock).
     now: i64,
+    /// A copy of the entry used last (a request looks its file up twice:
+    /// the existence check, then the handler's open): a repeat within the
+    /// same second compares one string instead of hashing. Cleared by
+    /// every change to `entries`.
+    last: Option<(String, Entry)>,
 }
 
 impl Cache {
@@ -84,10 +90,17 @@ impl Cache {
         now: i64,
         use_it: impl FnOnce(&mut Entry) -> R,
     ) -> io::Result<R> {
+        if let Some((p, e)) = &mut self.last {
+            if p == path && e.checked == now {
+                return Ok(use_it(e));
+            }
+        }
         match self.entries.get_mut(path) {
             Some(e) if e.checked == now => {
                 e.used = now;
-                return Ok(use_it(e));
+                let r = use_it(e);
+                self.remember(path);
+                return Ok(r);
             }
             Some(_) => {}
             None => {
@@ -98,7 +111,20 @@ impl Cache {
         self.lookup(path, now).map(use_it)
     }
 
+    /// Makes the entry of `path` the remembered one.
+    fn remember(&mut self, path: &str) {
+        let Some(e) = self.entries.get(path) else {
+            self.last = None;
+            return;
+        };
+        match &mut self.last {
+            Some((p, last)) if p == path => *last = e.clone(),
+            slot => *slot = Some((path.to_string(), e.clone())),
+        }
+    }
+
     fn lookup(&mut self, path: &str, now: i64) -> io::Result<&mut Entry> {
+        self.last = None;
         let fresh = match self.entries.get(path) {
             Some(e) if e.checked == now => None,
             Some(e) => match std::fs::metadata(path) {
@@ -127,6 +153,7 @@ impl Cache {
 
     /// Stores (or refreshes) the entry for `path` with metadata checked now.
     fn insert(&mut self, path: &str, meta: Metadata, now: i64) -> &mut Entry {
+        self.last = None;
         if self.entries.len() >= MAX_ENTRIES && !self.entries.contains_key(path) {
             self.entries.clear();
         }
@@ -144,6 +171,10 @@ impl Cache {
 
     /// See [`open`].
     fn open(&mut self, path: &str, now: i64) -> io::Result<(Rc<File>, Metadata)> {
+        if self.last.as_ref().is_some_and(|(_, e)| e.file.is_none()) {
+            // the fd is to be kept in the entry itself, not in the copy
+            self.last = None;
+        }
         self.with_entry(path, now, |e| Self::open_entry(e, path))?
     }
 
@@ -163,6 +194,7 @@ impl Cache {
     }
 
     fn prune(&mut self, now: i64) {
+        self.last = None;
         self.entries.retain(|_, e| now - e.used <= MAX_AGE);
     }
 }
@@ -255,6 +287,29 @@ mod tests {
         assert_eq!(err, Some(io::ErrorKind::NotFound));
         std::fs::write(&path, b"back").unwrap();
         assert_eq!(c.lookup(&path, 201).unwrap().meta.len(), 4);
+    }
+
+    #[test]
+    fn the_remembered_entry_keeps_the_fd_and_follows_changes() {
+        let mut c = Cache::default();
+        let path = temp_file("d.txt", b"one");
+        let m = c.with_entry(&path, 400, |e| e.meta.len()).unwrap();
+        assert_eq!(m, 3);
+        let (f1, _) = c.open(&path, 400).unwrap();
+        let (f2, _) = c.open(&path, 400).unwrap();
+        assert!(Rc::ptr_eq(&f1, &f2));
+        assert!(c.last.as_ref().is_some_and(|(_, e)| e.file.is_some()));
+        let other = temp_file("e.txt", b"other");
+        assert_eq!(c.with_entry(&other, 400, |e| e.meta.len()).unwrap(), 5);
+        let (f3, _) = c.open(&path, 400).unwrap();
+        assert!(Rc::ptr_eq(&f1, &f3));
+        std::fs::write(&path, b"three").unwrap();
+        let (f4, m4) = c.open(&path, 401).unwrap();
+        assert_eq!(m4.len(), 5);
+        assert!(!Rc::ptr_eq(&f1, &f4));
+        c.prune(401 + MAX_AGE + 1);
+        assert!(c.last.is_none());
+        assert_eq!(Rc::strong_count(&f4), 1);
     }
 
     #[test]

@@ -95,8 +95,48 @@ pub struct HeadScratch {
     folded: Vec<u8>,
     /// The normalised Host while it is checked.
     host: String,
+    /// The last Host checked and its result (requests on all connections
+    /// name the same few hosts; a repeat skips the checks).
+    host_memo: Option<HostMemo>,
     target: Target,
     uri: TargetScratch,
+}
+
+/// A Host value (lower-cased, as received), the options and port it was
+/// checked under, and the normalised value.
+#[derive(Debug)]
+struct HostMemo {
+    raw: String,
+    opts: ParseOpts,
+    scheme_port: u16,
+    checked: String,
+}
+
+impl HeadScratch {
+    /// `host` checked and normalised into `self.host` (lighttpd
+    /// `http_request_host_policy`), or the last result for the same input.
+    fn check_host(&mut self, host: &str, opts: &ParseOpts, scheme_port: u16) -> Result<(), u16> {
+        if let Some(m) = &self.host_memo {
+            if m.raw == host && m.opts == *opts && m.scheme_port == scheme_port {
+                self.host.clone_from(&m.checked);
+                return Ok(());
+            }
+        }
+        host_policy_into(host, opts, scheme_port, &mut self.host).map_err(|_| 400u16)?;
+        let m = self.host_memo.get_or_insert_with(|| HostMemo {
+            raw: String::new(),
+            opts: *opts,
+            scheme_port,
+            checked: String::new(),
+        });
+        // the strings are reused: no allocation per new host
+        m.raw.clear();
+        m.raw.push_str(host);
+        m.opts = *opts;
+        m.scheme_port = scheme_port;
+        m.checked.clone_from(&self.host);
+        Ok(())
+    }
 }
 
 /// A head lighttpd rejects: answer with `status`, then close the connection.
@@ -205,6 +245,9 @@ pub fn parse_head_into(
             .map_err(|status| (status, Some(target))),
         Err(status) => Err((status, None)),
     };
+    if result.is_err() {
+        p.head.headers.join_repeats();
+    }
     match result {
         Ok(()) => Ok(Some(head_len)),
         Err((status, target)) => Err(HeadError {
@@ -595,6 +638,7 @@ impl<'a> Parser<'a> {
                 self.header_value(name, raw_value)?;
             }
         }
+        self.head.headers.join_repeats();
         Ok(())
     }
 
@@ -668,7 +712,7 @@ impl<'a> Parser<'a> {
             }
             Some(Special::Host) | None => {}
         }
-        self.head.headers.add_joined(name, &value);
+        self.head.headers.add_repeat(name, &value);
         Ok(())
     }
 
@@ -723,10 +767,11 @@ impl<'a> Parser<'a> {
         if self.host_seen {
             // head.host keeps the value as received until the head is
             // accepted (a rejected head reports that one)
-            let checked = &mut self.scratch.host;
             let host = head.host.as_deref().unwrap_or("");
-            host_policy_into(host, self.opts, self.scheme_port, checked).map_err(|_| 400u16)?;
-            head.headers.set("Host", checked);
+            self.scratch.check_host(host, self.opts, self.scheme_port)?;
+            if self.scratch.host != host {
+                head.headers.set("Host", &self.scratch.host);
+            }
         } else if version == Version::Http11 {
             return Err(400);
         } else {

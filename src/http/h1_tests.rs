@@ -433,3 +433,38 @@ fn find_lf_agrees_with_a_bytewise_scan_at_every_offset_and_length() {
         }
     }
 }
+
+#[test]
+fn a_reused_scratch_checks_each_host_under_its_own_options() {
+    let mut head = RequestHead::default();
+    let mut scratch = HeadScratch::default();
+    let mut host_of = |host: &str, opts: &ParseOpts, port: u16| {
+        let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        parse_head_into(req.as_bytes(), opts, 8192, port, &mut head, &mut scratch)
+            .map(|_| {
+                (
+                    head.host.clone(),
+                    head.headers.get("Host").map(str::to_string),
+                )
+            })
+            .map_err(|e| e.status)
+    };
+    let normal = ParseOpts::default();
+    let raw = ParseOpts {
+        host_strict: false,
+        host_normalize: false,
+        ..ParseOpts::default()
+    };
+    let both = |h: &str| Ok((Some(h.to_string()), Some(h.to_string())));
+    for _ in 0..2 {
+        assert_eq!(host_of("Example.COM:80", &normal, 80), both("example.com"));
+    }
+    assert_eq!(
+        host_of("Example.COM:80", &normal, 443),
+        both("example.com:80")
+    );
+    assert_eq!(host_of("Example.COM:80", &raw, 80), both("example.com:80"));
+    assert_eq!(host_of("a..b", &normal, 80), Err(400));
+    assert_eq!(host_of("a..b", &normal, 80), Err(400));
+    assert_eq!(host_of("example.com:80", &normal, 80), both("example.com"));
+}

@@ -3,76 +3,92 @@
 //! way lighttpd does when it stores them (lighttpd src/http_header.c
 //! `http_header_request_append`: values joined with ", ", or "; " for Cookie).
 
+use std::ops::Range;
+
 /// Header fields in arrival (or insertion) order.
 ///
-/// Values are UTF-8 `String`s; bytes that are not valid UTF-8 were replaced
-/// (U+FFFD) when the head was parsed.
+/// Every field is kept as the line it is sent as, `Name: value\r\n`, in
+/// one text buffer, so adding a field copies its name and value once and a
+/// response head copies all its fields with one copy when nothing needs
+/// filtering ([`Headers::wire`]). A value that is replaced or extended
+/// moves its field to the end of the buffer; the bytes left behind are
+/// reclaimed when they make up half of it.
 ///
-/// [`Headers::clear`] keeps the fields' heap blocks: `entries[live..]` are
-/// spare fields whose strings the next appends reuse, so a request object
-/// recycled across keep-alive requests stores its headers without
-/// allocating.
-#[derive(Default)]
+/// Values are UTF-8 `String`s; bytes that are not valid UTF-8 were replaced
+/// (U+FFFD) when the head was parsed. [`Headers::clear`] keeps the buffers,
+/// so a request object recycled across keep-alive requests stores its
+/// headers without allocating.
+#[derive(Default, Clone)]
 pub struct Headers {
-    entries: Vec<Field>,
-    /// Fields in use: `entries[..live]`.
-    live: usize,
-}
-
-/// One field in one allocation: the name followed by the value (a field
-/// costs one heap block, and a replaced or extended value reuses it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Field {
     text: String,
-    name_len: usize,
+    /// The live fields in order.
+    fields: Vec<Span>,
+    /// One bit per [`bucket`] holding a live field's name: most lookups
+    /// are for names a request or response does not have, and this
+    /// answers them without a scan.
+    present: u64,
+    /// `text` is not just the fields' lines in order (a field was moved
+    /// or removed).
+    out_of_order: bool,
+    /// Bytes of `text` no field uses any more.
+    unused: usize,
+    /// Fields added by [`Headers::add_repeat`] wait for
+    /// [`Headers::join_repeats`].
+    repeats: bool,
+    /// A field a response head filters or notes: an empty value, or a name
+    /// of the length of Date, Server, Connection, X-Sendfile,
+    /// Content-Encoding or an X-LIGHTTPD- prefix.
+    special: bool,
 }
 
-impl Field {
-    fn fill(&mut self, name: &str, value: &str) {
-        self.text.clear();
-        self.text.push_str(name);
-        self.text.push_str(value);
-        self.name_len = name.len();
+/// Where a field's line is in [`Headers::text`].
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: u32,
+    name_len: u32,
+    /// After the line's `\r\n`.
+    end: u32,
+}
+
+impl Span {
+    fn name(self) -> Range<usize> {
+        self.start as usize..(self.start + self.name_len) as usize
     }
 
-    fn name(&self) -> &str {
-        &self.text[..self.name_len]
+    fn value(self) -> Range<usize> {
+        (self.start + self.name_len + 2) as usize..(self.end - 2) as usize
     }
 
-    fn value(&self) -> &str {
-        &self.text[self.name_len..]
-    }
-
-    /// Lengths first: most fields a lookup passes differ in length; then
-    /// the same spelling (one `memcmp`; lookups use the usual spelling)
-    /// before the byte-by-byte case-insensitive compare.
-    fn is(&self, name: &str) -> bool {
-        if self.name_len != name.len() {
-            return false;
-        }
-        let mine = &self.text.as_bytes()[..self.name_len];
-        mine == name.as_bytes() || mine.eq_ignore_ascii_case(name.as_bytes())
-    }
-
-    fn set_value(&mut self, value: &str) {
-        self.text.truncate(self.name_len);
-        self.text.push_str(value);
+    fn line(self) -> Range<usize> {
+        self.start as usize..self.end as usize
     }
 }
 
-impl Clone for Headers {
-    /// Clones the live fields only.
-    fn clone(&self) -> Headers {
-        Headers {
-            entries: self.fields().to_vec(),
-            live: self.live,
+/// A name's bit in [`Headers::present`], from its length and its last
+/// letter (case folded).
+fn bucket(name: &str) -> u64 {
+    let last = name.as_bytes().last().map_or(0, |&c| c | 0x20);
+    1 << ((name.len() + usize::from(last) * 7) & 63)
+}
+
+/// Could a response head have to drop or note this field (see
+/// [`Headers::special`])?
+fn is_special(name: &str, value: &str) -> bool {
+    let n = name.as_bytes();
+    let is = |other: &str| n.eq_ignore_ascii_case(other.as_bytes());
+    value.is_empty()
+        || match n.len() {
+            4 => is("Date"),
+            6 => is("Server"),
+            10 => is("Connection") || is("X-Sendfile"),
+            16 => is("Content-Encoding"),
+            len => len >= 11 && n[0] | 0x20 == b'x' && n[..11].eq_ignore_ascii_case(b"X-LIGHTTPD-"),
         }
-    }
 }
 
 impl PartialEq for Headers {
     fn eq(&self, other: &Headers) -> bool {
-        self.fields() == other.fields()
+        self.iter().eq(other.iter())
     }
 }
 
@@ -85,51 +101,181 @@ impl std::fmt::Debug for Headers {
 }
 
 impl Headers {
-    /// Spare fields kept by [`Headers::clear`] (more are dropped).
-    const MAX_SPARE: usize = 32;
-    /// A spare field larger than this is dropped rather than kept.
-    const MAX_SPARE_FIELD: usize = 512;
+    /// Text buffer kept by [`Headers::clear`] (a larger one is dropped).
+    const MAX_KEPT_TEXT: usize = 4096;
+    /// Field slots kept by [`Headers::clear`].
+    const MAX_KEPT_FIELDS: usize = 64;
 
     pub fn new() -> Headers {
         Headers::default()
     }
 
-    /// Removes every field, keeping (a bounded number of) their heap
-    /// blocks for the next appends.
+    /// Removes every field, keeping (bounded) buffers for the next appends.
     pub fn clear(&mut self) {
-        self.live = 0;
-        self.entries
-            .retain(|f| f.text.capacity() <= Self::MAX_SPARE_FIELD);
-        self.entries.truncate(Self::MAX_SPARE);
-    }
-
-    fn fields(&self) -> &[Field] {
-        &self.entries[..self.live]
-    }
-
-    /// A new field at the end of the live ones (a spare one if any).
-    fn push_field(&mut self, name: &str, value: &str) {
-        if self.live == self.entries.len() {
-            self.entries.push(Field {
-                text: String::with_capacity(name.len() + value.len()),
-                name_len: 0,
-            });
+        self.text.clear();
+        if self.text.capacity() > Self::MAX_KEPT_TEXT {
+            self.text = String::new();
         }
-        self.entries[self.live].fill(name, value);
-        self.live += 1;
+        self.fields.clear();
+        if self.fields.capacity() > Self::MAX_KEPT_FIELDS {
+            self.fields = Vec::new();
+        }
+        self.present = 0;
+        self.unused = 0;
+        self.repeats = false;
+        self.out_of_order = false;
+        self.special = false;
     }
 
-    /// Keeps the live fields `keep` accepts, in order; the others become
-    /// spare.
-    fn retain_fields(&mut self, mut keep: impl FnMut(&Field) -> bool) {
-        let mut kept = 0;
-        for i in 0..self.live {
-            if keep(&self.entries[i]) {
-                self.entries.swap(kept, i);
-                kept += 1;
+    fn name_at(&self, span: Span) -> &str {
+        &self.text[span.name()]
+    }
+
+    fn value_at(&self, span: Span) -> &str {
+        &self.text[span.value()]
+    }
+
+    /// Is the field at `span` named `name`? Lengths first: most fields a
+    /// lookup passes differ in length; then the same spelling (lookups use
+    /// the usual spelling) before the case-insensitive compare.
+    fn is(&self, span: Span, name: &str) -> bool {
+        if span.name_len as usize != name.len() {
+            return false;
+        }
+        let mine = self.text[span.name()].as_bytes();
+        mine == name.as_bytes() || mine.eq_ignore_ascii_case(name.as_bytes())
+    }
+
+    /// Writes `name: value<sep>more\r\n` at the end of the text.
+    /// `name` and `value` are ranges of the text, or empty when `more`
+    /// holds a new name and value.
+    fn write_line(&mut self, name: Range<usize>, value: Range<usize>, more: (&str, &str)) -> Span {
+        let start = self.text.len();
+        let mut name_len = name.len();
+        if name.is_empty() {
+            name_len = more.0.len();
+            self.text.push_str(more.0);
+            self.text.push_str(": ");
+            self.text.push_str(more.1);
+        } else {
+            self.copy_within_to_end(name);
+            self.text.push_str(": ");
+            let has_value = !value.is_empty();
+            self.copy_within_to_end(value);
+            if has_value && !more.1.is_empty() {
+                self.text.push_str(more.0);
             }
+            self.text.push_str(more.1);
         }
-        self.live = kept;
+        self.text.push_str("\r\n");
+        Span {
+            start: start as u32,
+            name_len: name_len as u32,
+            end: self.text.len() as u32,
+        }
+    }
+
+    /// Appends a copy of `text[range]` (a range on character boundaries).
+    fn copy_within_to_end(&mut self, range: Range<usize>) {
+        let mut bytes = std::mem::take(&mut self.text).into_bytes();
+        bytes.extend_from_within(range);
+        self.text = String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    }
+
+    /// When the bytes no field uses are over half the text (and more than
+    /// a little), rewrite the text with the live lines only, in order.
+    #[inline]
+    fn compact_if_sparse(&mut self) {
+        if self.unused > 256 || (self.fields.is_empty() && !self.text.is_empty()) {
+            self.compact();
+        }
+    }
+
+    #[inline(never)]
+    fn compact(&mut self) {
+        if self.fields.is_empty() {
+            self.text.clear();
+            self.unused = 0;
+            self.out_of_order = false;
+            return;
+        }
+        if self.unused <= 256 || self.unused * 2 < self.text.len() {
+            return;
+        }
+        let mut text = String::with_capacity(self.text.len() - self.unused);
+        for span in &mut self.fields {
+            let start = text.len() as u32;
+            text.push_str(&self.text[span.line()]);
+            span.end = span.end - span.start + start;
+            span.start = start;
+        }
+        self.text = text;
+        self.unused = 0;
+        self.out_of_order = false;
+    }
+
+    /// A new field at the end.
+    fn push_field(&mut self, name: &str, value: &str) {
+        self.compact_if_sparse();
+        let span = self.write_line(0..0, 0..0, (name, value));
+        self.fields.push(span);
+        self.present |= bucket(name);
+        self.special |= is_special(name, value);
+    }
+
+    /// The field at index `i` gets `value` (or its value extended by
+    /// `sep` + `value` when `extend`): rewritten in place when it is the
+    /// last line of the text, else written anew at the end.
+    fn rewrite(&mut self, i: usize, value: &str, extend: Option<&str>) {
+        self.compact_if_sparse();
+        let span = self.fields[i];
+        let last = span.end as usize == self.text.len();
+        let new = if last {
+            match extend {
+                Some(sep) => {
+                    self.text.truncate(span.end as usize - 2);
+                    if !span.value().is_empty() {
+                        self.text.push_str(sep);
+                    }
+                }
+                None => self.text.truncate(span.value().start),
+            }
+            self.text.push_str(value);
+            self.text.push_str("\r\n");
+            Span {
+                end: self.text.len() as u32,
+                ..span
+            }
+        } else {
+            let old_value = if extend.is_some() { span.value() } else { 0..0 };
+            let sep = extend.unwrap_or("");
+            let new = self.write_line(span.name(), old_value, (sep, value));
+            self.unused += span.line().len();
+            self.out_of_order = true;
+            new
+        };
+        self.fields[i] = new;
+        let name = &self.text[new.name()];
+        self.special |= is_special(name, &self.text[new.value()]);
+    }
+
+    /// Keeps the fields `keep` accepts, in order.
+    fn retain_fields(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        let mut fields = std::mem::take(&mut self.fields);
+        let before = fields.len();
+        let mut dropped = 0;
+        fields.retain(|&span| {
+            let kept = keep(self.name_at(span));
+            dropped += if kept { 0 } else { span.line().len() };
+            kept
+        });
+        self.unused += dropped;
+        if fields.len() != before {
+            self.out_of_order = true;
+            self.present = fields.iter().fold(0, |p, &s| p | bucket(self.name_at(s)));
+        }
+        self.fields = fields;
     }
 
     /// Adds a separate field (e.g. repeated `Set-Cookie` response headers).
@@ -157,16 +303,64 @@ impl Headers {
             return;
         }
         match self.position(name) {
-            Some(i) => {
-                let sep = joiner(name);
-                let f = &mut self.entries[i];
-                if !f.value().is_empty() {
-                    f.text.push_str(sep);
-                }
-                f.text.push_str(value);
+            Some(i) => self.rewrite(i, value, Some(joiner(name))),
+            None => self.append(name, value),
+        }
+    }
+
+    /// [`Headers::add_joined`] for a whole head of fields: a repeat of an
+    /// earlier field that is not the last one is kept as its own field
+    /// until [`Headers::join_repeats`], so joining many interleaved
+    /// repeats costs one pass, not a move each. Until then `get` sees the
+    /// first value only.
+    pub fn add_repeat(&mut self, name: &str, value: &str) {
+        if value.is_empty() {
+            return;
+        }
+        match self.position(name) {
+            Some(i) if i + 1 == self.fields.len() => self.rewrite(i, value, Some(joiner(name))),
+            Some(_) => {
+                self.push_field(name, value);
+                self.repeats = true;
             }
             None => self.append(name, value),
         }
+    }
+
+    /// Joins the fields [`Headers::add_repeat`] kept apart into the first
+    /// of each name, as [`Headers::add_joined`] would have.
+    pub fn join_repeats(&mut self) {
+        if !std::mem::take(&mut self.repeats) {
+            return;
+        }
+        let fields = std::mem::take(&mut self.fields);
+        let old = std::mem::take(&mut self.text);
+        let mut joined = vec![false; fields.len()];
+        for (i, &first) in fields.iter().enumerate() {
+            if joined[i] {
+                continue;
+            }
+            let name = &old[first.name()];
+            let start = self.text.len();
+            self.text
+                .push_str(&old[first.line().start..first.value().end]);
+            for (j, &later) in fields.iter().enumerate().skip(i + 1) {
+                let other = &old[later.name()];
+                if other.len() == name.len() && other.eq_ignore_ascii_case(name) {
+                    joined[j] = true;
+                    self.text.push_str(joiner(name));
+                    self.text.push_str(&old[later.value()]);
+                }
+            }
+            self.text.push_str("\r\n");
+            self.fields.push(Span {
+                start: start as u32,
+                name_len: first.name_len,
+                end: self.text.len() as u32,
+            });
+        }
+        self.unused = 0;
+        self.out_of_order = false;
     }
 
     /// Adds a field right after the last field of the same name (or at the
@@ -174,28 +368,31 @@ impl Headers {
     /// first one when it serialises them.
     pub fn insert_grouped(&mut self, name: &str, value: &str) {
         let at = self
-            .fields()
+            .fields
             .iter()
-            .rposition(|f| f.is(name))
-            .map_or(self.live, |i| i + 1);
+            .rposition(|&s| self.is(s, name))
+            .map_or(self.fields.len(), |i| i + 1);
         self.push_field(name, value);
-        self.entries[at..self.live].rotate_right(1);
+        if at + 1 != self.fields.len() {
+            self.fields[at..].rotate_right(1);
+            self.out_of_order = true;
+        }
     }
 
     /// Replaces every field of that name with one field (or appends it).
     pub fn set(&mut self, name: &str, value: &str) {
         match self.position(name) {
             Some(i) => {
-                self.entries[i].set_value(value);
-                if !self.fields()[i + 1..].iter().any(|f| f.is(name)) {
-                    return;
+                self.rewrite(i, value, None);
+                let later = self.fields[i + 1..].iter().any(|&s| self.is(s, name));
+                if later {
+                    let mut seen = 0;
+                    self.retain_fields(|n| {
+                        let same = n.len() == name.len() && n.eq_ignore_ascii_case(name);
+                        seen += usize::from(same);
+                        !same || seen == 1
+                    });
                 }
-                let mut seen = 0;
-                self.retain_fields(|f| {
-                    let same = f.is(name);
-                    seen += usize::from(same);
-                    !same || seen == 1
-                });
             }
             None => self.append(name, value),
         }
@@ -203,12 +400,14 @@ impl Headers {
 
     /// Removes every field of that name.
     pub fn remove(&mut self, name: &str) {
-        self.retain_fields(|f| !f.is(name));
+        if self.position(name).is_some() {
+            self.retain_fields(|n| !(n.len() == name.len() && n.eq_ignore_ascii_case(name)));
+        }
     }
 
     /// The first field's value.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.position(name).map(|i| self.entries[i].value())
+        self.position(name).map(|i| self.value_at(self.fields[i]))
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -219,10 +418,10 @@ impl Headers {
     /// presents a header to `$REQUEST_HEADER[...]` conditions and backends.
     pub fn get_all_joined(&self, name: &str) -> Option<String> {
         let mut values = self
-            .fields()
+            .fields
             .iter()
-            .filter(|f| f.is(name))
-            .map(Field::value)
+            .filter(|&&s| self.is(s, name))
+            .map(|&s| self.value_at(s))
             .peekable();
         values.peek()?;
         Some(values.collect::<Vec<_>>().join(joiner(name)))
@@ -230,19 +429,42 @@ impl Headers {
 
     /// Fields in order, as (name, value).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.fields().iter().map(|f| (f.name(), f.value()))
+        self.fields
+            .iter()
+            .map(|&s| (self.name_at(s), self.value_at(s)))
+    }
+
+    /// Fields in order, as (name, value, the line `name: value\r\n`).
+    pub fn lines(&self) -> impl Iterator<Item = (&str, &str, &[u8])> {
+        self.fields.iter().map(|&s| {
+            (
+                self.name_at(s),
+                self.value_at(s),
+                self.text[s.line()].as_bytes(),
+            )
+        })
+    }
+
+    /// Every field's line in order as one block, when no field is one a
+    /// response head would drop or note (see [`is_special`]); else None
+    /// and the caller goes field by field with [`Headers::lines`].
+    pub fn wire(&self) -> Option<&[u8]> {
+        (!self.out_of_order && !self.special).then_some(self.text.as_bytes())
     }
 
     pub fn len(&self) -> usize {
-        self.live
+        self.fields.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.live == 0
+        self.fields.is_empty()
     }
 
     fn position(&self, name: &str) -> Option<usize> {
-        self.fields().iter().position(|f| f.is(name))
+        if self.present & bucket(name) == 0 {
+            return None;
+        }
+        self.fields.iter().position(|&s| self.is(s, name))
     }
 }
 
@@ -321,6 +543,46 @@ mod tests {
     }
 
     #[test]
+    fn repeats_joined_in_one_pass_match_add_joined() {
+        let lines = [
+            ("Accept", "a"),
+            ("X", "1"),
+            ("accept", "b"),
+            ("Cookie", "x=1"),
+            ("X", "2"),
+            ("cookie", "y=2"),
+            ("X", "3"),
+            ("Empty", ""),
+            ("ACCEPT", "c"),
+        ];
+        let mut one = Headers::new();
+        let mut other = Headers::new();
+        for (n, v) in lines {
+            one.add_joined(n, v);
+            other.add_repeat(n, v);
+        }
+        other.join_repeats();
+        assert_eq!(one, other);
+        assert_eq!(other.get("accept"), Some("a, b, c"));
+        assert_eq!(
+            other.wire(),
+            Some(&b"Accept: a, b, c\r\nX: 1, 2, 3\r\nCookie: x=1; y=2\r\n"[..])
+        );
+    }
+
+    #[test]
+    fn interleaved_repeats_cost_one_pass() {
+        let mut h = Headers::new();
+        for i in 0..5000 {
+            h.add_repeat(if i % 2 == 0 { "A" } else { "B" }, "xxxxxxxx");
+        }
+        h.join_repeats();
+        assert_eq!(h.len(), 2);
+        assert_eq!(h.get("a").map(str::len), Some(2500 * 10 - 2));
+        assert!(h.text.len() < 2 * 2500 * 10 + 32);
+    }
+
+    #[test]
     fn get_all_joined_over_separate_fields() {
         let mut h = Headers::new();
         h.append("Set-Cookie", "a");
@@ -380,6 +642,105 @@ mod tests {
         other.append("D", "4");
         other.append("E", "6");
         assert_eq!(h, other);
+    }
+
+    #[test]
+    fn lookups_after_every_kind_of_change() {
+        let names = [
+            "Host",
+            "host",
+            "ETag",
+            "Range",
+            "If-Range",
+            "X-A",
+            "x-b",
+            "Content-Length",
+        ];
+        let mut h = Headers::new();
+        for (i, n) in names.iter().enumerate() {
+            h.append(n, &i.to_string());
+            assert!(names[..=i].iter().all(|m| h.contains(m)), "{n}");
+            assert!(!h.contains("If-None-Match") && !h.contains("Hos"));
+        }
+        h.remove("HOST");
+        assert!(!h.contains("host") && h.contains("etag") && h.contains("x-B"));
+        h.set("range", "bytes=0-1");
+        assert_eq!(h.get("Range"), Some("bytes=0-1"));
+        h.clear();
+        assert!(names.iter().all(|n| !h.contains(n)));
+        h.add_joined("Accept", "a");
+        assert_eq!(h.get("ACCEPT"), Some("a"));
+        assert!(!h.contains("Range"));
+        let copy = h.clone();
+        assert_eq!(copy.get("accept"), Some("a"));
+    }
+
+    #[test]
+    fn large_buffers_are_not_kept_and_moved_values_are_reclaimed() {
+        let mut h = Headers::new();
+        h.append("Big", &"x".repeat(8192));
+        h.clear();
+        assert!(h.text.capacity() <= Headers::MAX_KEPT_TEXT);
+        h.append("A", "1");
+        h.append("B", "2");
+        for i in 0..1000 {
+            h.set("A", &format!("value {i}"));
+            h.set("B", &format!("value {i}"));
+        }
+        assert!(h.text.len() < 1024, "{}", h.text.len());
+        assert_eq!(h.get("a"), Some("value 999"));
+        assert_eq!(h.iter().count(), 2);
+    }
+
+    #[test]
+    fn wire_is_the_head_block_only_when_nothing_needs_filtering() {
+        let mut h = Headers::new();
+        h.append("Content-Type", "text/html");
+        h.set("ETag", "\"1\"");
+        h.set_u64("Content-Length", 12);
+        assert_eq!(
+            h.wire(),
+            Some(&b"Content-Type: text/html\r\nETag: \"1\"\r\nContent-Length: 12\r\n"[..])
+        );
+        h.set("Content-Type", "text/plain");
+        assert_eq!(h.wire(), None, "moved: out of order");
+        let expect: Vec<u8> = h.lines().flat_map(|(_, _, l)| l.to_vec()).collect();
+        assert_eq!(
+            expect,
+            b"Content-Type: text/plain\r\nETag: \"1\"\r\nContent-Length: 12\r\n"
+        );
+        h.clear();
+        h.append("Date", "x");
+        assert_eq!(h.wire(), None, "Date is noted by the head writer");
+        h.clear();
+        h.append("X-A", "1");
+        h.insert_grouped("Set-Cookie", "a");
+        h.insert_grouped("X-A", "2");
+        assert_eq!(h.wire(), None);
+        assert_eq!(
+            h.iter().collect::<Vec<_>>(),
+            vec![("X-A", "1"), ("X-A", "2"), ("Set-Cookie", "a")]
+        );
+    }
+
+    #[test]
+    fn lines_are_the_fields_as_sent() {
+        let mut h = Headers::new();
+        h.append("A", "1");
+        h.add_joined("a", "2");
+        h.append("Empty", "");
+        h.add_joined("Empty", "x");
+        h.set("B", "long value");
+        h.set("b", "v");
+        let lines: Vec<_> = h.lines().map(|(n, v, l)| (n, v, l.to_vec())).collect();
+        assert_eq!(
+            lines,
+            vec![
+                ("A", "1, 2", b"A: 1, 2\r\n".to_vec()),
+                ("Empty", "x", b"Empty: x\r\n".to_vec()),
+                ("B", "v", b"B: v\r\n".to_vec()),
+            ]
+        );
     }
 
     #[test]

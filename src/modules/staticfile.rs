@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 use std::fs::{File, Metadata};
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::rc::Rc;
 
 use crate::config::diagnostic::Diagnostic;
@@ -17,9 +17,6 @@ use crate::plugin::registry::ModuleInit;
 use crate::plugin::{Ctx, Flow, Hook, Module};
 use crate::request::prepare::open_error_status;
 use crate::request::Request;
-
-/// Files up to this size are read into memory (one writev with the head).
-const SMALL_FILE: u64 = 16 * 1024;
 
 /// The module; `static-file.*` is part of the core config (`r.conf`).
 pub struct StaticFile;
@@ -145,21 +142,10 @@ fn with_validator_strings<T>(
     })
 }
 
-/// The file as the body: in memory when small, else a sendfile chunk.
+/// The file as the body, by reference: a small one is read straight
+/// behind the response head when it is queued (ChunkQueue::
+/// append_queue_small_copied), a large one goes out with sendfile. HEAD
+/// keeps the length and sends no body.
 fn queue_body(r: &mut Request, file: Rc<File>, len: u64) {
-    if r.is_head() || len == 0 {
-        // HEAD: the head is written, the body dropped; keep the length.
-        r.resp.body.append_file(file, 0, len);
-        return;
-    }
-    if len <= SMALL_FILE {
-        let read = r.resp.body.append_filled(|buf| {
-            buf.resize(len as usize, 0);
-            file.read_exact_at(buf, 0)
-        });
-        if read.is_ok() {
-            return;
-        }
-    }
     r.resp.body.append_file(file, 0, len);
 }

@@ -351,7 +351,12 @@ pub fn write_head(r: &Request, date: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\r\n");
     let mut has_date = false;
     let mut has_server = false;
-    for (name, value) in r.resp.headers.iter() {
+    if let Some(block) = r.resp.headers.wire() {
+        // no field to drop, no Date or Server of its own: one copy
+        out.extend_from_slice(block);
+        return finish_head(r, date, out, has_date, has_server);
+    }
+    for (name, value, line) in r.resp.headers.lines() {
         if value.is_empty() {
             continue;
         }
@@ -361,8 +366,14 @@ pub fn write_head(r: &Request, date: &str, out: &mut Vec<u8>) {
             _ if skip_header(name, r.resp.status) => continue,
             _ => {}
         }
-        push_header(out, name, value);
+        out.extend_from_slice(line);
     }
+    finish_head(r, date, out, has_date, has_server);
+}
+
+/// Connection, Date and Server (unless the fields had them), then the
+/// blank line.
+fn finish_head(r: &Request, date: &str, out: &mut Vec<u8>, has_date: bool, has_server: bool) {
     if let Some(conn) = connection_value(r) {
         push_header(out, "Connection", conn);
     }
