@@ -3,7 +3,7 @@
 //! redirect decision (`http_cgi_local_redir`). The caller gathers the request
 //! and socket facts; this builds the variables in lighttpd's order.
 
-use crate::http::headers::{decimal, Headers};
+use crate::http::headers::Headers;
 
 /// Everything the environment is built from.
 #[derive(Debug, Clone, Default)]
@@ -62,9 +62,9 @@ pub fn cgi_env(r: &CgiRequest) -> Vec<(String, String)> {
 /// The environment, in lighttpd's order, handed to `set` pair by pair
 /// without building strings for it (a backend encodes them directly).
 pub fn each_var(r: &CgiRequest, set: &mut dyn FnMut(&str, &str)) {
-    let mut digits = [0u8; 20];
+    let mut digits = itoa::Buffer::new();
     if !r.authorizer {
-        set("CONTENT_LENGTH", decimal(r.content_length, &mut digits));
+        set("CONTENT_LENGTH", digits.format(r.content_length));
     }
     set("QUERY_STRING", r.query);
     set(
@@ -112,10 +112,7 @@ pub fn each_var(r: &CgiRequest, set: &mut dyn FnMut(&str, &str)) {
     // Empty without a Host (lighttpd 1.4.69 sends SERVER_ADDR's pointer with length 0).
     set("SERVER_NAME", host_without_port(r.server_name));
     set("REMOTE_ADDR", r.remote_addr);
-    set(
-        "REMOTE_PORT",
-        decimal(u64::from(r.remote_port), &mut digits),
-    );
+    set("REMOTE_PORT", digits.format(r.remote_port));
     let mut name = String::new();
     for (k, v) in r.headers.into_iter().flat_map(Headers::iter) {
         if v.is_empty() || k.eq_ignore_ascii_case("proxy") {

@@ -72,18 +72,27 @@ fn bucket(name: &str) -> u64 {
 }
 
 /// Could a response head have to drop or note this field (see
-/// [`Headers::special`])?
+/// [`Headers::special`])? The length decides whether a name is compared.
+#[inline]
 fn is_special(name: &str, value: &str) -> bool {
     let n = name.as_bytes();
-    let is = |other: &str| n.eq_ignore_ascii_case(other.as_bytes());
     value.is_empty()
         || match n.len() {
-            4 => is("Date"),
-            6 => is("Server"),
-            10 => is("Connection") || is("X-Sendfile"),
-            16 => is("Content-Encoding"),
-            len => len >= 11 && n[0] | 0x20 == b'x' && n[..11].eq_ignore_ascii_case(b"X-LIGHTTPD-"),
+            4 | 6 | 10 | 16 => special_name(n),
+            len => len >= 11 && n[0] | 0x20 == b'x' && special_name(n),
         }
+}
+
+#[inline(never)]
+fn special_name(n: &[u8]) -> bool {
+    let is = |other: &str| n.eq_ignore_ascii_case(other.as_bytes());
+    match n.len() {
+        4 => is("Date"),
+        6 => is("Server"),
+        10 => is("Connection") || is("X-Sendfile"),
+        16 => is("Content-Encoding"),
+        _ => n[..11].eq_ignore_ascii_case(b"X-LIGHTTPD-"),
+    }
 }
 
 impl PartialEq for Headers {
@@ -147,47 +156,36 @@ impl Headers {
     }
 
     /// Writes `name: value<sep>more\r\n` at the end of the text.
-    /// `name` and `value` are ranges of the text, or empty when `more`
-    /// holds a new name and value.
-    fn write_line(&mut self, name: Range<usize>, value: Range<usize>, more: (&str, &str)) -> Span {
-        let start = self.text.len();
-        let mut name_len = name.len();
-        if name.is_empty() {
-            name_len = more.0.len();
-            self.text.push_str(more.0);
-            self.text.push_str(": ");
-            self.text.push_str(more.1);
-        } else {
-            self.copy_within_to_end(name);
-            self.text.push_str(": ");
-            let has_value = !value.is_empty();
-            self.copy_within_to_end(value);
-            if has_value && !more.1.is_empty() {
-                self.text.push_str(more.0);
-            }
-            self.text.push_str(more.1);
-        }
-        self.text.push_str("\r\n");
-        Span {
-            start: start as u32,
-            name_len: name_len as u32,
-            end: self.text.len() as u32,
-        }
-    }
-
-    /// Appends a copy of `text[range]` (a range on character boundaries).
-    fn copy_within_to_end(&mut self, range: Range<usize>) {
+    /// Writes the field at `span` anew at the end of the text with
+    /// `value`, after its old value and `sep` when extending (and the old
+    /// value is not empty).
+    fn rewrite_at_end(&mut self, span: Span, value: &str, extend: Option<&str>) -> Span {
         let mut bytes = std::mem::take(&mut self.text).into_bytes();
-        bytes.extend_from_within(range);
+        let start = bytes.len();
+        bytes.extend_from_within(span.name());
+        bytes.extend_from_slice(b": ");
+        if let Some(sep) = extend.filter(|_| !span.value().is_empty()) {
+            bytes.extend_from_within(span.value());
+            bytes.extend_from_slice(sep.as_bytes());
+        }
+        bytes.extend_from_slice(value.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+        let end = bytes.len();
+        // copies of whole UTF-8 strings: the check cannot fail
         self.text = String::from_utf8(bytes)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        Span {
+            start: start as u32,
+            name_len: span.name_len,
+            end: end as u32,
+        }
     }
 
     /// When the bytes no field uses are over half the text (and more than
     /// a little), rewrite the text with the live lines only, in order.
     #[inline]
     fn compact_if_sparse(&mut self) {
-        if self.unused > 256 || (self.fields.is_empty() && !self.text.is_empty()) {
+        if self.unused > 256 {
             self.compact();
         }
     }
@@ -218,10 +216,22 @@ impl Headers {
     /// A new field at the end.
     fn push_field(&mut self, name: &str, value: &str) {
         self.compact_if_sparse();
-        let span = self.write_line(0..0, 0..0, (name, value));
-        self.fields.push(span);
+        let t = &mut self.text;
+        let start = t.len();
+        t.reserve(name.len() + value.len() + 4);
+        t.push_str(name);
+        t.push_str(": ");
+        t.push_str(value);
+        t.push_str("\r\n");
+        self.fields.push(Span {
+            start: start as u32,
+            name_len: name.len() as u32,
+            end: t.len() as u32,
+        });
         self.present |= bucket(name);
-        self.special |= is_special(name, value);
+        if !self.special {
+            self.special = is_special(name, value);
+        }
     }
 
     /// The field at index `i` gets `value` (or its value extended by
@@ -248,9 +258,7 @@ impl Headers {
                 ..span
             }
         } else {
-            let old_value = if extend.is_some() { span.value() } else { 0..0 };
-            let sep = extend.unwrap_or("");
-            let new = self.write_line(span.name(), old_value, (sep, value));
+            let new = self.rewrite_at_end(span, value, extend);
             self.unused += span.line().len();
             self.out_of_order = true;
             new
@@ -271,7 +279,11 @@ impl Headers {
             kept
         });
         self.unused += dropped;
-        if fields.len() != before {
+        if fields.is_empty() {
+            self.text.clear();
+            self.unused = 0;
+            self.out_of_order = false;
+        } else if fields.len() != before {
             self.out_of_order = true;
             self.present = fields.iter().fold(0, |p, &s| p | bucket(self.name_at(s)));
         }
@@ -285,14 +297,12 @@ impl Headers {
 
     /// Adds a field with a decimal number as its value.
     pub fn append_u64(&mut self, name: &str, n: u64) {
-        let mut digits = [0u8; 20];
-        self.append(name, decimal(n, &mut digits));
+        self.append(name, itoa::Buffer::new().format(n));
     }
 
     /// Replaces every field of that name with one holding a decimal number.
     pub fn set_u64(&mut self, name: &str, n: u64) {
-        let mut digits = [0u8; 20];
-        self.set(name, decimal(n, &mut digits));
+        self.set(name, itoa::Buffer::new().format(n));
     }
 
     /// Adds a value the way lighttpd stores request headers: an empty value is
@@ -468,20 +478,6 @@ impl Headers {
     }
 }
 
-/// `n` in decimal, written into `buf` (no formatting machinery).
-pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[at..]).unwrap_or("0")
-}
-
 fn joiner(name: &str) -> &'static str {
     if name.eq_ignore_ascii_case("cookie") {
         "; "
@@ -508,14 +504,6 @@ pub fn contains_token(value: &str, token: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decimals() {
-        let mut buf = [0u8; 20];
-        assert_eq!(decimal(0, &mut buf), "0");
-        assert_eq!(decimal(8080, &mut buf), "8080");
-        assert_eq!(decimal(u64::MAX, &mut buf), u64::MAX.to_string());
-    }
 
     #[test]
     fn lookup_is_case_insensitive() {

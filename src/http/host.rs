@@ -146,9 +146,8 @@ fn normalize_into(host: &str, scheme_port: u16, out: &mut String) -> Result<(), 
         port
     };
     if port != 0 && port != u32::from(scheme_port) {
-        let mut digits = [0u8; 20];
         out.push(':');
-        out.push_str(crate::http::headers::decimal(u64::from(port), &mut digits));
+        out.push_str(itoa::Buffer::new().format(port));
     }
     Ok(())
 }

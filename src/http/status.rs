@@ -86,8 +86,7 @@ pub fn push_status_text(out: &mut Vec<u8>, code: u16) {
         304 => return out.extend_from_slice(b"304 Not Modified"),
         _ => {}
     }
-    let mut digits = [0u8; 20];
-    out.extend_from_slice(crate::http::headers::decimal(u64::from(code), &mut digits).as_bytes());
+    out.extend_from_slice(itoa::Buffer::new().format(code).as_bytes());
     out.push(b' ');
     out.extend_from_slice(reason(code).as_bytes());
 }

@@ -327,11 +327,8 @@ fn errorfile(r: &mut Request, status: u16) -> bool {
 
 /// Content-Length for a complete body (none for HEAD/204/304 when empty).
 fn set_content_length(r: &mut Request) {
-    let framed = r.resp.headers.iter().any(|(name, _)| {
-        (name.len() == 14 && name.eq_ignore_ascii_case("Content-Length"))
-            || (name.len() == 17 && name.eq_ignore_ascii_case("Transfer-Encoding"))
-    });
-    if framed {
+    let h = &r.resp.headers;
+    if h.contains("Content-Length") || h.contains("Transfer-Encoding") {
         return;
     }
     let len = r.resp.body.len();
