@@ -7,6 +7,8 @@
 #   bench/callgrind.sh [BINARY] [PATH] [N]   # defaults: ours, /1k.bin, 2000
 #   bench/callgrind.sh /usr/sbin/lighttpd /missing.bin
 # OUT=dir keeps the callgrind.out files (callgrind_annotate them).
+# MIMECONF=file includes that file in place of the two-entry mimetype.assign,
+# e.g. Debian's list: perl packaging/debian/create-mime.conf.pl > /tmp/mime.conf
 set -u
 cd "$(dirname "$0")/.."
 BIN=${1:-${CARGO_TARGET_DIR:-target}/release/lighttpd}
@@ -25,8 +27,12 @@ server.port = $PORT
 server.errorlog = "$DIR/err.log"
 server.max-keep-alive-requests = 65535
 server.max-keep-alive-idle = 600
-mimetype.assign = (".bin" => "application/octet-stream", ".html" => "text/html")
 CONF
+if [ -n "${MIMECONF:-}" ]; then
+    echo "include \"$(realpath "$MIMECONF")\"" >> "$DIR/s.conf"
+else
+    echo 'mimetype.assign = (".bin" => "application/octet-stream", ".html" => "text/html")' >> "$DIR/s.conf"
+fi
 valgrind --tool=callgrind ${VGOPTS:-} --callgrind-out-file="$OUT/callgrind.out.%p" \
     "$BIN" -D -f "$DIR/s.conf" 2>"$DIR/vg.log" &
 VPID=$!

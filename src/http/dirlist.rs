@@ -45,7 +45,7 @@ pub struct ListingOptions<'a> {
     /// `dir-listing.set-footer`, else `server.tag`; None = no footer line.
     pub footer: Option<&'a str>,
     /// `mimetype.assign`, for the Type column.
-    pub mimetypes: &'a [(String, String)],
+    pub mimetypes: &'a mime::MimeTypes,
 }
 
 const SORT_SCRIPT: &str = include_str!("dirlist_assets/sort_script.html");
@@ -270,7 +270,7 @@ mod tests {
         false
     }
 
-    fn options<'a>(mimetypes: &'a [(String, String)]) -> ListingOptions<'a> {
+    fn options(mimetypes: &mime::MimeTypes) -> ListingOptions<'_> {
         ListingOptions {
             uri_path: "/list/",
             hide_dotfiles: true,
@@ -310,10 +310,10 @@ mod tests {
     #[test]
     fn same_page_as_lighttpd() {
         // recorded from lighttpd 1.4.69 listing the same directory
-        let mt = vec![
+        let mt = mime::MimeTypes::new(vec![
             (".html".to_string(), "text/html".to_string()),
             (".txt".to_string(), "text/plain".to_string()),
-        ];
+        ]);
         let page = render_listing(&options(&mt), entries(), &no_exclude, &fixed_time);
         assert_eq!(page, include_str!("testdata/dirlist_list.html"));
     }
@@ -322,7 +322,7 @@ mod tests {
     fn same_page_as_lighttpd_with_options() {
         // recorded: encoding utf-8, external css/js, set-footer "FOOT",
         // hide-dotfiles disable, show-header enable (hidden, not encoded)
-        let mt = vec![(".txt".to_string(), "text/plain".to_string())];
+        let mt = mime::MimeTypes::new(vec![(".txt".to_string(), "text/plain".to_string())]);
         let o = ListingOptions {
             uri_path: "/l2/",
             hide_dotfiles: false,
@@ -368,7 +368,7 @@ mod tests {
 
     #[test]
     fn layout_options() {
-        let mt = Vec::new();
+        let mt = mime::MimeTypes::default();
         let mut o = options(&mt);
         o.uri_path = "/";
         o.auto_layout = false;
@@ -426,7 +426,7 @@ mod tests {
             size: 1,
             mtime: 0,
         };
-        let mt = Vec::new();
+        let mt = mime::MimeTypes::default();
         let mut o = options(&mt);
         o.readme_text = None;
         let page = render_listing(

@@ -11,6 +11,8 @@ use crate::config::validate::{
     get_bool, get_int, get_kvany, get_kvstring, get_list, get_short, get_str,
 };
 use crate::config::value::Value;
+use crate::http::mime::MimeTypes;
+use std::rc::Rc;
 
 /// The default `Server:` header value.
 pub const DEFAULT_SERVER_TAG: &str = "lighttpd/1.4.69";
@@ -103,8 +105,9 @@ pub struct CoreConf {
     /// has its own per-second byte counter (lighttpd shares it by scope).
     pub kbytes_per_second_scope: Span,
     pub connection_kbytes_per_second: u16,
-    /// Suffix → Content-Type, in config order.
-    pub mimetype_assign: Vec<(String, String)>,
+    /// Suffix → Content-Type, indexed once when the config is compiled
+    /// and shared by every resolved config.
+    pub mimetype_assign: Rc<MimeTypes>,
     pub mimetype_use_xattr: bool,
     pub etag_use_inode: bool,
     pub etag_use_mtime: bool,
@@ -145,7 +148,7 @@ impl Default for CoreConf {
             kbytes_per_second: 0,
             kbytes_per_second_scope: Span::default(),
             connection_kbytes_per_second: 0,
-            mimetype_assign: Vec::new(),
+            mimetype_assign: Rc::default(),
             mimetype_use_xattr: false,
             etag_use_inode: true,
             etag_use_mtime: true,
@@ -171,7 +174,7 @@ pub enum CoreItem {
     /// `server.kbytes-per-second` with the span of its assignment.
     ServerKbytes(u16, Span),
     List(ListKey, Vec<String>),
-    MimetypeAssign(Vec<(String, String)>),
+    MimetypeAssign(Rc<MimeTypes>),
     DirListingCache(Option<(i32, Option<String>)>),
 }
 
@@ -331,7 +334,7 @@ impl Patch for CoreConf {
                 self.static_file_exclude_extensions = v.clone()
             }
             CoreItem::List(ListKey::DirExclude, v) => self.dir_listing.exclude = v.clone(),
-            CoreItem::MimetypeAssign(v) => self.mimetype_assign = v.clone(),
+            CoreItem::MimetypeAssign(v) => self.mimetype_assign = Rc::clone(v),
             CoreItem::DirListingCache(v) => self.dir_listing.cache = v.clone(),
         }
     }
@@ -535,7 +538,7 @@ fn mimetypes(key: &str, v: &Value) -> Result<CoreItem, String> {
             *ty = "text/javascript".to_string();
         }
     }
-    Ok(CoreItem::MimetypeAssign(pairs))
+    Ok(CoreItem::MimetypeAssign(Rc::new(MimeTypes::new(pairs))))
 }
 
 fn dir_cache(key: &str, v: &Value) -> Result<CoreItem, String> {
@@ -626,7 +629,6 @@ mod tests {
     use crate::config::cond::{CondField, CondOp};
     use crate::config::scoped::{CondCache, CondTree, RequestFacts};
     use crate::config::validate::testing::{cond, kv, list, s, TreeBuilder};
-    use std::rc::Rc;
 
     fn resolve(tree: &ConfigTree, host: &str) -> CoreConf {
         let scoped = compile_core(tree).expect("valid");
@@ -673,7 +675,7 @@ mod tests {
         assert_eq!(c.stream_request_body, 3);
         assert_eq!(c.error_handler, None);
         assert_eq!(
-            c.mimetype_assign[0],
+            c.mimetype_assign.entries()[0],
             (".js".to_string(), "text/javascript".to_string())
         );
         assert_eq!(c.dir_listing.show_readme.as_deref(), Some("README.txt"));
@@ -681,6 +683,31 @@ mod tests {
         let mut b = TreeBuilder::new();
         b.set(0, "server.tag", s("  "));
         assert_eq!(resolve(&b.build(), "x").server_tag, None);
+    }
+
+    #[test]
+    fn mimetype_index_is_built_once_and_shared() {
+        let mut b = TreeBuilder::new();
+        b.set(0, "mimetype.assign", kv(&[(".html", "text/html")]));
+        let h = b.block(0, cond(CondField::Host, CondOp::Eq, "a"));
+        b.set(h, "server.document-root", s("/a"));
+        let h = b.block(0, cond(CondField::Host, CondOp::Eq, "b"));
+        b.set(h, "mimetype.assign", kv(&[(".txt", "text/plain")]));
+        let tree = b.build();
+        let scoped = compile_core(&tree).expect("valid");
+        let resolve = |host: &str| {
+            let mut cache = CondCache::new(Rc::new(CondTree::new(&tree)));
+            let facts = RequestFacts {
+                fields: vec![(CondField::Host, host.to_string())],
+                headers: Some(Vec::new()),
+            };
+            scoped.resolve(&mut cache, &facts).mimetype_assign
+        };
+        let (x, a, b1, b2) = (resolve("x"), resolve("a"), resolve("b"), resolve("b"));
+        assert!(Rc::ptr_eq(&x, &scoped.defaults.mimetype_assign));
+        assert!(Rc::ptr_eq(&x, &a), "another block keeps the global list");
+        assert!(Rc::ptr_eq(&b1, &b2), "a block's list is compiled once");
+        assert_eq!(b1.entries()[0].0, ".txt");
     }
 
     #[test]
