@@ -29,12 +29,15 @@ pub enum Chunk {
     /// Bytes `data[off..]` still to go.
     Mem { data: Vec<u8>, off: usize },
     /// `len` bytes of `file` starting at `off` still to go. `temp` marks a
-    /// spilled request-body file that appends may extend.
+    /// spilled request-body file that appends may extend. `cached`: the
+    /// whole file's bytes when the stat cache holds them (small static
+    /// files), copied instead of read.
     File {
         file: Rc<File>,
         off: u64,
         len: u64,
         temp: bool,
+        cached: Option<Rc<[u8]>>,
     },
 }
 
@@ -128,6 +131,7 @@ impl ChunkQueue {
                     off,
                     len,
                     temp,
+                    ..
                 }),
             ) => Some((file, *off, *len, *temp)),
             _ => None,
@@ -214,6 +218,18 @@ impl ChunkQueue {
 
     /// Append `len` bytes of `file` from `off`.
     pub fn append_file(&mut self, file: Rc<File>, off: u64, len: u64) {
+        self.append_file_cached(file, off, len, None);
+    }
+
+    /// [`ChunkQueue::append_file`] with the file's bytes in memory, if
+    /// they are (the whole file: `off` and `len` index it).
+    pub fn append_file_cached(
+        &mut self,
+        file: Rc<File>,
+        off: u64,
+        len: u64,
+        cached: Option<Rc<[u8]>>,
+    ) {
         if len == 0 {
             return;
         }
@@ -223,6 +239,7 @@ impl ChunkQueue {
             off,
             len,
             temp: false,
+            cached,
         });
     }
 
@@ -247,6 +264,7 @@ impl ChunkQueue {
                     off: 0,
                     len: 0,
                     temp: true,
+                    cached: None,
                 });
                 continue;
             }
@@ -288,8 +306,17 @@ impl ChunkQueue {
     /// `pread` onto the end of the last memory chunk (the response head),
     /// so head and body leave in one write with no copy in between.
     pub fn append_queue_small_copied(&mut self, other: &mut ChunkQueue) {
-        if let Some(Chunk::File { file, off, len, .. }) = other.chunks.front() {
-            if other.chunks.len() == 1 && self.read_onto_last(file, *off, *len) {
+        if let Some(Chunk::File {
+            file,
+            off,
+            len,
+            cached,
+            ..
+        }) = other.chunks.front()
+        {
+            let (file, cached) = (file.clone(), cached.clone());
+            if other.chunks.len() == 1 && self.read_onto_last(&file, *off, *len, cached.as_deref())
+            {
                 other.reset();
                 return;
             }
@@ -307,16 +334,25 @@ impl ChunkQueue {
         other.reset();
     }
 
-    /// Reads `len` bytes of `file` at `off` onto the end of the last
-    /// memory chunk, if that stays within [`MEM_COALESCE`] bytes and the
-    /// whole range reads; else nothing changes.
-    fn read_onto_last(&mut self, file: &File, off: u64, len: u64) -> bool {
+    /// Reads `len` bytes of `file` at `off` (or copies them from `cached`,
+    /// the whole file) onto the end of the last memory chunk, if that
+    /// stays within [`MEM_COALESCE`] bytes and the whole range reads; else
+    /// nothing changes.
+    fn read_onto_last(&mut self, file: &File, off: u64, len: u64, cached: Option<&[u8]>) -> bool {
         let Some(Chunk::Mem { data, off: from }) = self.chunks.back_mut() else {
             return false;
         };
         let start = data.len();
         if len == 0 || start - *from + len as usize > MEM_COALESCE {
             return false;
+        }
+        let range = usize::try_from(off)
+            .ok()
+            .and_then(|a| Some(a..a.checked_add(len as usize)?));
+        if let Some(bytes) = range.and_then(|r| cached?.get(r)) {
+            data.extend_from_slice(bytes);
+            self.account_in(len, true);
+            return true;
         }
         data.resize(start + len as usize, 0);
         if file.read_exact_at(&mut data[start..], off).is_err() {
@@ -354,7 +390,9 @@ impl ChunkQueue {
                     let from = off + start as usize;
                     out.append_mem(&data[from..from + take as usize]);
                 }
-                Chunk::File { file, off, .. } => out.append_file(file.clone(), off + start, take),
+                Chunk::File {
+                    file, off, cached, ..
+                } => out.append_file_cached(file.clone(), off + start, take, cached.clone()),
             }
             len -= take;
             start = 0;
@@ -612,6 +650,15 @@ mod tests {
         let mut out = Vec::new();
         q.read_into(&mut out, 100).unwrap();
         assert_eq!(out, b"head:23456");
+        // bytes the stat cache holds are copied, not read
+        let mut q = ChunkQueue::new();
+        q.append_mem(b"head:");
+        let cached: Rc<[u8]> = Rc::from(&b"ABCDEFGHIJ"[..]);
+        body.append_file_cached(file.clone(), 2, 5, Some(cached));
+        q.append_queue_small_copied(&mut body);
+        let mut out = Vec::new();
+        q.read_into(&mut out, 100).unwrap();
+        assert_eq!(out, b"head:CDEFG");
         // past the file's end: stays a file chunk (its write fails later)
         let mut q = ChunkQueue::new();
         q.append_mem(b"head:");

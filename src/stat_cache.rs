@@ -6,6 +6,11 @@
 //! `sce->stat_ts == log_epoch_secs`); in a later second one `stat` confirms
 //! it, and a changed file (device, inode, size, mtime) is opened afresh.
 //! Failures are never cached. Per process, single-threaded (a thread local).
+//! A small regular file's bytes are kept with its entry too (at most
+//! [`MAX_CACHED_FILE`] each and [`MAX_CACHED_BYTES`] in all), so serving it
+//! again costs no `pread`; they live and die with the entry, so they are
+//! exactly as fresh as its metadata (lighttpd has no such cache and reads
+//! each time).
 //! The current second is the one the server's tick last saw (lighttpd's
 //! `log_epoch_secs`), so a hit reads no clock; paths are hashed with a
 //! small multiplicative hash (FxHash, the rustc-hash crate) instead of SipHash: the keys are
@@ -16,13 +21,18 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::io;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::rc::Rc;
 
 /// Most entries kept; beyond this the cache starts over.
 const MAX_ENTRIES: usize = 512;
 /// Entries not used for this many seconds are dropped by [`tick`].
 const MAX_AGE: i64 = 2;
+/// Largest file whose bytes are kept (with a response head it still fits
+/// the 16 KiB buffer it is written from).
+pub const MAX_CACHED_FILE: u64 = 12 * 1024;
+/// Most file bytes kept in all.
+const MAX_CACHED_BYTES: usize = 512 * 1024;
 
 #[derive(Clone)]
 struct Entry {
@@ -33,6 +43,8 @@ struct Entry {
     used: i64,
     /// The open file (regular files only, opened on first demand).
     file: Option<Rc<File>>,
+    /// The file's bytes (small files, read on first demand).
+    contents: Option<Rc<[u8]>>,
 }
 
 #[derive(Default)]
@@ -45,6 +57,8 @@ struct Cache {
     /// same second compares one string instead of hashing. Cleared by
     /// every change to `entries`.
     last: Option<(String, Entry)>,
+    /// Bytes held in entries' `contents` (recounted by `prune`).
+    cached_bytes: usize,
 }
 
 impl Cache {
@@ -130,11 +144,11 @@ impl Cache {
             Some(e) => match std::fs::metadata(path) {
                 Ok(m) if same_file(&e.meta, &m) => Some(m),
                 Ok(m) => {
-                    self.entries.remove(path);
+                    self.forget(path);
                     Some(m)
                 }
                 Err(err) => {
-                    self.entries.remove(path);
+                    self.forget(path);
                     return Err(err);
                 }
             },
@@ -156,12 +170,14 @@ impl Cache {
         self.last = None;
         if self.entries.len() >= MAX_ENTRIES && !self.entries.contains_key(path) {
             self.entries.clear();
+            self.cached_bytes = 0;
         }
         let e = self.entries.entry(path.to_string()).or_insert(Entry {
             meta: meta.clone(),
             checked: now,
             used: now,
             file: None,
+            contents: None,
         });
         e.meta = meta;
         e.checked = now;
@@ -196,6 +212,44 @@ impl Cache {
     fn prune(&mut self, now: i64) {
         self.last = None;
         self.entries.retain(|_, e| now - e.used <= MAX_AGE);
+        self.cached_bytes = self
+            .entries
+            .values()
+            .filter_map(|e| e.contents.as_ref())
+            .map(|c| c.len())
+            .sum();
+    }
+
+    /// Drops the entry of `path` (its file changed or is gone).
+    fn forget(&mut self, path: &str) {
+        if let Some(e) = self.entries.remove(path) {
+            let held = e.contents.map_or(0, |c| c.len());
+            self.cached_bytes = self.cached_bytes.saturating_sub(held);
+        }
+    }
+
+    /// See [`contents`].
+    fn contents(&mut self, path: &str, len: u64) -> Option<Rc<[u8]>> {
+        if let Some((p, e)) = &self.last {
+            if p == path && e.contents.is_some() {
+                return e.contents.clone().filter(|c| c.len() as u64 == len);
+            }
+        }
+        let e = self.entries.get_mut(path)?;
+        if e.contents.is_none() {
+            let file = e.file.as_ref().filter(|_| e.meta.len() == len)?;
+            let size = usize::try_from(len).ok()?;
+            if len == 0 || len > MAX_CACHED_FILE || self.cached_bytes + size > MAX_CACHED_BYTES {
+                return None;
+            }
+            let mut bytes = vec![0u8; size];
+            file.read_exact_at(&mut bytes, 0).ok()?;
+            e.contents = Some(bytes.into());
+            self.cached_bytes += size;
+        }
+        let contents = e.contents.clone().filter(|c| c.len() as u64 == len);
+        self.remember(path);
+        contents
     }
 }
 
@@ -206,6 +260,17 @@ pub fn metadata(path: &str) -> io::Result<Metadata> {
         let now = cache.now();
         cache.with_entry(path, now, |e| e.meta.clone())
     })
+}
+
+/// The bytes of the small regular file at `path`, `len` long, kept with
+/// its entry: call right after [`open`] (whose kept fd they are read
+/// from, once). None for files not kept open, large files, or when the
+/// cache holds its share already.
+pub fn contents(path: &str, len: u64) -> Option<Rc<[u8]>> {
+    if len == 0 || len > MAX_CACHED_FILE {
+        return None;
+    }
+    CACHE.with(|c| c.borrow_mut().contents(path, len))
 }
 
 /// `path` opened for reading without waiting: O_NONBLOCK, so a FIFO (or a
@@ -310,6 +375,46 @@ mod tests {
         c.prune(401 + MAX_AGE + 1);
         assert!(c.last.is_none());
         assert_eq!(Rc::strong_count(&f4), 1);
+    }
+
+    #[test]
+    fn small_files_bytes_are_kept_with_their_entry() {
+        let mut c = Cache::default();
+        let path = temp_file("f.txt", b"small body");
+        let (_, m) = c.open(&path, 500).unwrap();
+        let a = c.contents(&path, m.len()).unwrap();
+        assert_eq!(&a[..], b"small body");
+        let b = c.contents(&path, m.len()).unwrap();
+        assert!(Rc::ptr_eq(&a, &b));
+        assert_eq!(c.cached_bytes, 10);
+        assert!(
+            c.contents(&path, 3).is_none(),
+            "a length that is not the file's"
+        );
+        // changed (size): the next second's check drops the old bytes
+        std::fs::write(&path, b"a longer body").unwrap();
+        let (_, m) = c.open(&path, 501).unwrap();
+        assert_eq!(&c.contents(&path, m.len()).unwrap()[..], b"a longer body");
+        assert_eq!(c.cached_bytes, 13);
+        c.prune(501 + MAX_AGE + 1);
+        assert_eq!(c.cached_bytes, 0);
+    }
+
+    #[test]
+    fn the_cached_bytes_are_bounded() {
+        let mut c = Cache::default();
+        let body = vec![b'x'; MAX_CACHED_FILE as usize];
+        let mut kept = 0;
+        for i in 0..(MAX_CACHED_BYTES / body.len() + 3) {
+            let path = temp_file(&format!("g{i}.bin"), &body);
+            let (_, m) = c.open(&path, 600).unwrap();
+            kept += usize::from(c.contents(&path, m.len()).is_some());
+        }
+        assert_eq!(kept, MAX_CACHED_BYTES / body.len());
+        assert!(c.cached_bytes <= MAX_CACHED_BYTES);
+        let big = temp_file("big.bin", &vec![b'y'; MAX_CACHED_FILE as usize + 1]);
+        let (_, m) = c.open(&big, 600).unwrap();
+        assert!(c.contents(&big, m.len()).is_none());
     }
 
     #[test]

@@ -142,10 +142,15 @@ fn with_validator_strings<T>(
     })
 }
 
-/// The file as the body, by reference: a small one is read straight
-/// behind the response head when it is queued (ChunkQueue::
-/// append_queue_small_copied), a large one goes out with sendfile. HEAD
-/// keeps the length and sends no body.
+/// The file as the body, by reference: a small one is copied (from the
+/// stat cache's copy of its bytes, or read) straight behind the response
+/// head when it is queued (ChunkQueue::append_queue_small_copied), a
+/// large one goes out with sendfile. HEAD keeps the length, sends no body.
 fn queue_body(r: &mut Request, file: Rc<File>, len: u64) {
-    r.resp.body.append_file(file, 0, len);
+    let cached = if r.is_head() {
+        None
+    } else {
+        crate::stat_cache::contents(&r.physical.path, len)
+    };
+    r.resp.body.append_file_cached(file, 0, len, cached);
 }
