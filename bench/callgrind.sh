@@ -7,6 +7,7 @@
 #   bench/callgrind.sh [BINARY] [PATH] [N]   # defaults: ours, /1k.bin, 2000
 #   bench/callgrind.sh /usr/sbin/lighttpd /missing.bin
 # OUT=dir keeps the callgrind.out files (callgrind_annotate them).
+# BROWSER=1: requests carry the ~450-byte head of a browser (bench/client.py).
 # MIMECONF=file includes that file in place of the two-entry mimetype.assign,
 # e.g. Debian's list: perl packaging/debian/create-mime.conf.pl > /tmp/mime.conf
 set -u

@@ -7,11 +7,30 @@
       HOLD seconds (the caller measures the server's RSS), then close.
   client.py seq PORT K PATH
       K GETs of PATH one after another on one keep-alive connection.
+
+BROWSER=1 in the environment sends the header lines a browser sends
+(about 450 bytes of head) instead of only Host.
 """
 
+import os
 import socket
 import sys
 import time
+
+BROWSER_FIELDS = (
+    b"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n"
+    b"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
+    b"Accept-Language: en-US,en;q=0.5\r\n"
+    b"Accept-Encoding: gzip, deflate, br, zstd\r\n"
+    b"Connection: keep-alive\r\n"
+    b"Referer: http://bench/index.html\r\n"
+    b"Cookie: session=0123456789abcdef; theme=dark\r\n"
+    b"Upgrade-Insecure-Requests: 1\r\n"
+    b"Sec-Fetch-Dest: document\r\n"
+    b"Sec-Fetch-Mode: navigate\r\n"
+    b"Priority: u=0, i\r\n"
+)
+EXTRA = BROWSER_FIELDS if os.environ.get("BROWSER") == "1" else b""
 
 DEADLINE = 120  # seconds for opening connections / sending requests
 
@@ -22,7 +41,7 @@ def connect(port):
 
 def get(s, path):
     """One GET on socket s; read the head and Content-Length bytes."""
-    s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: bench\r\n\r\n")
+    s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: bench\r\n" + EXTRA + b"\r\n")
     data = b""
     while b"\r\n\r\n" not in data:
         got = s.recv(65536)

@@ -14,7 +14,7 @@
 #      made one request and stay open, (RSS with them - RSS before) / IDLE_N;
 #   3. ROUNDS rounds x {1 KiB file, 404, 1 MiB file} x {ours, theirs},
 #      alternating which server goes first, SECS seconds each; medians;
-#   4. syscalls per 1 KiB keep-alive GET (strace -c on one connection);
+#   4. syscalls per 1 KiB and per 404 keep-alive GET (strace -c, one connection);
 #   5. heap allocations per request (valgrind --tool=dhat, K requests on one
 #      keep-alive connection minus a run with none).
 # Environment: OURS, THEIRS (binaries), ROUNDS, SECS, CONNS, IDLE_N,
@@ -162,22 +162,24 @@ for s in ours theirs; do
     printf '%-7s %6s KiB\n' "$s" "$(rss_kib "${!pid_var}")"
 done
 
-# 4. syscalls per 1 KiB keep-alive GET.
+# 4. syscalls per keep-alive GET of the 1 KiB file and of a 404.
 if [ "$SYSCALLS" = 1 ] && command -v strace >/dev/null; then
+    for t in 1k 404; do
     echo
-    echo "## syscalls per 1 KiB keep-alive GET (strace -c, one connection)"
+    echo "## syscalls per $t keep-alive GET (strace -c, one connection)"
     for s in ours theirs; do
         pid_var=PID_$s; port_var=PORT_$s
         strace -c -f -p "${!pid_var}" -o "$DIR/strace.$s" 2>/dev/null &
         spid=$!
         PIDS+=("$spid")
         sleep 0.5
-        n=$(timeout 30 wrk -t1 -c1 -d2s "http://127.0.0.1:${!port_var}/1k.bin" | awk '/requests in/ {print $1}')
+        n=$(timeout 30 wrk -t1 -c1 -d2s "http://127.0.0.1:${!port_var}${URL[$t]}" | awk '/requests in/ {print $1}')
         kill -INT "$spid"; wait "$spid" 2>/dev/null
         printf '%-7s %s requests:' "$s" "$n"
         awk -v n="$n" 'NF >= 5 && $4 ~ /^[0-9]+$/ && $NF ~ /^[a-z_0-9]+$/ && $NF != "total" {
             printf " %s %.2f", $NF, $4 / n }' "$DIR/strace.$s"
         echo
+    done
     done
 fi
 

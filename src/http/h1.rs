@@ -93,6 +93,9 @@ impl Default for RequestHead {
 pub struct HeadScratch {
     /// A header value joined from obs-fold continuation lines.
     folded: Vec<u8>,
+    /// Where each line of the head ends (after its LF), the blank line's
+    /// last: found once by [`frame`], walked by the header parser.
+    line_ends: Vec<u32>,
     /// The normalised Host while it is checked.
     host: String,
     /// The last Host checked and its result (requests on all connections
@@ -214,7 +217,7 @@ pub fn parse_head_into(
     head: &mut RequestHead,
     scratch: &mut HeadScratch,
 ) -> Result<Option<usize>, HeadError> {
-    let (first_line_end, head_len) = match frame(buf) {
+    let (first_line_end, head_len) = match frame(buf, &mut scratch.line_ends) {
         Framing::TooManyLines => return Err(HeadError::bare(431)),
         Framing::Incomplete if buf.len() > max_head => return Err(HeadError::bare(431)),
         Framing::Incomplete if buf.first().is_some_and(|&c| c < 32) => {
@@ -235,16 +238,18 @@ pub fn parse_head_into(
     };
     let buf = &buf[..head_len];
     head.headers.clear();
+    let ends = std::mem::take(&mut scratch.line_ends);
     let mut p = Parser::new(opts, scheme_port, head, scratch);
     // one UTF-8 check for the whole head; its parts are then slices of it
     p.text = std::str::from_utf8(buf).ok();
     let result = match p.request_line(buf, first_line_end) {
         Ok(target) => p
-            .header_lines(buf, first_line_end)
+            .header_lines(buf, &ends)
             .and_then(|()| p.finish(&buf[target.clone()]))
             .map_err(|status| (status, Some(target))),
         Err(status) => Err((status, None)),
     };
+    p.scratch.line_ends = ends;
     if result.is_err() {
         p.head.headers.join_repeats();
     }
@@ -309,54 +314,36 @@ enum Framing {
     },
 }
 
-/// The end (after the LF) of the line starting at `pos`, if complete.
-fn line_end(buf: &[u8], pos: usize) -> Option<usize> {
-    find_lf(&buf[pos..]).map(|nl| pos + nl + 1)
-}
-
-/// The first `\n` in `bytes`, eight bytes at a time (a word with no LF is
-/// skipped with one test; the word holding one is scanned bytewise).
-fn find_lf(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let mut words = bytes.chunks_exact(8);
-    let mut at = 0;
-    for w in &mut words {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(w);
-        let x = u64::from_le_bytes(word) ^ (ONES * u64::from(b'\n'));
-        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
-            break;
-        }
-        at += 8;
-    }
-    bytes[at..].iter().position(|&c| c == b'\n').map(|i| at + i)
-}
-
 /// Is the line `buf[start..end]` (with its LF) blank: `\n` or `\r\n`?
 fn is_blank(buf: &[u8], start: usize, end: usize) -> bool {
     end - start == 1 || (end - start == 2 && buf[start] == b'\r')
 }
 
-/// lighttpd `http_header_parse_hoff`: the head ends at the first line that is
-/// `\n` or `\r\n`.
-fn frame(buf: &[u8]) -> Framing {
-    let mut lines = 1;
-    let mut first_line_end = None;
-    let mut pos = 0;
-    while let Some(end) = line_end(buf, pos) {
-        if is_blank(buf, pos, end) {
+/// lighttpd `http_header_parse_hoff`: the head ends at the first line that
+/// is `\n` or `\r\n`. The end (after its LF) of every line up to that
+/// blank one, inclusive, goes into `ends` (one scan of the head).
+fn frame(buf: &[u8], ends: &mut Vec<u32>) -> Framing {
+    ends.clear();
+    if ends.capacity() > 1024 {
+        ends.shrink_to(64); // after an unusually long head
+    }
+    let mut start = 0;
+    for lf in memchr::memchr_iter(b'\n', buf) {
+        let end = lf + 1;
+        let Ok(at) = u32::try_from(end) else {
+            return Framing::TooManyLines;
+        };
+        ends.push(at);
+        if is_blank(buf, start, end) {
             return Framing::Complete {
-                first_line_end: first_line_end.unwrap_or(end),
+                first_line_end: ends[0] as usize,
                 head_len: end,
             };
         }
-        first_line_end.get_or_insert(end);
-        pos = end;
-        lines += 1;
-        if lines > MAX_LINES {
+        if ends.len() >= MAX_LINES {
             return Framing::TooManyLines;
         }
+        start = end;
     }
     Framing::Incomplete
 }
@@ -582,13 +569,17 @@ impl<'a> Parser<'a> {
         self.host_seen = true;
     }
 
-    /// lighttpd `http_request_parse_headers` over the lines after the first
-    /// (`buf` ends with the blank line).
-    fn header_lines(&mut self, buf: &[u8], first_line_end: usize) -> Result<(), u16> {
+    /// lighttpd `http_request_parse_headers` over the lines after the first;
+    /// `ends` are the line ends [`frame`] found, the blank line's last.
+    fn header_lines(&mut self, buf: &[u8], ends: &[u32]) -> Result<(), u16> {
         let strict = self.opts.header_strict;
-        let mut k = first_line_end;
-        while let Some(first_end) = line_end(buf, k).filter(|&e| !is_blank(buf, k, e)) {
+        let blank = ends.len() - 1;
+        let mut j = 1;
+        while j < blank {
+            let k = ends[j - 1] as usize;
+            let first_end = ends[j] as usize;
             let name_start = k;
+            // names are short: a plain scan beats a vector search's setup
             let colon = k + buf[k..first_end]
                 .iter()
                 .position(|&c| c == b':')
@@ -608,7 +599,8 @@ impl<'a> Parser<'a> {
             while matches!(buf[v], b' ' | b'\t') {
                 v += 1;
             }
-            // obs-fold: continuation lines start with SP/HT
+            // obs-fold: continuation lines start with SP/HT (never the
+            // blank line, so `j` stays below it)
             let mut end = first_end;
             let mut folded = false;
             while buf[end] == b' ' || buf[end] == b'\t' {
@@ -616,16 +608,16 @@ impl<'a> Parser<'a> {
                     return Err(400);
                 }
                 folded = true;
-                end = line_end(buf, end).ok_or(400u16)?;
+                j += 1;
+                end = ends[j] as usize;
             }
-            let next = end;
+            j += 1;
             if buf[end - 2] == b'\r' {
                 end -= 1;
             } else if strict {
                 return Err(400);
             }
             end -= 1;
-            k = next;
             let name = &buf[name_start..key_end];
             let raw_value = &buf[v..end.max(v)];
             if folded {
@@ -654,7 +646,7 @@ impl<'a> Parser<'a> {
         if value.is_empty() {
             return Ok(()); // empty values are ignored
         }
-        if self.opts.header_strict && value.iter().any(|&c| (c < 32 && c != b'\t') || c == 127) {
+        if self.opts.header_strict && has_control(value) {
             return Err(400);
         }
         self.single_header(&head_text(self.text, name), value)
@@ -843,42 +835,77 @@ fn unfold_into(raw: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// A control character other than HT, or DEL? (No early exit: the loop
+/// compiles to vector code, and a valid value is read whole anyway.)
+fn has_control(value: &[u8]) -> bool {
+    value.iter().fold(false, |bad, &c| {
+        bad | ((c < 32) & (c != b'\t')) | (c == 127)
+    })
+}
+
+/// What a field-name byte is to lighttpd: 0 allowed, [`NAME_BAD`] never
+/// allowed (separators, blanks, NUL), [`NAME_STRICT`] refused in strict
+/// mode only (other controls, DEL, non-ASCII).
+const NAME_BAD: u8 = 1;
+const NAME_STRICT: u8 = 2;
+
+const fn name_byte_classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = if b.is_ascii_alphabetic() || b == b'-' {
+            0
+        } else if b == 0
+            || matches!(
+                b,
+                b' ' | b'\t'
+                    | b'\r'
+                    | b'\n'
+                    | b'('
+                    | b')'
+                    | b'<'
+                    | b'>'
+                    | b'@'
+                    | b','
+                    | b':'
+                    | b';'
+                    | b'\\'
+                    | b'"'
+                    | b'/'
+                    | b'['
+                    | b']'
+                    | b'?'
+                    | b'='
+                    | b'{'
+                    | b'}'
+            )
+        {
+            NAME_BAD
+        } else if b < 32 || b >= 127 {
+            NAME_STRICT
+        } else {
+            0
+        };
+        c += 1;
+    }
+    t
+}
+
+static NAME_BYTE_CLASS: [u8; 256] = name_byte_classes();
+
 /// lighttpd `http_request_parse_header_other`: token characters only.
 fn check_field_name(name: &[u8], strict: bool) -> Result<(), u16> {
-    for &c in name {
-        if c.is_ascii_alphabetic() || c == b'-' {
-            continue;
-        }
-        let bad = matches!(
-            c,
-            b' ' | b'\t'
-                | b'\r'
-                | b'\n'
-                | b'('
-                | b')'
-                | b'<'
-                | b'>'
-                | b'@'
-                | b','
-                | b':'
-                | b';'
-                | b'\\'
-                | b'"'
-                | b'/'
-                | b'['
-                | b']'
-                | b'?'
-                | b'='
-                | b'{'
-                | b'}'
-        ) || if strict {
-            !(32..127).contains(&c)
-        } else {
-            c == 0
-        };
-        if bad {
-            return Err(400);
-        }
+    let seen = name
+        .iter()
+        .fold(0u8, |seen, &c| seen | NAME_BYTE_CLASS[usize::from(c)]);
+    let refused = if strict {
+        NAME_BAD | NAME_STRICT
+    } else {
+        NAME_BAD
+    };
+    if seen & refused != 0 {
+        return Err(400);
     }
     Ok(())
 }

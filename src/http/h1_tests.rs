@@ -414,24 +414,31 @@ fn recorded_lighttpd_answers() {
 }
 
 #[test]
-fn find_lf_agrees_with_a_bytewise_scan_at_every_offset_and_length() {
-    let scalar = |b: &[u8]| b.iter().position(|&c| c == b'\n');
-    for len in 0..40 {
-        for lf in 0..=len {
-            let mut buf = vec![b'a'; len];
-            // neighbours of '\n' (0x0a) that a wrong word test could confuse
-            for (i, c) in buf.iter_mut().enumerate() {
-                *c = [b'a', 0x0b, 0x09, 0x8a, 0x00][i % 5];
-            }
-            if lf < len {
-                buf[lf] = b'\n';
-                if lf + 3 < len {
-                    buf[lf + 3] = b'\n';
-                }
-            }
-            assert_eq!(find_lf(&buf), scalar(&buf), "len {len} lf {lf}");
-        }
+fn frame_records_every_line_end_up_to_the_blank_line() {
+    let mut ends = Vec::new();
+    let head = b"GET / HTTP/1.1\r\nA: 1\n folded\r\n\r\nbody\n\n";
+    match frame(head, &mut ends) {
+        Framing::Complete {
+            first_line_end,
+            head_len,
+        } => assert_eq!((first_line_end, head_len), (16, 32)),
+        _ => panic!("not framed"),
     }
+    assert_eq!(ends, [16, 21, 30, 32]);
+    assert!(matches!(
+        frame(b"GET / HTTP/1.1\r\nA: 1\r\n", &mut ends),
+        Framing::Incomplete
+    ));
+    let many = "a\n".repeat(MAX_LINES);
+    assert!(matches!(
+        frame(many.as_bytes(), &mut ends),
+        Framing::TooManyLines
+    ));
+    let fits = format!("{}\n", "a\n".repeat(MAX_LINES - 1));
+    assert!(matches!(
+        frame(fits.as_bytes(), &mut ends),
+        Framing::Complete { .. }
+    ));
 }
 
 #[test]
@@ -467,4 +474,21 @@ fn a_reused_scratch_checks_each_host_under_its_own_options() {
     assert_eq!(host_of("a..b", &normal, 80), Err(400));
     assert_eq!(host_of("a..b", &normal, 80), Err(400));
     assert_eq!(host_of("example.com:80", &normal, 80), both("example.com"));
+}
+
+#[test]
+fn field_name_and_value_checks_agree_with_lighttpds_rules() {
+    let separators = b" \t\r\n()<>@,:;\\\"/[]?={}";
+    for c in 0..=255u8 {
+        let name = [b'X', c, b'y'];
+        let always_bad = c == 0 || separators.contains(&c);
+        let strict_bad = always_bad || !(32..127).contains(&c);
+        assert_eq!(check_field_name(&name, false).is_err(), always_bad, "{c}");
+        assert_eq!(check_field_name(&name, true).is_err(), strict_bad, "{c}");
+        let value = [b'a'; 40].iter().copied().chain([c]).collect::<Vec<_>>();
+        let ctl = (c < 32 && c != b'\t') || c == 127;
+        assert_eq!(has_control(&value), ctl, "{c}");
+    }
+    assert!(check_field_name(b"Content-Type", true).is_ok());
+    assert!(!has_control(b""));
 }

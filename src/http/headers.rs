@@ -35,10 +35,6 @@ pub struct Headers {
     /// Fields added by [`Headers::add_repeat`] wait for
     /// [`Headers::join_repeats`].
     repeats: bool,
-    /// A field a response head filters or notes: an empty value, or a name
-    /// of the length of Date, Server, Connection, X-Sendfile,
-    /// Content-Encoding or an X-LIGHTTPD- prefix.
-    special: bool,
 }
 
 /// Where a field's line is in [`Headers::text`].
@@ -71,12 +67,12 @@ fn bucket(name: &str) -> u64 {
     1 << ((name.len() + usize::from(last) * 7) & 63)
 }
 
-/// Could a response head have to drop or note this field (see
-/// [`Headers::special`])? The length decides whether a name is compared.
+/// Could a response head have to drop or note this field: an empty value,
+/// Date, Server, Connection, X-Sendfile, Content-Encoding or an
+/// X-LIGHTTPD- name? The length decides whether a name is compared.
 #[inline]
-fn is_special(name: &str, value: &str) -> bool {
-    let n = name.as_bytes();
-    value.is_empty()
+fn is_special(n: &[u8], empty_value: bool) -> bool {
+    empty_value
         || match n.len() {
             4 | 6 | 10 | 16 => special_name(n),
             len => len >= 11 && n[0] | 0x20 == b'x' && special_name(n),
@@ -133,7 +129,6 @@ impl Headers {
         self.unused = 0;
         self.repeats = false;
         self.out_of_order = false;
-        self.special = false;
     }
 
     fn name_at(&self, span: Span) -> &str {
@@ -229,9 +224,6 @@ impl Headers {
             end: t.len() as u32,
         });
         self.present |= bucket(name);
-        if !self.special {
-            self.special = is_special(name, value);
-        }
     }
 
     /// The field at index `i` gets `value` (or its value extended by
@@ -264,8 +256,6 @@ impl Headers {
             new
         };
         self.fields[i] = new;
-        let name = &self.text[new.name()];
-        self.special |= is_special(name, &self.text[new.value()]);
     }
 
     /// Keeps the fields `keep` accepts, in order.
@@ -459,7 +449,14 @@ impl Headers {
     /// response head would drop or note (see [`is_special`]); else None
     /// and the caller goes field by field with [`Headers::lines`].
     pub fn wire(&self) -> Option<&[u8]> {
-        (!self.out_of_order && !self.special).then_some(self.text.as_bytes())
+        if self.out_of_order {
+            return None;
+        }
+        let special = self.fields.iter().any(|&s| {
+            let n = self.text.as_bytes();
+            is_special(&n[s.name()], s.value().is_empty())
+        });
+        (!special).then_some(self.text.as_bytes())
     }
 
     pub fn len(&self) -> usize {
@@ -490,14 +487,16 @@ fn joiner(name: &str) -> &'static str {
 /// comma-separated items of `value` (case-insensitive, no quoted strings;
 /// an item may carry `;params`)?
 pub fn contains_token(value: &str, token: &str) -> bool {
-    value.split(',').any(|item| {
-        let item = item.trim_start_matches([' ', '\t']);
+    let token = token.as_bytes();
+    value.as_bytes().split(|&c| c == b',').any(|item| {
+        let blanks = item
+            .iter()
+            .take_while(|&&c| c == b' ' || c == b'\t')
+            .count();
+        let item = &item[blanks..];
         item.len() >= token.len()
-            && item.as_bytes()[..token.len()].eq_ignore_ascii_case(token.as_bytes())
-            && matches!(
-                item.as_bytes().get(token.len()),
-                None | Some(b' ' | b'\t' | b';')
-            )
+            && item[..token.len()].eq_ignore_ascii_case(token)
+            && matches!(item.get(token.len()), None | Some(b' ' | b'\t' | b';'))
     })
 }
 
