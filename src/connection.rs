@@ -162,6 +162,10 @@ pub struct Conn {
     eof_hint: bool,
     /// WRITABLE is part of the registered interest.
     write_interest: bool,
+    /// Stopped writing to give other connections a turn while the socket
+    /// still takes more: the server resumes it after this round's events
+    /// (no poller call to re-arm an edge that will not come).
+    pub yielded: bool,
     /// The connection-preamble hooks are done with this connection.
     preamble_done: bool,
     /// Timeouts from the last request's config.
@@ -199,6 +203,7 @@ impl Conn {
             read_closed: false,
             eof_hint: false,
             write_interest: false,
+            yielded: false,
             preamble_done: false,
             ka_idle: 5,
             read_idle: 60,
@@ -729,10 +734,8 @@ impl Conn {
                     }
                     sent += w.bytes;
                     if !self.wq.is_empty() && max < allowance {
-                        // WRITE_LIMIT reached: other connections get a turn,
-                        // and re-arming reports this one again next round
-                        self.write_interest = false;
-                        self.want_write(env.registry, true);
+                        // WRITE_LIMIT reached: other connections get a turn
+                        self.yielded = true;
                         return false;
                     }
                     if !self.wq.is_empty() {
@@ -748,9 +751,8 @@ impl Conn {
                 break;
             }
             if sent >= STREAM_BUDGET {
-                // writable now: re-arming reports it again next round
-                self.write_interest = false;
-                self.want_write(env.registry, true);
+                // writable still: resumed after the other connections
+                self.yielded = true;
                 return false;
             }
             if self.req.as_ref().is_some_and(|r| r.resp.upgraded) {

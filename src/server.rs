@@ -411,6 +411,11 @@ struct Server {
     /// memory was last given back ([`Server::tick`]).
     events_since_tick: u64,
     busy_since_trim: bool,
+    /// Connections that yielded while writable ([`Conn::yielded`]): run
+    /// again after this round's events, and the next poll does not wait.
+    ready: Vec<usize>,
+    /// The previous round's `ready`, being run.
+    resuming: Vec<usize>,
     signals: Signals,
     /// The signal pipe reported readiness this round.
     signal_ready: bool,
@@ -447,6 +452,8 @@ impl Server {
             pool: BufPool::default(),
             events_since_tick: 0,
             busy_since_trim: false,
+            ready: Vec::new(),
+            resuming: Vec::new(),
             signals,
             settings,
             now,
@@ -481,8 +488,13 @@ impl Server {
     fn run(&mut self) -> i32 {
         let mut events = Events::with_capacity(1024);
         loop {
-            // until the next second starts (as of this wakeup's clock read)
-            let wait = Duration::from_millis(1000 - u64::from(self.now_ms.min(999)));
+            // until the next second starts (as of this wakeup's clock
+            // read), or not at all while yielded connections wait
+            let wait = if self.ready.is_empty() {
+                Duration::from_millis(1000 - u64::from(self.now_ms.min(999)))
+            } else {
+                Duration::ZERO
+            };
             if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     log_error!("poll failed: {e}");
@@ -501,6 +513,7 @@ impl Server {
             for ev in events.iter() {
                 self.dispatch(ev.token(), ev.is_readable(), ev.is_read_closed());
             }
+            self.resume_yielded();
             if let Some(code) = self.handle_signals() {
                 return code;
             }
@@ -528,6 +541,18 @@ impl Server {
         }
     }
 
+    /// Run the connections that yielded last round (each once; one that
+    /// yields again waits for the next round).
+    fn resume_yielded(&mut self) {
+        std::mem::swap(&mut self.ready, &mut self.resuming);
+        let mut ids = std::mem::take(&mut self.resuming);
+        for &id in &ids {
+            self.with_conn(id, |conn, env| conn.on_event(false, false, env));
+        }
+        ids.clear();
+        self.resuming = ids;
+    }
+
     /// Run `f` on a connection with its environment; drop it once closed.
     fn with_conn(&mut self, id: usize, f: impl FnOnce(&mut Conn, &mut Env)) {
         let Some(Some(conn)) = self.conns.get_mut(id) else {
@@ -547,6 +572,9 @@ impl Server {
             scopes: &mut self.scopes,
         };
         f(conn, &mut env);
+        if std::mem::take(&mut conn.yielded) && conn.state != State::Closed {
+            self.ready.push(id);
+        }
         if conn.state == State::Closed {
             let info = conn.info();
             let mut cx = Ctx {

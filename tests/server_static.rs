@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::{parse, Server};
+use common::{parse, read_to_close, Server};
+use std::io::Write;
 
 const HELLO: &[u8] = b"Hello, world!\n";
 
@@ -149,6 +150,26 @@ fn large_file_is_sent_whole() {
     assert_eq!(r.status, 200);
     assert_eq!(r.body.len(), 100_000);
     assert!(r.body.iter().all(|&b| b == b'x'));
+}
+
+/// Files over the per-turn write limit (256 KiB): the server stops to let
+/// other connections write and resumes on its own, with no readiness event
+/// to wake it (the socket never filled). Two downloads at once both finish
+/// whole and in order.
+#[test]
+fn files_larger_than_a_write_turn_finish_on_every_connection() {
+    let body: Vec<u8> = (0..3 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let s = Server::start("", &[("big.bin", &body)]);
+    let mut conns: Vec<_> = (0..2).map(|_| s.connect()).collect();
+    for c in &mut conns {
+        c.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+    }
+    for c in &mut conns {
+        let r = parse(&read_to_close(c)).pop().expect("response");
+        assert_eq!(r.status, 200);
+        assert!(r.body == body, "body of {} bytes differs", r.body.len());
+    }
 }
 
 #[test]
