@@ -437,6 +437,7 @@ struct Server {
 
 impl Server {
     fn new(site: Site, listeners: Vec<Listener>, settings: Settings) -> std::io::Result<Server> {
+        crate::stat_cache::configure(&site.server.stat_cache_engine);
         let poll = Poll::new()?;
         let signals = Signals::install(poll.registry(), SIGNAL_TOKEN)?;
         let now_hp = SystemTime::now();
@@ -846,6 +847,7 @@ impl Server {
         match sockets::bind_all(&specs, &mut old, &mut Vec::new()) {
             Ok(l) => {
                 self.listeners = l;
+                crate::stat_cache::configure(&site.server.stat_cache_engine);
                 self.site = site;
                 // lighttpd restarts its whole main loop and says so.
                 log_error!("[note] graceful shutdown started");

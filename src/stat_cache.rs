@@ -6,6 +6,9 @@
 //! `sce->stat_ts == log_epoch_secs`); in a later second one `stat` confirms
 //! it, and a changed file (device, inode, size, mtime) is opened afresh.
 //! Failures are never cached. Per process, single-threaded (a thread local).
+//! `server.stat-cache-engine = "disable"` ([`configure`]) turns all of it
+//! off: every lookup stats, every open opens (lighttpd's "disable"; its
+//! "inotify" and "fam" engines are taken as "simple").
 //! A small regular file's bytes are kept with its entry too (at most
 //! [`MAX_CACHED_FILE`] each and [`MAX_CACHED_BYTES`] in all), so serving it
 //! again costs no `pread`; they live and die with the entry, so they are
@@ -59,6 +62,8 @@ struct Cache {
     last: Option<(String, Entry)>,
     /// Bytes held in entries' `contents` (recounted by `prune`).
     cached_bytes: usize,
+    /// `server.stat-cache-engine = "disable"`: nothing is kept.
+    disabled: bool,
 }
 
 impl Cache {
@@ -104,6 +109,16 @@ impl Cache {
         now: i64,
         use_it: impl FnOnce(&mut Entry) -> R,
     ) -> io::Result<R> {
+        if self.disabled {
+            let mut fresh = Entry {
+                meta: std::fs::metadata(path)?,
+                checked: now,
+                used: now,
+                file: None,
+                contents: None,
+            };
+            return Ok(use_it(&mut fresh));
+        }
         if let Some((p, e)) = &mut self.last {
             if p == path && e.checked == now {
                 return Ok(use_it(e));
@@ -230,6 +245,9 @@ impl Cache {
 
     /// See [`contents`].
     fn contents(&mut self, path: &str, len: u64) -> Option<Rc<[u8]>> {
+        if self.disabled {
+            return None;
+        }
         if let Some((p, e)) = &self.last {
             if p == path && e.contents.is_some() {
                 return e.contents.clone().filter(|c| c.len() as u64 == len);
@@ -292,6 +310,19 @@ pub fn open(path: &str) -> io::Result<(Rc<File>, Metadata)> {
         let now = cache.now();
         cache.open(path, now)
     })
+}
+
+/// Applies `server.stat-cache-engine`: "disable" (or "none") keeps
+/// nothing from one lookup to the next; anything else caches. Drops what
+/// was kept (a reloaded configuration starts afresh).
+pub fn configure(engine: &str) {
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        cache.entries.clear();
+        cache.last = None;
+        cache.cached_bytes = 0;
+        cache.disabled = matches!(engine, "disable" | "none");
+    });
 }
 
 /// The server's 1 s tick (run when the second changes): the new current
@@ -415,6 +446,23 @@ mod tests {
         let big = temp_file("big.bin", &vec![b'y'; MAX_CACHED_FILE as usize + 1]);
         let (_, m) = c.open(&big, 600).unwrap();
         assert!(c.contents(&big, m.len()).is_none());
+    }
+
+    #[test]
+    fn a_disabled_cache_stats_and_opens_every_time() {
+        let mut c = Cache {
+            disabled: true,
+            ..Cache::default()
+        };
+        let path = temp_file("h.txt", b"one");
+        let (f1, m1) = c.open(&path, 700).unwrap();
+        assert_eq!(m1.len(), 3);
+        assert!(c.contents(&path, 3).is_none());
+        std::fs::write(&path, b"three").unwrap();
+        let (f2, m2) = c.open(&path, 700).unwrap();
+        assert_eq!(m2.len(), 5, "the change is seen within the same second");
+        assert!(!Rc::ptr_eq(&f1, &f2));
+        assert!(c.entries.is_empty());
     }
 
     #[test]

@@ -173,6 +173,18 @@ fn files_larger_than_a_write_turn_finish_on_every_connection() {
 }
 
 #[test]
+fn a_disabled_stat_cache_serves_a_changed_file_at_once() {
+    let s = Server::start(
+        r#"server.stat-cache-engine = "disable""#,
+        &[("f.txt", b"one")],
+    );
+    assert_eq!(s.get("/f.txt").body, b"one");
+    std::fs::write(s.docroot.join("f.txt"), b"three").unwrap();
+    let r = s.get("/f.txt");
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"three"[..]));
+}
+
+#[test]
 fn path_info_serves_the_file_unless_disabled() {
     let s = Server::start("", &site());
     let r = s.get("/hello.txt/extra/path");
