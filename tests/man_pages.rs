@@ -86,7 +86,7 @@ fn scope_name(scope: Scope) -> &'static str {
 fn every_directive_is_described_with_its_type_and_scope() {
     let entries = directive_entries(&read_page("lighttpd.conf.5"));
     let mut problems = Vec::new();
-    for info in DIRECTIVES {
+    for info in DIRECTIVES.iter() {
         let expected = format!(
             "Type: {}. Scope: {}. Default: ",
             info.ty.name(),
@@ -120,7 +120,7 @@ fn every_described_directive_exists_once() {
         );
         assert!(seen.insert(name.clone()), "{name} is described twice");
     }
-    assert_eq!(entries.len(), DIRECTIVES.len());
+    assert_eq!(entries.len(), DIRECTIVES.iter().len());
 }
 
 #[test]

@@ -95,9 +95,18 @@ const fn d(
 use Scope::{Connection, Server, Socket};
 use ValueType::{Array, Bool, Int, KvAny, KvArray, KvString, List, Short, Str};
 
-/// Every directive lighttpd 1.4.69 knows, core first, then by module.
+mod packed;
+use packed::text_len;
+pub use packed::Registry;
+
+/// Every directive lighttpd 1.4.69 knows (`LIST`), stored without pointers
+/// (see `packed`).
+pub static DIRECTIVES: Registry<{ text_len(LIST) }, { LIST.len() }> = Registry::pack(LIST);
+
+/// Every directive lighttpd 1.4.69 knows, core first, then by module. Only
+/// read at compile time, by `DIRECTIVES`.
 #[rustfmt::skip]
-pub static DIRECTIVES: &[DirectiveInfo] = &[
+const LIST: &[DirectiveInfo] = &[
     d("server.modules", List, "()", Server, "core", None),
     d("server.compat-module-load", Bool, "enable", Server, "core", None),
     d("server.systemd-socket-activation", Bool, "disable", Server, "core", None),
@@ -441,8 +450,8 @@ pub static TLS_MODULES: &[&str] = &[
 ];
 
 /// The directive named `key`, ASCII case-insensitively.
-pub fn lookup(key: &str) -> Option<&'static DirectiveInfo> {
-    DIRECTIVES.iter().find(|d| d.name.eq_ignore_ascii_case(key))
+pub fn lookup(key: &str) -> Option<DirectiveInfo> {
+    DIRECTIVES.find(|name| name.eq_ignore_ascii_case(key))
 }
 
 /// Is `name` a module lighttpd 1.4.69 can load?
@@ -549,7 +558,7 @@ mod tests {
     #[test]
     fn names_are_unique_and_aliases_resolve() {
         for (i, a) in DIRECTIVES.iter().enumerate() {
-            for b in &DIRECTIVES[i + 1..] {
+            for b in DIRECTIVES.iter().skip(i + 1) {
                 assert!(!a.name.eq_ignore_ascii_case(b.name), "duplicate {}", a.name);
             }
             if let Some(target) = a.alias_of {
@@ -557,6 +566,7 @@ mod tests {
             }
             assert!(a.module == "core" || is_module(a.module), "{}", a.module);
         }
+        assert!(DIRECTIVES.iter().eq(LIST.iter().copied()));
         assert_eq!(
             lookup("url.rewrite").and_then(|d| d.alias_of),
             Some("url.rewrite-once")

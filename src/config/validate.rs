@@ -53,7 +53,7 @@ fn is_socket_eq(ctx: &Context) -> bool {
 
 /// Scope warnings then type errors for one group of keys (one lighttpd
 /// `config_plugin_values_init` call).
-fn check_group(tree: &ConfigTree, keys: &[&DirectiveInfo], out: &mut Vec<Diagnostic>) {
+fn check_group(tree: &ConfigTree, keys: &[DirectiveInfo], out: &mut Vec<Diagnostic>) {
     for ctx in tree.contexts.iter().skip(1) {
         for info in keys {
             if let Some(d) = ctx.get(info.name) {
@@ -94,7 +94,7 @@ fn scope_warning(info: &DirectiveInfo, ctx: &Context, d: &Directive, out: &mut V
     }
 }
 
-fn keys_where(pred: impl Fn(&DirectiveInfo) -> bool) -> Vec<&'static DirectiveInfo> {
+fn keys_where(pred: impl Fn(&DirectiveInfo) -> bool) -> Vec<DirectiveInfo> {
     DIRECTIVES.iter().filter(|d| pred(d)).collect()
 }
 

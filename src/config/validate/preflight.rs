@@ -153,7 +153,7 @@ fn tls_phase(tree: &ConfigTree, module: &str, plugins: &dyn Plugins) -> Vec<Diag
     });
     check_group(tree, &main_keys, &mut out);
     if !out.iter().any(Diagnostic::is_error) {
-        let socket_keys: Vec<&DirectiveInfo> =
+        let socket_keys: Vec<DirectiveInfo> =
             TLS_SOCKET_KEYS.iter().filter_map(|k| lookup(k)).collect();
         check_group(tree, &socket_keys, &mut out);
         if !out.iter().any(Diagnostic::is_error) {
@@ -192,7 +192,7 @@ fn tls_socket_scope_notes(tree: &ConfigTree, out: &mut Vec<Diagnostic>) {
 
 /// mod_deflate's notes for the old `compress.*` names (after its types
 /// were checked).
-fn deprecated_aliases(tree: &ConfigTree, keys: &[&DirectiveInfo], out: &mut Vec<Diagnostic>) {
+fn deprecated_aliases(tree: &ConfigTree, keys: &[DirectiveInfo], out: &mut Vec<Diagnostic>) {
     for ctx in &tree.contexts {
         for info in keys.iter().filter(|i| i.name.starts_with("compress.")) {
             if let (Some(d), Some(new)) = (ctx.get(info.name), info.alias_of) {
