@@ -134,8 +134,8 @@ pub struct Env<'a> {
     pub now: i64,
     /// This wakeup's clock reading (a request's `start_hp`).
     pub now_hp: std::time::SystemTime,
-    /// The current `Date:` value.
-    pub date: &'a str,
+    /// The `Date: …\r\n` line of this second.
+    pub date_line: &'a str,
     /// Graceful shutdown in progress (no more keep-alive).
     pub stopping: bool,
     /// `server.kbytes-per-second` counters of this second.
@@ -696,7 +696,7 @@ impl Conn {
         }
         let _ = self.wq.append_filled(|head| {
             head.reserve(256);
-            response::write_head(r, env.date, head);
+            response::write_head(r, env.date_line, head);
             r.resp_head_len = head.len() as u64;
             Ok::<(), ()>(())
         });

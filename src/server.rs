@@ -122,6 +122,11 @@ fn spill_conf(server: &ServerConf) -> SpillConf {
     spill
 }
 
+/// The `Date` field line of responses made during second `now`.
+fn date_line(now: i64) -> String {
+    format!("Date: {}\r\n", crate::http::date::http_date_secs(now))
+}
+
 fn epoch_secs(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -425,7 +430,8 @@ struct Server {
     now_hp: SystemTime,
     /// Its milliseconds past the second.
     now_ms: u32,
-    date: String,
+    /// `Date: <this second>\r\n`, as every response head carries it.
+    date_line: String,
     last_activity: i64,
     /// Graceful shutdown started at this time.
     stopping: Option<i64>,
@@ -460,7 +466,7 @@ impl Server {
             now,
             now_hp,
             now_ms: 0,
-            date: crate::http::date::http_date_secs(now),
+            date_line: date_line(now),
             last_activity: now,
             stopping: None,
             one_shot: false,
@@ -508,7 +514,7 @@ impl Server {
             let now = since_epoch.as_secs() as i64;
             if now != self.now {
                 self.now = now;
-                self.date = crate::http::date::http_date_secs(now);
+                self.date_line = date_line(now);
                 self.tick();
             }
             for ev in events.iter() {
@@ -568,7 +574,7 @@ impl Server {
             pool: &mut self.pool,
             now: self.now,
             now_hp: self.now_hp,
-            date: &self.date,
+            date_line: &self.date_line,
             stopping: self.stopping.is_some(),
             scopes: &mut self.scopes,
         };

@@ -338,7 +338,8 @@ fn set_content_length(r: &mut Request) {
 }
 
 /// Serialise the status line and headers into `out`.
-pub fn write_head(r: &Request, date: &str, out: &mut Vec<u8>) {
+/// `date_line` is the whole `Date: …\r\n` line.
+pub fn write_head(r: &Request, date_line: &str, out: &mut Vec<u8>) {
     let version = match r.version {
         Version::Http11 => "HTTP/1.1 ",
         Version::Http10 => "HTTP/1.0 ",
@@ -351,7 +352,7 @@ pub fn write_head(r: &Request, date: &str, out: &mut Vec<u8>) {
     if let Some(block) = r.resp.headers.wire() {
         // no field to drop, no Date or Server of its own: one copy
         out.extend_from_slice(block);
-        return finish_head(r, date, out, has_date, has_server);
+        return finish_head(r, date_line, out, has_date, has_server);
     }
     for (name, value, line) in r.resp.headers.lines() {
         if value.is_empty() {
@@ -365,20 +366,23 @@ pub fn write_head(r: &Request, date: &str, out: &mut Vec<u8>) {
         }
         out.extend_from_slice(line);
     }
-    finish_head(r, date, out, has_date, has_server);
+    finish_head(r, date_line, out, has_date, has_server);
 }
 
 /// Connection, Date and Server (unless the fields had them), then the
 /// blank line.
-fn finish_head(r: &Request, date: &str, out: &mut Vec<u8>, has_date: bool, has_server: bool) {
+fn finish_head(r: &Request, date_line: &str, out: &mut Vec<u8>, has_date: bool, has_server: bool) {
     if let Some(conn) = connection_value(r) {
         push_header(out, "Connection", conn);
     }
     if !has_date {
-        push_header(out, "Date", date);
+        out.extend_from_slice(date_line.as_bytes());
     }
     if let Some(tag) = &r.conf.server_tag {
-        if !has_server && !tag.chars().all(char::is_whitespace) {
+        // (a first visible character settles it without the full scan)
+        let visible = tag.as_bytes().first().is_some_and(u8::is_ascii_graphic)
+            || !tag.chars().all(char::is_whitespace);
+        if !has_server && visible {
             push_header(out, "Server", tag);
         }
     }
