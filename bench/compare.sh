@@ -12,7 +12,8 @@
 #   1. idle RSS of each server after start;
 #   2. memory per idle keep-alive connection: IDLE_N connections that each
 #      made one request and stay open, (RSS with them - RSS before) / IDLE_N;
-#   3. ROUNDS rounds x {1 KiB file, 404, 1 MiB file} x {ours, theirs},
+#   3. ROUNDS rounds x {1 KiB file, the same with a browser's header lines,
+#      404, 1 MiB file} x {ours, theirs},
 #      alternating which server goes first, SECS seconds each; medians;
 #   4. syscalls per 1 KiB and per 404 keep-alive GET (strace -c, one connection);
 #   5. heap allocations per request (valgrind --tool=dhat, K requests on one
@@ -122,16 +123,32 @@ for s in ours theirs; do
     sleep 1
 done
 
-# 3. CPU time per request, alternating servers round by round.
-declare -A URL=([1k]=/1k.bin [404]=/missing.bin [1m]=/1m.bin)
+# 3. CPU time per request, alternating servers round by round. "1k-br" is
+#    the 1 KiB file asked for with the header lines a browser sends.
+declare -A URL=([1k]=/1k.bin [1k-br]=/1k.bin [404]=/missing.bin [1m]=/1m.bin)
+BROWSER_HEADERS=(
+    -H "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+    -H "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    -H "Accept-Language: en-US,en;q=0.5"
+    -H "Accept-Encoding: gzip, deflate, br, zstd"
+    -H "Referer: http://bench/index.html"
+    -H "Cookie: session=0123456789abcdef; theme=dark"
+    -H "Upgrade-Insecure-Requests: 1"
+    -H "Sec-Fetch-Dest: document"
+    -H "Sec-Fetch-Mode: navigate"
+    -H "Priority: u=0, i"
+)
+TESTS="1k 1k-br 404 1m"
 for r in $(seq 1 "$ROUNDS"); do
     if [ $((r % 2)) = 1 ]; then order="ours theirs"; else order="theirs ours"; fi
-    for t in 1k 404 1m; do
+    for t in $TESTS; do
+        headers=()
+        [ "$t" = 1k-br ] && headers=("${BROWSER_HEADERS[@]}")
         for s in $order; do
             pid_var=PID_$s; port_var=PORT_$s
             pid=${!pid_var}
             c0=$(cpu_ticks "$pid")
-            out=$(timeout $((SECS + 20)) wrk -t2 -c"$CONNS" -d"${SECS}s" \
+            out=$(timeout $((SECS + 20)) wrk -t2 -c"$CONNS" -d"${SECS}s" "${headers[@]}" \
                 "http://127.0.0.1:${!port_var}${URL[$t]}")
             c1=$(cpu_ticks "$pid")
             n=$(echo "$out" | awk '/requests in/ {print $1}')
@@ -146,12 +163,12 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 echo
 echo "## CPU per request (median of $ROUNDS rounds; utime+stime / wrk requests)"
-printf '%-5s %14s %14s %8s %12s %12s\n' test "ours µs/req" "theirs µs/req" ratio "ours req/s" "theirs req/s"
-for t in 1k 404 1m; do
+printf '%-6s %14s %14s %8s %12s %12s\n' test "ours µs/req" "theirs µs/req" ratio "ours req/s" "theirs req/s"
+for t in $TESTS; do
     o=$(median < "$DIR/cpu.$t.ours"); h=$(median < "$DIR/cpu.$t.theirs")
     ro=$(median < "$DIR/rps.$t.ours"); rh=$(median < "$DIR/rps.$t.theirs")
     awk -v t="$t" -v o="$o" -v h="$h" -v ro="$ro" -v rh="$rh" 'BEGIN {
-        printf "%-5s %14.1f %14.1f %8.2f %12.0f %12.0f\n", t, o, h, h ? o / h : 0, ro, rh }'
+        printf "%-6s %14.1f %14.1f %8.2f %12.0f %12.0f\n", t, o, h, h ? o / h : 0, ro, rh }'
 done
 echo "(every round: $DIR/rounds.log, printed below)"
 cat "$DIR/rounds.log"
