@@ -557,6 +557,99 @@ mod tests {
         );
     }
 
+    /// Random operations on `Headers` and on a plain list with the same
+    /// rules (first match, case-insensitive names) give the same fields.
+    #[test]
+    fn random_operations_match_a_plain_list() {
+        let names = [
+            "A",
+            "a",
+            "Bb",
+            "CONTENT-LENGTH",
+            "Content-Length",
+            "X-Long-Name",
+            "Cookie",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+        for _ in 0..300 {
+            let mut h = Headers::new();
+            let mut model: Vec<(String, String)> = Vec::new();
+            for step in 0..60 {
+                let name = names[next(names.len())];
+                let value = "v".repeat(next(40)) + &step.to_string();
+                match next(6) {
+                    0 => {
+                        h.append(name, &value);
+                        model.push((name.into(), value));
+                    }
+                    1 => {
+                        h.set(name, &value);
+                        match model.iter().position(|(n, _)| same(n, name)) {
+                            Some(i) => {
+                                model[i].1 = value;
+                                let mut seen = 0;
+                                model.retain(|(n, _)| {
+                                    seen += usize::from(same(n, name));
+                                    !same(n, name) || seen == 1
+                                });
+                            }
+                            None => model.push((name.into(), value)),
+                        }
+                    }
+                    2 => {
+                        h.remove(name);
+                        model.retain(|(n, _)| !same(n, name));
+                    }
+                    3 => {
+                        h.add_joined(name, &value);
+                        match model.iter_mut().find(|(n, _)| same(n, name)) {
+                            Some((_, v)) if !v.is_empty() => {
+                                v.push_str(joiner(name));
+                                v.push_str(&value);
+                            }
+                            Some((_, v)) => *v = value,
+                            None => model.push((name.into(), value)),
+                        }
+                    }
+                    4 => {
+                        let at = model
+                            .iter()
+                            .rposition(|(n, _)| same(n, name))
+                            .map_or(model.len(), |i| i + 1);
+                        h.insert_grouped(name, &value);
+                        model.insert(at, (name.into(), value));
+                    }
+                    _ => {
+                        let want = model
+                            .iter()
+                            .find(|(n, _)| same(n, name))
+                            .map(|(_, v)| v.as_str());
+                        assert_eq!(h.get(name), want);
+                    }
+                }
+                let got: Vec<_> = h
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect();
+                assert_eq!(got, model);
+                for (n, v, line) in h.lines() {
+                    assert_eq!(line, format!("{n}: {v}\r\n").as_bytes());
+                }
+                if let Some(block) = h.wire() {
+                    let lines: Vec<u8> = h.lines().flat_map(|(_, _, l)| l.to_vec()).collect();
+                    assert_eq!(block, &lines[..]);
+                }
+            }
+        }
+    }
+
     #[test]
     fn interleaved_repeats_cost_one_pass() {
         let mut h = Headers::new();
