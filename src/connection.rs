@@ -379,6 +379,10 @@ impl Conn {
                 return;
             }
         }
+        // still going after its share of steps (many pipelined requests):
+        // other connections get a turn, then this one goes on, since no
+        // readiness event will come for bytes already read
+        self.yielded = true;
     }
 
     /// Read what the socket has into `rbuf`, up to `limit` bytes buffered.

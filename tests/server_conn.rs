@@ -40,6 +40,27 @@ fn pipelined_requests_are_answered_in_order() {
     assert!(text.ends_with("bb\n"));
 }
 
+/// More pipelined requests than one round of the state machine takes:
+/// the rest are answered in the next rounds without waiting for another
+/// readiness event (none comes for bytes already read).
+#[test]
+fn a_long_pipeline_is_answered_whole() {
+    let s = Server::start("", &files());
+    let mut c = s.connect();
+    c.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let burst = "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n".repeat(100);
+    c.write_all(burst.as_bytes()).expect("send");
+    for i in 0..100 {
+        let r = read_response(&mut c, false).unwrap_or_else(|| panic!("response {i}"));
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, "aaa\n"),
+            "response {i}"
+        );
+    }
+}
+
 #[test]
 fn half_closed_client_still_gets_its_answer() {
     let s = Server::start("", &files());
