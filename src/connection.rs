@@ -847,6 +847,9 @@ impl Conn {
         }
         if keep && !self.read_closed {
             self.state = State::ReadHead;
+            // the client may have sent its next request already: look now
+            // (lighttpd does too) rather than after another poll round
+            self.can_read = true;
         } else if keep && !self.rbuf.is_empty() {
             // Half-closed client with pipelined requests left: answer them.
             self.state = State::ReadHead;
