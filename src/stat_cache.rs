@@ -59,7 +59,10 @@ struct Cache {
     /// the existence check, then the handler's open): a repeat within the
     /// same second compares one string instead of hashing. Cleared by
     /// every change to `entries`.
-    last: Option<(String, Entry)>,
+    last: Option<Entry>,
+    /// The path of `last` (its buffer is kept when `last` is cleared, so
+    /// remembering another path does not allocate).
+    last_path: String,
     /// Bytes held in entries' `contents` (recounted by `prune`).
     cached_bytes: usize,
     /// `server.stat-cache-engine = "disable"`: nothing is kept.
@@ -119,10 +122,8 @@ impl Cache {
             };
             return Ok(use_it(&mut fresh));
         }
-        if let Some((p, e)) = &mut self.last {
-            if p == path && e.checked == now {
-                return Ok(use_it(e));
-            }
+        if let Some(e) = self.remembered(path).filter(|e| e.checked == now) {
+            return Ok(use_it(e));
         }
         match self.entries.get_mut(path) {
             Some(e) if e.checked == now => {
@@ -142,14 +143,16 @@ impl Cache {
 
     /// Makes the entry of `path` the remembered one.
     fn remember(&mut self, path: &str) {
-        let Some(e) = self.entries.get(path) else {
-            self.last = None;
-            return;
-        };
-        match &mut self.last {
-            Some((p, last)) if p == path => *last = e.clone(),
-            slot => *slot = Some((path.to_string(), e.clone())),
+        self.last = self.entries.get(path).cloned();
+        if self.last_path != path {
+            self.last_path.clear();
+            self.last_path.push_str(path);
         }
+    }
+
+    /// The remembered entry, if it is the one of `path`.
+    fn remembered(&mut self, path: &str) -> Option<&mut Entry> {
+        self.last.as_mut().filter(|_| self.last_path == path)
     }
 
     fn lookup(&mut self, path: &str, now: i64) -> io::Result<&mut Entry> {
@@ -202,7 +205,7 @@ impl Cache {
 
     /// See [`open`].
     fn open(&mut self, path: &str, now: i64) -> io::Result<(Rc<File>, Metadata)> {
-        if self.last.as_ref().is_some_and(|(_, e)| e.file.is_none()) {
+        if self.last.as_ref().is_some_and(|e| e.file.is_none()) {
             // the fd is to be kept in the entry itself, not in the copy
             self.last = None;
         }
@@ -248,10 +251,8 @@ impl Cache {
         if self.disabled {
             return None;
         }
-        if let Some((p, e)) = &self.last {
-            if p == path && e.contents.is_some() {
-                return e.contents.clone().filter(|c| c.len() as u64 == len);
-            }
+        if let Some(c) = self.remembered(path).and_then(|e| e.contents.clone()) {
+            return Some(c).filter(|c| c.len() as u64 == len);
         }
         let e = self.entries.get_mut(path)?;
         if e.contents.is_none() {
@@ -321,7 +322,11 @@ pub fn configure(engine: &str) {
         cache.entries.clear();
         cache.last = None;
         cache.cached_bytes = 0;
-        cache.disabled = matches!(engine, "disable" | "none");
+        // blanks around the value are accepted as the config check accepts them
+        cache.disabled = matches!(
+            engine.trim_matches([' ', '\t', '\r', '\n']),
+            "disable" | "none"
+        );
     });
 }
 
@@ -394,11 +399,18 @@ mod tests {
         let (f1, _) = c.open(&path, 400).unwrap();
         let (f2, _) = c.open(&path, 400).unwrap();
         assert!(Rc::ptr_eq(&f1, &f2));
-        assert!(c.last.as_ref().is_some_and(|(_, e)| e.file.is_some()));
+        assert!(c.last.as_ref().is_some_and(|e| e.file.is_some()));
         let other = temp_file("e.txt", b"other");
         assert_eq!(c.with_entry(&other, 400, |e| e.meta.len()).unwrap(), 5);
         let (f3, _) = c.open(&path, 400).unwrap();
         assert!(Rc::ptr_eq(&f1, &f3));
+        // alternating files reuse the remembered path's buffer
+        let buffer = c.last_path.as_ptr();
+        for p in [&other, &path, &other, &path] {
+            c.with_entry(p, 400, |_| ()).unwrap();
+            assert_eq!(&c.last_path, p);
+        }
+        assert_eq!(c.last_path.as_ptr(), buffer);
         std::fs::write(&path, b"three").unwrap();
         let (f4, m4) = c.open(&path, 401).unwrap();
         assert_eq!(m4.len(), 5);
