@@ -343,7 +343,7 @@ impl ChunkQueue {
             return false;
         };
         let start = data.len();
-        if len == 0 || start - *from + len as usize > MEM_COALESCE {
+        if len == 0 || len > MEM_COALESCE as u64 || start - *from + len as usize > MEM_COALESCE {
             return false;
         }
         let range = usize::try_from(off)
