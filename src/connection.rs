@@ -846,10 +846,10 @@ impl Conn {
             env.pool.give_queue(std::mem::take(&mut self.wq));
         }
         if keep && !self.read_closed {
+            // No read now: a client that waits for the answer has not sent
+            // its next request yet (the read would only find EAGAIN), and
+            // edge-triggered readiness reports it when it comes.
             self.state = State::ReadHead;
-            // the client may have sent its next request already: look now
-            // (lighttpd does too) rather than after another poll round
-            self.can_read = true;
         } else if keep && !self.rbuf.is_empty() {
             // Half-closed client with pipelined requests left: answer them.
             self.state = State::ReadHead;
