@@ -460,7 +460,8 @@ impl Conn {
         r.server_addr.clone_from(&self.server_addr);
         match parsed {
             Ok(Some(n)) => {
-                r.raw_head = raw_head_if_not_utf8(&self.rbuf[..n]);
+                let utf8 = pool.head_scratch.head_was_utf8();
+                r.raw_head = (!utf8).then(|| self.rbuf[..n].to_vec());
                 self.rbuf.drain(..n);
                 r.set_head(&mut pool.head);
                 r.bytes_in = n as u64;

@@ -109,6 +109,9 @@ pub struct CondCache {
     captures: Vec<Captures>,
     /// `debug.log-condition-handling` lines, when tracing.
     trace: Option<Vec<String>>,
+    /// Something was evaluated since the last [`CondCache::reset`] (most
+    /// requests evaluate nothing when the config has no conditions).
+    dirty: bool,
 }
 
 impl CondCache {
@@ -120,6 +123,7 @@ impl CondCache {
             local: vec![CondResult::Unset; n],
             captures: vec![Vec::new(); n],
             trace: None,
+            dirty: false,
         }
     }
 
@@ -172,6 +176,9 @@ impl CondCache {
 
     /// Forget everything (a new request on the same connection).
     pub fn reset(&mut self) {
+        if !std::mem::take(&mut self.dirty) {
+            return;
+        }
         self.result.fill(CondResult::Unset);
         self.local.fill(CondResult::Unset);
         self.captures.iter_mut().for_each(Vec::clear);
@@ -241,6 +248,7 @@ impl CondCache {
     }
 
     fn calc(&mut self, ctx: CtxId, input: &dyn CondInput) -> CondResult {
+        self.dirty = true;
         let r = self.eval_uncached(ctx, input);
         self.result[ctx] = r;
         self.note_result(ctx, false);

@@ -103,6 +103,8 @@ pub struct HeadScratch {
     host_memo: Option<HostMemo>,
     target: Target,
     uri: TargetScratch,
+    /// The last head parsed was valid UTF-8.
+    utf8: bool,
 }
 
 /// A Host value (lower-cased, as received), the options and port it was
@@ -116,6 +118,12 @@ struct HostMemo {
 }
 
 impl HeadScratch {
+    /// Was the head [`parse_head_into`] last accepted valid UTF-8 (so its
+    /// strings hold the bytes as received)?
+    pub fn head_was_utf8(&self) -> bool {
+        self.utf8
+    }
+
     /// `host` checked and normalised into `self.host` (lighttpd
     /// `http_request_host_policy`), or the last result for the same input.
     fn check_host(&mut self, host: &str, opts: &ParseOpts, scheme_port: u16) -> Result<(), u16> {
@@ -242,6 +250,7 @@ pub fn parse_head_into(
     let mut p = Parser::new(opts, scheme_port, head, scratch);
     // one UTF-8 check for the whole head; its parts are then slices of it
     p.text = std::str::from_utf8(buf).ok();
+    p.scratch.utf8 = p.text.is_some();
     let result = match p.request_line(buf, first_line_end) {
         Ok(target) => p
             .header_lines(buf, &ends)
@@ -378,8 +387,19 @@ impl Special {
             17 => ("transfer-encoding", Special::TransferEncoding),
             _ => return None,
         };
-        name.eq_ignore_ascii_case(candidate).then_some(special)
+        is_lower_name(name.as_bytes(), candidate.as_bytes()).then_some(special)
     }
+}
+
+/// Is `name` the lower-case `lower`, in any case? Only the letters of
+/// `lower` fold (a cheaper test than `eq_ignore_ascii_case`'s folding of
+/// both sides).
+fn is_lower_name(name: &[u8], lower: &[u8]) -> bool {
+    name.len() == lower.len()
+        && name
+            .iter()
+            .zip(lower)
+            .all(|(&c, &l)| c | (u8::from(l.is_ascii_lowercase()) << 5) == l)
 }
 
 /// State collected while walking one head.
@@ -579,11 +599,7 @@ impl<'a> Parser<'a> {
             let k = ends[j - 1] as usize;
             let first_end = ends[j] as usize;
             let name_start = k;
-            // names are short: a plain scan beats a vector search's setup
-            let colon = k + buf[k..first_end]
-                .iter()
-                .position(|&c| c == b':')
-                .ok_or(400u16)?;
+            let colon = k + find_colon(&buf[k..first_end]).ok_or(400u16)?;
             let mut key_end = colon;
             while key_end > k && matches!(buf[key_end - 1], b' ' | b'\t') {
                 if strict {
@@ -835,12 +851,60 @@ fn unfold_into(raw: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// A control character other than HT, or DEL? (No early exit: the loop
-/// compiles to vector code, and a valid value is read whole anyway.)
+/// `b` in every byte of a word.
+const fn splat(b: u8) -> u64 {
+    u64::from_le_bytes([b; 8])
+}
+
+/// The high bit of each byte of `w` that is 0 (exact per byte: no carry
+/// crosses a byte).
+fn zero_bytes(w: u64) -> u64 {
+    !(((w & splat(0x7f)) + splat(0x7f)) | w) & splat(0x80)
+}
+
+/// The high bit of each byte of `w` that is a control character other
+/// than HT, or DEL.
+fn control_bytes(w: u64) -> u64 {
+    // a byte below 0x20 is the one whose high bit stays clear here
+    let below_space = !(((w & splat(0x7f)) + splat(0x60)) | w) & splat(0x80);
+    (below_space & !zero_bytes(w ^ splat(b'\t'))) | zero_bytes(w ^ splat(0x7f))
+}
+
+/// The 8 bytes at `at` as a word (the caller checks that they exist).
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    bytes
+        .get(at..at + 8)
+        .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+/// A control character other than HT, or DEL? Eight bytes at a time,
+/// the tail as the last eight bytes (overlapping is harmless).
 fn has_control(value: &[u8]) -> bool {
-    value.iter().fold(false, |bad, &c| {
-        bad | ((c < 32) & (c != b'\t')) | (c == 127)
-    })
+    if value.len() < 8 {
+        return value.iter().any(|&c| (c < 32 && c != b'\t') || c == 127);
+    }
+    let mut bad = control_bytes(word_at(value, value.len() - 8));
+    let mut at = 0;
+    while at + 8 <= value.len() {
+        bad |= control_bytes(word_at(value, at));
+        at += 8;
+    }
+    bad != 0
+}
+
+/// Where the first `:` in `line` is: eight bytes at a time (the lowest
+/// zero byte [`zero_bytes`] reports is exact).
+fn find_colon(line: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while at + 8 <= line.len() {
+        let hits = zero_bytes(word_at(line, at) ^ splat(b':'));
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    line[at..].iter().position(|&c| c == b':').map(|p| at + p)
 }
 
 /// What a field-name byte is to lighttpd: 0 allowed, [`NAME_BAD`] never

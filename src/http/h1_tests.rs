@@ -492,3 +492,33 @@ fn field_name_and_value_checks_agree_with_lighttpds_rules() {
     assert!(check_field_name(b"Content-Type", true).is_ok());
     assert!(!has_control(b""));
 }
+
+#[test]
+fn word_scans_find_every_byte_at_every_position() {
+    for len in 0..40 {
+        for at in 0..len {
+            for c in 0..=255u8 {
+                let mut v = vec![b'a'; len];
+                v[at] = c;
+                let ctl = (c < 32 && c != b'\t') || c == 127;
+                assert_eq!(has_control(&v), ctl, "len {len} at {at} byte {c}");
+                let colon = if c == b':' { Some(at) } else { None };
+                assert_eq!(find_colon(&v), colon, "len {len} at {at} byte {c}");
+            }
+            let mut v = vec![b':'; len];
+            v[..at].fill(b'x');
+            assert_eq!(find_colon(&v), Some(at));
+        }
+    }
+}
+
+#[test]
+fn special_names_fold_letters_only() {
+    assert!(is_lower_name(b"HoSt", b"host"));
+    assert!(is_lower_name(b"CONTENT-LENGTH", b"content-length"));
+    assert!(!is_lower_name(b"content\rlength", b"content-length"));
+    assert!(!is_lower_name(b"http\x12settings", b"http2settings"));
+    assert!(!is_lower_name(b"hos", b"host"));
+    assert_eq!(Special::of("Http2-Settings"), Some(Special::Unique));
+    assert_eq!(Special::of("Http\u{12}-Settings"), None);
+}

@@ -142,11 +142,14 @@ impl Headers {
     /// Is the field at `span` named `name`? Lengths first: most fields a
     /// lookup passes differ in length; then the same spelling (lookups use
     /// the usual spelling) before the case-insensitive compare.
+    #[inline]
     fn is(&self, span: Span, name: &str) -> bool {
-        if span.name_len as usize != name.len() {
-            return false;
-        }
-        let mine = self.text[span.name()].as_bytes();
+        span.name_len as usize == name.len() && self.same_name(span, name)
+    }
+
+    /// [`Headers::is`] for a name of the field's length.
+    fn same_name(&self, span: Span, name: &str) -> bool {
+        let mine = self.text.as_bytes().get(span.name()).unwrap_or_default();
         mine == name.as_bytes() || mine.eq_ignore_ascii_case(name.as_bytes())
     }
 
