@@ -5,6 +5,7 @@
 #
 #   bench/compare.sh                     # everything, defaults below
 #   ROUNDS=3 SECS=3 IDLE_N=2000 ALLOCS=0 bench/compare.sh
+#   PIN=0 bench/compare.sh               # servers and wrk share all CPUs
 #
 # Requests/s swing ±20% on a shared machine, so the figures compared are the
 # server's CPU time per request (utime+stime from /proc/<pid>/stat around
@@ -18,7 +19,11 @@
 #   4. syscalls per 1 KiB and per 404 keep-alive GET (strace -c, one connection);
 #   5. heap allocations per request (valgrind --tool=dhat, K requests on one
 #      keep-alive connection minus a run with none).
-# Environment: OURS, THEIRS (binaries), ROUNDS, SECS, CONNS, IDLE_N,
+# With PIN=1 (the default on 2+ CPUs) both servers run on CPU 0 and wrk
+# (one thread) on CPU 1: the server under test has a core to itself and is
+# saturated, so no round depends on how the scheduler mixes it with wrk.
+# Unpinned, identical rounds differ by up to 15%; pinned, by about 3%.
+# Environment: OURS, THEIRS (binaries), ROUNDS, SECS, CONNS, IDLE_N, PIN,
 # SYSCALLS=0 / ALLOCS=0 to skip steps 4 / 5.
 set -u
 cd "$(dirname "$0")/.."
@@ -30,6 +35,7 @@ CONNS=${CONNS:-50}
 IDLE_N=${IDLE_N:-10000}
 SYSCALLS=${SYSCALLS:-1}
 ALLOCS=${ALLOCS:-1}
+PIN=${PIN:-1}
 K=${K:-500}
 CLIENT="python3 bench/client.py"
 
@@ -38,6 +44,12 @@ command -v wrk >/dev/null || { echo "wrk not installed" >&2; exit 1; }
 [ -x "$THEIRS" ] || { echo "no $THEIRS" >&2; exit 1; }
 ulimit -n 32768 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 TICK=$(getconf CLK_TCK)
+if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    ON_SERVER_CPU=(taskset -c 0)
+    WRK=(taskset -c 1 wrk -t1)
+else
+    PIN=0 ON_SERVER_CPU=() WRK=(wrk -t2)
+fi
 
 . bench/lib.sh
 bench_dir lrs-bench
@@ -83,12 +95,12 @@ stop() { # PID
 echo "# lighttpd-rs vs lighttpd 1.4.69 — $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "# machine: nproc $(nproc), load $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r)"
 echo "# ours: $OURS   theirs: $THEIRS ($("$THEIRS" -v 2>&1 | head -1))"
-echo "# rounds $ROUNDS x ${SECS}s, wrk -t2 -c$CONNS, idle connections $IDLE_N"
+echo "# rounds $ROUNDS x ${SECS}s, ${WRK[*]} -c$CONNS, pinned $PIN, idle connections $IDLE_N"
 
 PORT_ours=$BASE
 PORT_theirs=$((BASE + 1))
-start ours "$OURS" "$PORT_ours"
-start theirs "$THEIRS" "$PORT_theirs"
+start ours "$OURS" "$PORT_ours" "${ON_SERVER_CPU[@]}"
+start theirs "$THEIRS" "$PORT_theirs" "${ON_SERVER_CPU[@]}"
 sleep 1
 
 # 1. idle RSS.
@@ -148,7 +160,7 @@ for r in $(seq 1 "$ROUNDS"); do
             pid_var=PID_$s; port_var=PORT_$s
             pid=${!pid_var}
             c0=$(cpu_ticks "$pid")
-            out=$(timeout $((SECS + 20)) wrk -t2 -c"$CONNS" -d"${SECS}s" "${headers[@]}" \
+            out=$(timeout $((SECS + 20)) "${WRK[@]}" -c"$CONNS" -d"${SECS}s" "${headers[@]}" \
                 "http://127.0.0.1:${!port_var}${URL[$t]}")
             c1=$(cpu_ticks "$pid")
             n=$(echo "$out" | awk '/requests in/ {print $1}')
