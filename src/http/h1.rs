@@ -46,8 +46,6 @@ pub struct RequestHead {
     /// The request-target as received (lighttpd `target_orig`, CGI REQUEST_URI);
     /// for an absolute-form target only the part from the path on.
     pub target: String,
-    /// Raw path part of `target` (before `?` and `#`).
-    pub path_raw: String,
     /// Normalised query (lighttpd `uri.query`); None when the target has no `?`.
     pub query: Option<String>,
     /// Normalised target, path + `?query` (lighttpd `r->target`).
@@ -73,7 +71,6 @@ impl Default for RequestHead {
         RequestHead {
             method: Method::Get,
             target: String::new(),
-            path_raw: String::new(),
             query: None,
             norm_target: String::new(),
             uri_path: String::new(),
@@ -792,13 +789,6 @@ impl<'a> Parser<'a> {
         }
         self.check_body(method)?;
         let head = &mut *self.head;
-        let path_end = head
-            .target
-            .bytes()
-            .position(|c| c == b'?' || c == b'#')
-            .unwrap_or(head.target.len());
-        head.path_raw.clear();
-        head.path_raw.push_str(&head.target[..path_end]);
         head.expect_100 = version == Version::Http11
             && head
                 .headers
