@@ -112,6 +112,8 @@ struct HostMemo {
     opts: ParseOpts,
     scheme_port: u16,
     checked: String,
+    /// `checked` differs from `raw`.
+    changed: bool,
 }
 
 impl HeadScratch {
@@ -121,21 +123,26 @@ impl HeadScratch {
         self.utf8
     }
 
-    /// `host` checked and normalised into `self.host` (lighttpd
-    /// `http_request_host_policy`), or the last result for the same input.
-    fn check_host(&mut self, host: &str, opts: &ParseOpts, scheme_port: u16) -> Result<(), u16> {
+    /// `host` checked (lighttpd `http_request_host_policy`), or the last
+    /// result for the same input. `Ok(true)`: normalising changed it, and
+    /// `self.host` holds the new value; `Ok(false)`: `host` is normal.
+    fn check_host(&mut self, host: &str, opts: &ParseOpts, scheme_port: u16) -> Result<bool, u16> {
         if let Some(m) = &self.host_memo {
             if m.raw == host && m.opts == *opts && m.scheme_port == scheme_port {
-                self.host.clone_from(&m.checked);
-                return Ok(());
+                if m.changed {
+                    self.host.clone_from(&m.checked);
+                }
+                return Ok(m.changed);
             }
         }
         host_policy_into(host, opts, scheme_port, &mut self.host).map_err(|_| 400u16)?;
+        let changed = self.host != host;
         let m = self.host_memo.get_or_insert_with(|| HostMemo {
             raw: String::new(),
             opts: *opts,
             scheme_port,
             checked: String::new(),
+            changed,
         });
         // the strings are reused: no allocation per new host
         m.raw.clear();
@@ -143,7 +150,8 @@ impl HeadScratch {
         m.opts = *opts;
         m.scheme_port = scheme_port;
         m.checked.clone_from(&self.host);
-        Ok(())
+        m.changed = changed;
+        Ok(changed)
     }
 }
 
@@ -751,6 +759,7 @@ impl<'a> Parser<'a> {
     fn finish_with(&mut self, target: &[u8], method: &Method) -> Result<(), u16> {
         let version = self.version.ok_or(400u16)?;
         let head = &mut *self.head;
+        let mut host_changed = false;
         let text = head_text(self.text, target);
         let valid = matches!(text, Cow::Borrowed(_));
         head.target.clear();
@@ -773,8 +782,8 @@ impl<'a> Parser<'a> {
             // head.host keeps the value as received until the head is
             // accepted (a rejected head reports that one)
             let host = head.host.as_deref().unwrap_or("");
-            self.scratch.check_host(host, self.opts, self.scheme_port)?;
-            if self.scratch.host != host {
+            host_changed = self.scratch.check_host(host, self.opts, self.scheme_port)?;
+            if host_changed {
                 head.headers.set("Host", &self.scratch.host);
             }
         } else if version == Version::Http11 {
@@ -800,7 +809,7 @@ impl<'a> Parser<'a> {
             .filter(|_| self.saw_content_length);
         head.chunked = self.body_len == -1;
         head.keep_alive = self.keep_alive;
-        if let (true, Some(h)) = (self.host_seen, head.host.as_mut()) {
+        if let (true, Some(h)) = (host_changed, head.host.as_mut()) {
             std::mem::swap(h, &mut self.scratch.host);
         }
         Ok(())

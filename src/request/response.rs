@@ -143,6 +143,9 @@ pub fn queue_body(r: &mut Request, wq: &mut ChunkQueue, initial: bool) -> u64 {
 /// `connection.kbytes-per-second` (the header itself is never sent).
 fn backend_rate_limit(r: &mut Request) {
     const NAME: &str = "X-LIGHTTPD-KBytes-per-second";
+    if !r.resp.headers.contains(NAME) {
+        return;
+    }
     let mut lowest = None;
     for (n, v) in r.resp.headers.iter() {
         if n.len() == NAME.len() && n.eq_ignore_ascii_case(NAME) {
