@@ -30,8 +30,16 @@ pub struct Case {
 pub struct Connection {
     /// Connect to the second port (`== connection port2`, for `$SERVER["socket"]` cases).
     pub port2: bool,
+    /// Speak TLS (`== connection tls`), with this SNI name (`sni=NAME`) if any.
+    pub tls: Option<Tls>,
     /// The sends in order (escaped text, placeholders unexpanded).
     pub sends: Vec<String>,
+}
+
+/// The TLS settings of a `== connection tls` line.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tls {
+    pub sni: Option<String>,
 }
 
 /// A declared normalisation, applied to recorded and observed answers alike.
@@ -119,11 +127,8 @@ fn start_section(
 ) -> Result<Section, String> {
     match marker {
         "config" => Ok(Section::Config),
-        "connection" | "connection port2" => {
-            *next = Some(Connection {
-                port2: marker.ends_with("port2"),
-                sends: Vec::new(),
-            });
+        _ if marker.split(' ').next() == Some("connection") => {
+            *next = Some(parse_connection(marker)?);
             Ok(Section::Header)
         }
         "send" => {
@@ -137,6 +142,28 @@ fn start_section(
         }
         other => Err(format!("unknown section `== {other}`")),
     }
+}
+
+/// `connection [port2] [tls [sni=NAME]]`, words in any order.
+fn parse_connection(marker: &str) -> Result<Connection, String> {
+    let mut connection = Connection::default();
+    let mut sni = None;
+    for word in marker.split(' ').skip(1).filter(|w| !w.is_empty()) {
+        match word {
+            "port2" => connection.port2 = true,
+            "tls" => connection.tls = Some(Tls::default()),
+            _ => match word.strip_prefix("sni=") {
+                Some(name) if !name.is_empty() => sni = Some(name.to_string()),
+                _ => return Err(format!("unknown connection word `{word}`")),
+            },
+        }
+    }
+    match (&mut connection.tls, sni) {
+        (Some(tls), sni) => tls.sni = sni,
+        (None, Some(_)) => return Err("`sni=` needs `tls`".into()),
+        (None, None) => {}
+    }
+    Ok(connection)
 }
 
 fn header_line(case: &mut Case, line: &str) -> Result<(), String> {
@@ -197,7 +224,9 @@ mod tests {
         == config\nserver.tag = \"x\"\n\
         == send\nGET / HTTP/1.1\\r\\n\n\n\\r\\n\n\
         == send\nGET /b HTTP/1.0\\r\\n\\r\\n\n\
-        == connection port2\n== send\nX\n";
+        == connection port2\n== send\nX\n\
+        == connection tls port2 sni=example.com\n== send\nY\n\
+        == connection tls\n== send\nZ\n";
 
     #[test]
     fn parses_sections() {
@@ -205,13 +234,18 @@ mod tests {
         assert_eq!(case.xfail.as_deref(), Some("not yet"));
         assert_eq!(case.normalize.len(), 2);
         assert_eq!(case.config, "server.tag = \"x\"\n");
-        assert_eq!(case.connections.len(), 2);
+        assert_eq!(case.connections.len(), 4);
         assert_eq!(case.connections[0].sends.len(), 2);
         assert_eq!(
             case.connections[0].sends[0],
             "GET / HTTP/1.1\\r\\n\n\\r\\n\n"
         );
         assert!(!case.connections[0].port2 && case.connections[1].port2);
+        assert!(case.connections[..2].iter().all(|c| c.tls.is_none()));
+        let sni = |i: usize| case.connections[i].tls.clone().map(|t| t.sni);
+        assert_eq!(sni(2), Some(Some("example.com".to_string())));
+        assert!(case.connections[2].port2);
+        assert_eq!(sni(3), Some(None));
         assert_eq!(case.files, ["access.log"]);
     }
 
@@ -219,6 +253,12 @@ mod tests {
     fn rejects_unknown_fields() {
         assert!(parse("t", "bogus: 1\n== send\nx\n").is_err());
         assert!(parse("t", "description: no sends\n").is_err());
+        for bad in ["connection sni=x", "connection tls sni=", "connection tsl"] {
+            assert!(
+                parse("t", &format!("== {bad}\n== send\nx\n")).is_err(),
+                "{bad}"
+            );
+        }
         for bad in ["access.log", "@TMP@/../x", "@TMP@/a/b", "@TMP@/"] {
             let text = format!("compare-file: {bad}\n== send\nx\n");
             assert!(parse("t", &text).is_err(), "{bad}");

@@ -2,8 +2,10 @@
 //! every wait bounded. When recording, a send's answer ends when the server falls silent;
 //! when replaying, it ends once the recorded number of responses has arrived, and the
 //! connection's end state (closed / still open) is then checked against the recording.
+//! A TLS connection first does its handshake (tls.rs), whose result is recorded too.
 
 use super::framing::{frame_response, request_methods, Frame, Response};
+use super::tls::{handshake, Stream, TlsClient};
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -20,6 +22,16 @@ pub struct SendOutcome {
     pub leftover: Vec<u8>,
     /// The server closed the connection (EOF or reset) after this send.
     pub closed: bool,
+}
+
+/// What came back on one connection.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConnectionOutcome {
+    /// TLS connections: the handshake's description (`TLSv1.3 alpn=http/1.1
+    /// cert=@TLSPEM@`) or `handshake failed` (then no send was made).
+    pub tls: Option<String>,
+    /// One entry per send actually made.
+    pub sends: Vec<SendOutcome>,
 }
 
 /// What to expect for one send when replaying.
@@ -44,7 +56,7 @@ pub struct Timing {
 }
 
 struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     buf: Vec<u8>,
     received: usize,
     eof: bool,
@@ -63,7 +75,12 @@ impl Conn {
             return Read1::Eof;
         }
         let timeout = timeout.max(Duration::from_millis(1));
-        if self.stream.set_read_timeout(Some(timeout)).is_err() {
+        if self
+            .stream
+            .socket()
+            .set_read_timeout(Some(timeout))
+            .is_err()
+        {
             self.eof = true;
             return Read1::Eof;
         }
@@ -117,19 +134,36 @@ impl Conn {
     }
 }
 
-/// Runs one connection: connects, performs each send (already expanded to bytes), and
-/// stops after the send at which the server closed. `expect` is `None` when recording.
+/// Runs one connection: connects (with a TLS handshake when `tls` is given), performs
+/// each send (already expanded to bytes), and stops after the send at which the server
+/// closed. `expect` is `None` when recording.
 pub fn run_connection(
     port: u16,
+    tls: Option<&TlsClient>,
     sends: &[Vec<u8>],
     expect: Option<&[Expect]>,
     timing: Timing,
-) -> Result<Vec<SendOutcome>, String> {
+) -> Result<ConnectionOutcome, String> {
     let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))
+    let tcp = TcpStream::connect_timeout(&address, Duration::from_secs(5))
         .map_err(|e| format!("connect: {e}"))?;
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+    let _ = tcp.set_nodelay(true);
+    let (stream, summary) = match tls {
+        None => (Some(Stream::Plain(tcp)), None),
+        Some(client) => {
+            let (stream, summary) = handshake(tcp, client, timing.patience);
+            (stream, Some(summary))
+        }
+    };
+    let Some(stream) = stream else {
+        return Ok(ConnectionOutcome {
+            tls: summary,
+            sends: Vec::new(),
+        });
+    };
+    let _ = stream
+        .socket()
+        .set_write_timeout(Some(Duration::from_secs(5)));
     let mut conn = Conn {
         stream,
         buf: Vec::new(),
@@ -165,7 +199,10 @@ pub fn run_connection(
             break;
         }
     }
-    Ok(outcomes)
+    Ok(ConnectionOutcome {
+        tls: summary,
+        sends: outcomes,
+    })
 }
 
 fn record_send(conn: &mut Conn, timing: Timing) -> SendOutcome {
@@ -231,8 +268,9 @@ pub fn fetch_header(port: u16, path: &str, header: &str) -> Result<String, Strin
         leftover: false,
         closed: true,
     }];
-    let outcomes = run_connection(port, &[request.into_bytes()], Some(&expect), timing)?;
-    let response = outcomes
+    let outcome = run_connection(port, None, &[request.into_bytes()], Some(&expect), timing)?;
+    let response = outcome
+        .sends
         .first()
         .and_then(|o| o.responses.first())
         .ok_or_else(|| format!("no response to HEAD {path}"))?;
@@ -275,10 +313,14 @@ mod tests {
     #[test]
     fn records_close_and_keep_alive() {
         let send = vec![b"GET / HTTP/1.1\r\n\r\n".to_vec()];
-        let closed = run_connection(fake_server(OK, true), &send, None, timing()).unwrap();
+        let closed = run_connection(fake_server(OK, true), None, &send, None, timing())
+            .unwrap()
+            .sends;
         assert_eq!(closed[0].responses.len(), 1);
         assert!(closed[0].closed);
-        let open = run_connection(fake_server(OK, false), &send, None, timing()).unwrap();
+        let open = run_connection(fake_server(OK, false), None, &send, None, timing())
+            .unwrap()
+            .sends;
         assert_eq!(open[0].responses[0].body, b"ok");
         assert!(!open[0].closed);
     }
@@ -291,7 +333,9 @@ mod tests {
             leftover: false,
             closed: true,
         }];
-        let got = run_connection(fake_server(OK, false), &send, Some(&expect), timing()).unwrap();
+        let got = run_connection(fake_server(OK, false), None, &send, Some(&expect), timing())
+            .unwrap()
+            .sends;
         assert!(
             !got[0].closed,
             "a server that keeps the connection open must be seen as open"
@@ -302,8 +346,15 @@ mod tests {
             leftover: false,
             closed: false,
         }];
-        let got =
-            run_connection(fake_server(extra, false), &send, Some(&expect), timing()).unwrap();
+        let got = run_connection(
+            fake_server(extra, false),
+            None,
+            &send,
+            Some(&expect),
+            timing(),
+        )
+        .unwrap()
+        .sends;
         assert_eq!(got[0].leftover, b"HTTP/1.1 4");
     }
 }

@@ -16,6 +16,7 @@ pub mod framing;
 pub mod outcome;
 pub mod run;
 pub mod server;
+pub mod tls;
 
 use case::Case;
 use run::{run_case, Settings, Verdict};
@@ -34,11 +35,16 @@ pub fn run_all(default_exe: &Path) -> Vec<String> {
     if std::env::var("COMPAT_IGNORE_XFAIL").is_ok_and(|v| v == "1") {
         cases.iter_mut().for_each(|c| c.xfail = None);
     }
+    let certs = match tls::known_certs(&compat_dir.join("tls")) {
+        Ok(certs) => std::sync::Arc::new(certs),
+        Err(e) => return vec![format!("fixture certificates: {e}")],
+    };
     let settings = Settings {
         compat_dir: &compat_dir,
         exe: &exe,
         record,
         timing: run::default_timing(),
+        certs,
     };
     let jobs = std::env::var("COMPAT_JOBS")
         .ok()

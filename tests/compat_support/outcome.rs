@@ -2,7 +2,7 @@
 //! files), reading that form back, normalisation and comparison.
 
 use super::case::Normalize;
-use super::client::{Expect, SendOutcome};
+use super::client::{ConnectionOutcome, Expect, SendOutcome};
 use super::escape::{escape_lines, unescape};
 use super::framing::Response;
 
@@ -11,9 +11,10 @@ use super::framing::Response;
 pub enum Outcome {
     /// The server exited or never accepted connections (detail is not compared).
     NoServer(String),
-    /// One entry per connection, each with one entry per send actually made; then the
-    /// files the case compares (`compare-file:`), read after the server stopped.
-    Ran(Vec<Vec<SendOutcome>>, Vec<WrittenFile>),
+    /// One entry per connection (its TLS handshake, if any, and one entry per send
+    /// actually made); then the files the case compares (`compare-file:`), read after
+    /// the server stopped.
+    Ran(Vec<ConnectionOutcome>, Vec<WrittenFile>),
 }
 
 /// A file the server wrote into the case's private dir.
@@ -34,9 +35,12 @@ impl Outcome {
         match self {
             Outcome::NoServer(_) => out.push_str("== server did not start\n"),
             Outcome::Ran(connections, files) => {
-                for (c, sends) in connections.iter().enumerate() {
+                for (c, connection) in connections.iter().enumerate() {
                     out.push_str(&format!("== connection {}\n", c + 1));
-                    render_sends(&mut out, sends, wrap);
+                    if let Some(tls) = &connection.tls {
+                        out.push_str(&format!("== tls {tls}\n"));
+                    }
+                    render_sends(&mut out, &connection.sends, wrap);
                 }
                 files.iter().for_each(|file| render_file(&mut out, file));
             }
@@ -67,13 +71,13 @@ impl Outcome {
     }
 
     fn responses_mut(&mut self) -> impl Iterator<Item = &mut Response> {
-        let connections: &mut [Vec<SendOutcome>] = match self {
+        let connections: &mut [ConnectionOutcome] = match self {
             Outcome::Ran(connections, _) => connections,
             Outcome::NoServer(_) => &mut [],
         };
         connections
             .iter_mut()
-            .flatten()
+            .flat_map(|c| c.sends.iter_mut())
             .flat_map(|s| s.responses.iter_mut())
     }
 
@@ -90,7 +94,7 @@ impl Outcome {
         Some(
             connections
                 .iter()
-                .map(|sends| sends.iter().map(per_send).collect())
+                .map(|c| c.sends.iter().map(per_send).collect())
                 .collect(),
         )
     }
@@ -141,7 +145,7 @@ fn push_lines(out: &mut String, bytes: &[u8], wrap: usize) {
 
 /// Reads a recorded file back into an outcome.
 pub fn parse_file(text: &str) -> Result<Outcome, String> {
-    let mut connections: Vec<Vec<SendOutcome>> = Vec::new();
+    let mut connections: Vec<ConnectionOutcome> = Vec::new();
     let mut files: Vec<WrittenFile> = Vec::new();
     let mut block: Option<(&str, String)> = None;
     let mut no_server = false;
@@ -160,10 +164,15 @@ pub fn parse_file(text: &str) -> Result<Outcome, String> {
         finish_block(&mut connections, &mut files, block.take())?;
         match marker.split(' ').next().unwrap_or("") {
             "server" => no_server = true,
-            "connection" => connections.push(Vec::new()),
+            "connection" => connections.push(ConnectionOutcome::default()),
+            "tls" => {
+                connections.last_mut().ok_or("tls before connection")?.tls =
+                    Some(marker["tls".len()..].trim().to_string())
+            }
             "send" => connections
                 .last_mut()
                 .ok_or("send before connection")?
+                .sends
                 .push(SendOutcome::default()),
             "response" => block = Some(("response", String::new())),
             "incomplete" => block = Some(("incomplete", String::new())),
@@ -204,7 +213,7 @@ fn start_file(
 }
 
 fn finish_block(
-    connections: &mut [Vec<SendOutcome>],
+    connections: &mut [ConnectionOutcome],
     files: &mut [WrittenFile],
     block: Option<(&str, String)>,
 ) -> Result<(), String> {
@@ -234,10 +243,10 @@ fn finish_block(
     Ok(())
 }
 
-fn last_send(connections: &mut [Vec<SendOutcome>]) -> Result<&mut SendOutcome, String> {
+fn last_send(connections: &mut [ConnectionOutcome]) -> Result<&mut SendOutcome, String> {
     connections
         .last_mut()
-        .and_then(|c| c.last_mut())
+        .and_then(|c| c.sends.last_mut())
         .ok_or_else(|| "marker or text before `== send`".to_string())
 }
 
@@ -345,10 +354,19 @@ mod tests {
             name: "other.log".into(),
             content: None,
         };
-        Outcome::Ran(
-            vec![vec![send], vec![SendOutcome::default()]],
-            vec![log, gone],
-        )
+        let plain = ConnectionOutcome {
+            tls: None,
+            sends: vec![send],
+        };
+        let tls = ConnectionOutcome {
+            tls: Some("TLSv1.3 alpn=http/1.1 cert=@TLSPEM@".into()),
+            sends: vec![SendOutcome::default()],
+        };
+        let failed = ConnectionOutcome {
+            tls: Some("handshake failed".into()),
+            sends: Vec::new(),
+        };
+        Outcome::Ran(vec![plain, tls, failed], vec![log, gone])
     }
 
     #[test]
@@ -363,6 +381,17 @@ mod tests {
             .render(0)
             .contains("== file access.log\n127.0.0.1 \"GET"));
         assert!(outcome.render(0).ends_with("== file other.log missing\n"));
+        assert!(outcome.render(0).contains(
+            "== connection 2\n== tls TLSv1.3 alpn=http/1.1 cert=@TLSPEM@\n== send 1\n== open\n\
+             == connection 3\n== tls handshake failed\n== file"
+        ));
+        assert_eq!(parsed, {
+            let mut masked = outcome.clone();
+            masked.responses_mut().for_each(|r| {
+                r.head = normalise_head(&r.head, &[], true);
+            });
+            masked
+        });
         let expect = parsed.expectations().unwrap();
         assert_eq!(expect[0][0].responses, 1);
         assert!(expect[0][0].closed && expect[0][0].leftover);

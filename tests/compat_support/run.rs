@@ -6,7 +6,9 @@ use super::client::{fetch_header, run_connection, Timing};
 use super::escape::unescape;
 use super::outcome::{first_difference, normalised, parse_file, Outcome, WrittenFile};
 use super::server::{Fixture, Server};
+use super::tls::{TlsClient, CERTS};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How a case ended.
@@ -29,6 +31,8 @@ pub struct Settings<'a> {
     pub exe: &'a Path,
     pub record: bool,
     pub timing: Timing,
+    /// The fixture certificates (compat-tests/tls/), for telling which one a server presented.
+    pub certs: Arc<Vec<(&'static str, Vec<u8>)>>,
 }
 
 pub fn run_case(case: &Case, settings: &Settings) -> Verdict {
@@ -117,14 +121,18 @@ fn observe(
         } else {
             fixture.port
         };
-        match run_connection(port, &bytes, expect, settings.timing) {
+        let tls = connection.tls.as_ref().map(|tls| TlsClient {
+            sni: tls.sni.clone(),
+            known: settings.certs.clone(),
+        });
+        match run_connection(port, tls.as_ref(), &bytes, expect, settings.timing) {
             Ok(outcome) => connections.push(outcome),
             Err(e) if server.alive() => return Err(e),
             Err(e) => return Ok(Outcome::NoServer(format!("server died: {e}"))),
         }
     }
     let ports = [(fixture.port, "@PORT@"), (fixture.port2, "@PORT2@")];
-    for send in connections.iter_mut().flatten() {
+    for send in connections.iter_mut().flat_map(|c| c.sends.iter_mut()) {
         for response in &mut send.responses {
             response.head = mask_ports(&response.head, &ports);
             response.body = mask_ports(&response.body, &ports);
@@ -221,6 +229,10 @@ fn start_server(
     loop {
         let fixture = Fixture::new(&case.name, &settings.compat_dir.join(&case.docroot))?;
         let config = fixture.fill(&format!("{base}\n# case {}\n{}", case.name, case.config));
+        let config = CERTS.iter().fold(config, |config, (placeholder, file)| {
+            let path = settings.compat_dir.join("tls").join(file);
+            config.replace(placeholder, &path.to_string_lossy())
+        });
         match Server::start(settings.exe, &fixture, &config) {
             Ok(server) => return Ok(Ok((fixture, server))),
             Err(why) if why.contains("Address already in use") && attempt < 3 => attempt += 1,
