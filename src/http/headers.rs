@@ -62,6 +62,7 @@ impl Span {
 
 /// A name's bit in [`Headers::present`], from its length and its last
 /// letter (case folded).
+#[inline]
 fn bucket(name: &str) -> u64 {
     let last = name.as_bytes().last().map_or(0, |&c| c | 0x20);
     1 << ((name.len() + usize::from(last) * 7) & 63)
@@ -409,10 +410,12 @@ impl Headers {
     }
 
     /// The first field's value.
+    #[inline]
     pub fn get(&self, name: &str) -> Option<&str> {
         self.position(name).map(|i| self.value_at(self.fields[i]))
     }
 
+    #[inline]
     pub fn contains(&self, name: &str) -> bool {
         self.position(name).is_some()
     }
@@ -470,10 +473,18 @@ impl Headers {
         self.fields.is_empty()
     }
 
+    /// Inline: for a constant name the bucket test folds to one mask
+    /// test, and most lookups end there.
+    #[inline]
     fn position(&self, name: &str) -> Option<usize> {
         if self.present & bucket(name) == 0 {
             return None;
         }
+        self.scan(name)
+    }
+
+    #[inline(never)]
+    fn scan(&self, name: &str) -> Option<usize> {
         self.fields.iter().position(|&s| self.is(s, name))
     }
 }
