@@ -322,6 +322,9 @@ pub fn configure(engine: &str) {
         cache.entries.clear();
         cache.last = None;
         cache.cached_bytes = 0;
+        // the current second until the server's first tick (else every
+        // lookup in the first second after start reads the clock)
+        cache.now = now_secs();
         // blanks around the value are accepted as the config check accepts them
         cache.disabled = matches!(
             engine.trim_matches([' ', '\t', '\r', '\n']),
