@@ -16,7 +16,7 @@ use crate::http::etag::{make_etag_ns, EtagFlags};
 use crate::plugin::registry::ModuleInit;
 use crate::plugin::{Ctx, Flow, Hook, Module};
 use crate::request::prepare::open_error_status;
-use crate::request::Request;
+use crate::request::{CoreConf, Request};
 
 /// The module; `static-file.*` is part of the core config (`r.conf`).
 pub struct StaticFile;
@@ -59,20 +59,47 @@ pub fn serve_file(r: &mut Request, etags: bool) -> Flow {
         Ok(fm) => fm,
         Err(e) => return r.finish_with(open_error_status(&e)),
     };
-    let conf = Rc::clone(&r.conf);
-    match crate::http::mime::lookup(&r.physical.path, &conf.mimetype_assign) {
-        Some(ct) => {
-            set_if_absent(r, "Content-Type", ct);
-            if let Some(flow) = validators(r, &meta, etags) {
-                return flow;
-            }
+    let found = with_content_type(r, |r, ct| {
+        set_if_absent(r, "Content-Type", ct.unwrap_or("application/octet-stream"));
+        ct.is_some()
+    });
+    if found {
+        if let Some(flow) = validators(r, &meta, etags) {
+            return flow;
         }
-        None => set_if_absent(r, "Content-Type", "application/octet-stream"),
     }
     r.resp.headers.set_u64("Content-Length", meta.len());
     queue_body(r, file, meta.len());
     r.resp.complete = true;
     r.finish_with(200)
+}
+
+thread_local! {
+    /// The last file's `mimetype.assign` result, with the config it came
+    /// from (held, so that its address cannot be reused by another).
+    static LAST_TYPE: RefCell<Option<(Rc<CoreConf>, String, Option<String>)>> =
+        const { RefCell::new(None) };
+}
+
+/// Calls `use_it` with the Content-Type `mimetype.assign` gives
+/// `r.physical.path`, memoised for the last path and config.
+fn with_content_type<T>(
+    r: &mut Request,
+    use_it: impl FnOnce(&mut Request, Option<&str>) -> T,
+) -> T {
+    LAST_TYPE.with(|last| {
+        let mut last = last.borrow_mut();
+        let hit = last
+            .as_ref()
+            .is_some_and(|(conf, path, _)| Rc::ptr_eq(conf, &r.conf) && *path == r.physical.path);
+        if !hit {
+            let ct = crate::http::mime::lookup(&r.physical.path, &r.conf.mimetype_assign);
+            let ct = ct.map(str::to_string);
+            *last = Some((Rc::clone(&r.conf), r.physical.path.clone(), ct));
+        }
+        let ct = last.as_ref().and_then(|(_, _, ct)| ct.as_deref());
+        use_it(r, ct)
+    })
 }
 
 fn set_if_absent(r: &mut Request, name: &str, value: &str) {
