@@ -109,7 +109,8 @@ pub struct HeadScratch {
 #[derive(Debug)]
 struct HostMemo {
     raw: String,
-    opts: ParseOpts,
+    /// The options [`host_policy_into`] reads: host-strict, host-normalize.
+    opts: (bool, bool),
     scheme_port: u16,
     checked: String,
     /// `checked` differs from `raw`.
@@ -127,8 +128,9 @@ impl HeadScratch {
     /// result for the same input. `Ok(true)`: normalising changed it, and
     /// `self.host` holds the new value; `Ok(false)`: `host` is normal.
     fn check_host(&mut self, host: &str, opts: &ParseOpts, scheme_port: u16) -> Result<bool, u16> {
+        let policy = (opts.host_strict, opts.host_normalize);
         if let Some(m) = &self.host_memo {
-            if m.raw == host && m.opts == *opts && m.scheme_port == scheme_port {
+            if m.raw == host && m.opts == policy && m.scheme_port == scheme_port {
                 if m.changed {
                     self.host.clone_from(&m.checked);
                 }
@@ -139,7 +141,7 @@ impl HeadScratch {
         let changed = self.host != host;
         let m = self.host_memo.get_or_insert_with(|| HostMemo {
             raw: String::new(),
-            opts: *opts,
+            opts: policy,
             scheme_port,
             checked: String::new(),
             changed,
@@ -147,7 +149,7 @@ impl HeadScratch {
         // the strings are reused: no allocation per new host
         m.raw.clear();
         m.raw.push_str(host);
-        m.opts = *opts;
+        m.opts = policy;
         m.scheme_port = scheme_port;
         m.checked.clone_from(&self.host);
         m.changed = changed;
