@@ -74,11 +74,13 @@ pub fn serve_file(r: &mut Request, etags: bool) -> Flow {
     r.finish_with(200)
 }
 
+/// A `mimetype.assign` result: the config it came from (held, so that
+/// its address cannot be reused by another), the path, the type.
+type TypeMemo = (Rc<CoreConf>, String, Option<String>);
+
 thread_local! {
-    /// The last file's `mimetype.assign` result, with the config it came
-    /// from (held, so that its address cannot be reused by another).
-    static LAST_TYPE: RefCell<Option<(Rc<CoreConf>, String, Option<String>)>> =
-        const { RefCell::new(None) };
+    /// The last file's `mimetype.assign` result.
+    static LAST_TYPE: RefCell<Option<TypeMemo>> = const { RefCell::new(None) };
 }
 
 /// Calls `use_it` with the Content-Type `mimetype.assign` gives
