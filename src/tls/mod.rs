@@ -274,14 +274,15 @@ fn read_key(path: &str) -> Result<PrivateKeyDer<'static>, Vec<Diagnostic>> {
         .map_err(|_| err(format!("SSL: couldn't read private key from '{path}'")))
 }
 
-/// `ssl.openssl.ssl-conf-cmd` MinProtocol / MaxProtocol → TLS versions;
-/// other commands are warned about and ignored.
+/// `ssl.openssl.ssl-conf-cmd` MinProtocol / MaxProtocol / Protocol → TLS
+/// versions; other commands are warned about and ignored.
 fn protocol_versions(
     tree: &ConfigTree,
     scope: CtxId,
     warn: bool,
 ) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, Vec<Diagnostic>> {
     let (mut min, mut max) = (12u8, 13u8);
+    let mut enabled = [true, true]; // TLSv1.2, TLSv1.3
     if let Some(Value::Array(arr)) =
         scoped(tree, scope, "ssl.openssl.ssl-conf-cmd").map(|d| &d.value)
     {
@@ -299,6 +300,7 @@ fn protocol_versions(
             match k.to_ascii_lowercase().as_str() {
                 "minprotocol" => min = version(v).map_or(12, |n| n.max(12)),
                 "maxprotocol" => max = version(v).map_or(13, |n| n.clamp(12, 13)),
+                "protocol" => apply_protocol_list(v, &mut enabled),
                 _ if warn => crate::log_error!(
                     "SSL: ssl.openssl.ssl-conf-cmd \"{k}\" is not supported by lighttpd-rs (rustls); ignored"
                 ),
@@ -308,13 +310,32 @@ fn protocol_versions(
     }
     let versions: Vec<_> = [(12, &rustls::version::TLS12), (13, &rustls::version::TLS13)]
         .into_iter()
-        .filter(|(n, _)| (min..=max).contains(n))
+        .filter(|(n, _)| (min..=max).contains(n) && enabled[usize::from(n - 12)])
         .map(|(_, v)| v)
         .collect();
     if versions.is_empty() {
-        return Err(err("SSL: SSL_CONF_cmd MinProtocol/MaxProtocol: no TLS version left (TLSv1.2 and TLSv1.3 are supported)"));
+        return Err(err("SSL: SSL_CONF_cmd MinProtocol/MaxProtocol/Protocol: no TLS version left (TLSv1.2 and TLSv1.3 are supported)"));
     }
     Ok(versions)
+}
+
+/// OpenSSL's `Protocol` command: names separated by commas or spaces, each
+/// enabling the version, or disabling it with a `-` prefix; `ALL` names
+/// every version. Versions rustls lacks (SSLv3 .. TLSv1.1) change nothing.
+fn apply_protocol_list(list: &str, enabled: &mut [bool; 2]) {
+    for item in list.split([',', ' ']).filter(|i| !i.is_empty()) {
+        let (on, name) = match item.strip_prefix('-') {
+            Some(name) => (false, name),
+            None => (true, item.strip_prefix('+').unwrap_or(item)),
+        };
+        let slots: &[usize] = match name.to_ascii_lowercase().as_str() {
+            "all" => &[0, 1],
+            "tlsv1.2" => &[0],
+            "tlsv1.3" => &[1],
+            _ => &[],
+        };
+        slots.iter().for_each(|&i| enabled[i] = on);
+    }
 }
 
 /// `ssl.verifyclient.activate`: verify client certificates against

@@ -93,6 +93,18 @@ fn protocol_versions_follow_min_and_max_protocol() {
         names("ssl.openssl.ssl-conf-cmd = (\"MinProtocol\" => \"TLSv1\")"),
         vec!["TLSv1_2", "TLSv1_3"]
     );
+    assert_eq!(
+        names("ssl.openssl.ssl-conf-cmd = (\"Protocol\" => \"-ALL, TLSv1.2\")"),
+        vec!["TLSv1_2"]
+    );
+    assert_eq!(
+        names("ssl.openssl.ssl-conf-cmd = (\"Protocol\" => \"-TLSv1.2 +SSLv3\")"),
+        vec!["TLSv1_3"]
+    );
+    assert_eq!(
+        names("ssl.openssl.ssl-conf-cmd = (\"Protocol\" => \"-all\", \"MinProtocol\" => \"TLSv1.2\")"),
+        vec!["SSL: SSL_CONF_cmd MinProtocol/MaxProtocol/Protocol: no TLS version left (TLSv1.2 and TLSv1.3 are supported)"]
+    );
 }
 
 // root -> int -> leaf, made with `openssl req -x509` / `openssl x509 -req`
