@@ -521,3 +521,34 @@ fn special_names_fold_letters_only() {
     assert_eq!(Special::of("Http2-Settings"), Some(Special::Unique));
     assert_eq!(Special::of("Http\u{12}-Settings"), None);
 }
+
+#[test]
+fn heads_are_framed_at_every_length_and_alignment() {
+    for pad in 0..20 {
+        let name = "x".repeat(pad);
+        for sep in ["\r\n", "\n"] {
+            let head = format!("GET /{name} HTTP/1.1{sep}Host: a{name}{sep}X: {name}{sep}{sep}");
+            for cut in 0..head.len() {
+                let mut ends = Vec::new();
+                assert!(matches!(
+                    frame(&head.as_bytes()[..cut], &mut ends),
+                    Framing::Incomplete
+                ));
+            }
+            let mut ends = Vec::new();
+            let mut more = head.clone().into_bytes();
+            more.extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
+            match frame(&more, &mut ends) {
+                Framing::Complete {
+                    first_line_end,
+                    head_len,
+                } => {
+                    assert_eq!(head_len, head.len());
+                    assert_eq!(first_line_end, head.find('\n').unwrap() + 1);
+                    assert_eq!(ends.len(), 4);
+                }
+                _ => panic!("{head:?} not framed"),
+            }
+        }
+    }
+}
