@@ -178,10 +178,39 @@ fn a_disabled_stat_cache_serves_a_changed_file_at_once() {
         r#"server.stat-cache-engine = "disable""#,
         &[("f.txt", b"one")],
     );
-    assert_eq!(s.get("/f.txt").body, b"one");
+    let first = s.get("/f.txt");
+    assert_eq!(first.body, b"one");
     std::fs::write(s.docroot.join("f.txt"), b"three").unwrap();
     let r = s.get("/f.txt");
     assert_eq!((r.status, r.body.as_slice()), (200, &b"three"[..]));
+    // the fields kept for the last file follow its change
+    assert_ne!(r.header("ETag"), first.header("ETag"));
+    assert_eq!(r.header("Content-Length"), Some("5"));
+    assert_eq!(r.header("Content-Type"), Some("text/plain"));
+}
+
+#[test]
+fn alternating_files_get_their_own_fields() {
+    let s = Server::start("", &site());
+    let html = s.get("/index.html");
+    let text = s.get("/hello.txt");
+    let none = s.get("/noext");
+    for _ in 0..2 {
+        for (path, want) in [
+            ("/index.html", &html),
+            ("/hello.txt", &text),
+            ("/noext", &none),
+        ] {
+            let r = s.get(path);
+            assert_eq!(r.body, want.body, "{path}");
+            for name in ["Content-Type", "ETag", "Last-Modified", "Content-Length"] {
+                assert_eq!(r.header(name), want.header(name), "{path} {name}");
+            }
+        }
+    }
+    assert_eq!(html.header("Content-Type"), Some("text/html"));
+    assert_eq!(text.header("Content-Type"), Some("text/plain"));
+    assert_ne!(html.header("ETag"), text.header("ETag"));
 }
 
 #[test]

@@ -132,6 +132,19 @@ impl Headers {
         self.out_of_order = false;
     }
 
+    /// Becomes a copy of `other`, keeping this one's buffers (two copies,
+    /// no allocation once they are large enough).
+    pub fn copy_from(&mut self, other: &Headers) {
+        self.text.clear();
+        self.text.push_str(&other.text);
+        self.fields.clear();
+        self.fields.extend_from_slice(&other.fields);
+        self.present = other.present;
+        self.out_of_order = other.out_of_order;
+        self.unused = other.unused;
+        self.repeats = other.repeats;
+    }
+
     fn name_at(&self, span: Span) -> &str {
         &self.text[span.name()]
     }

@@ -13,6 +13,7 @@ use std::rc::Rc;
 
 use crate::config::diagnostic::Diagnostic;
 use crate::http::etag::{make_etag_ns, EtagFlags};
+use crate::http::headers::Headers;
 use crate::plugin::registry::ModuleInit;
 use crate::plugin::{Ctx, Flow, Hook, Module};
 use crate::request::prepare::open_error_status;
@@ -59,19 +60,87 @@ pub fn serve_file(r: &mut Request, etags: bool) -> Flow {
         Ok(fm) => fm,
         Err(e) => return r.finish_with(open_error_status(&e)),
     };
-    let found = with_content_type(r, |r, ct| {
-        set_if_absent(r, "Content-Type", ct.unwrap_or("application/octet-stream"));
-        ct.is_some()
-    });
-    if found {
-        if let Some(flow) = validators(r, &meta, etags) {
-            return flow;
-        }
+    let conditional = if r.resp.headers.is_empty() {
+        memoised_fields(r, &meta, etags)
+    } else {
+        content_fields(r, &meta, etags)
+    };
+    if let Some(status) = conditional {
+        r.resp.complete = true;
+        return r.finish_with(status);
     }
     r.resp.headers.set_u64("Content-Length", meta.len());
     queue_body(r, file, meta.len());
     r.resp.complete = true;
     r.finish_with(200)
+}
+
+/// Content-Type; with a type from `mimetype.assign` also ETag and
+/// Last-Modified, and then the status of a conditional request (304/412)
+/// if it is one.
+fn content_fields(r: &mut Request, meta: &Metadata, etags: bool) -> Option<u16> {
+    let found = with_content_type(r, |r, ct| {
+        set_if_absent(r, "Content-Type", ct.unwrap_or("application/octet-stream"));
+        ct.is_some()
+    });
+    if found {
+        validators(r, meta, etags)
+    } else {
+        None
+    }
+}
+
+/// The fields [`content_fields`] gives a file's response, kept for the
+/// last file: the same file served again copies them in one go.
+struct FieldsMemo {
+    /// The config they came from (held: its address is not reused).
+    conf: Rc<CoreConf>,
+    path: String,
+    etags: bool,
+    /// What the file's validators depend on (inode, length, mtime).
+    file: (u64, u64, i64, i64),
+    fields: Headers,
+    /// ETag and Last-Modified, when the file has validators.
+    validators: Option<(Option<String>, String)>,
+}
+
+thread_local! {
+    static LAST_FIELDS: RefCell<Option<FieldsMemo>> = const { RefCell::new(None) };
+}
+
+/// [`content_fields`] into an empty response head, from the memo when
+/// it is the last file's.
+fn memoised_fields(r: &mut Request, meta: &Metadata, etags: bool) -> Option<u16> {
+    let file = (meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec());
+    LAST_FIELDS.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some(m) = last.as_ref().filter(|m| {
+            Rc::ptr_eq(&m.conf, &r.conf)
+                && m.file == file
+                && m.etags == etags
+                && m.path == r.physical.path
+        }) {
+            r.resp.headers.copy_from(&m.fields);
+            let (etag, lm) = m.validators.as_ref()?;
+            return crate::http::conditional::check(&r.method, &r.headers, etag.as_deref(), lm);
+        }
+        let status = content_fields(r, meta, etags);
+        let h = &r.resp.headers;
+        let validators = h
+            .get("Last-Modified")
+            .map(|lm| (h.get("ETag").map(str::to_string), lm.to_string()));
+        let mut fields = last.take().map(|m| m.fields).unwrap_or_default();
+        fields.copy_from(h);
+        *last = Some(FieldsMemo {
+            conf: Rc::clone(&r.conf),
+            path: r.physical.path.clone(),
+            etags,
+            file,
+            fields,
+            validators,
+        });
+        status
+    })
 }
 
 /// A `mimetype.assign` result: the config it came from (held, so that
@@ -110,23 +179,22 @@ fn set_if_absent(r: &mut Request, name: &str, value: &str) {
     }
 }
 
-/// ETag and Last-Modified, then If-None-Match / If-Modified-Since.
-fn validators(r: &mut Request, meta: &Metadata, etags: bool) -> Option<Flow> {
+/// ETag and Last-Modified, then If-None-Match / If-Modified-Since: the
+/// status of a conditional request, if it is one.
+fn validators(r: &mut Request, meta: &Metadata, etags: bool) -> Option<u16> {
     let flags = EtagFlags {
         inode: r.conf.etag_use_inode,
         size: r.conf.etag_use_size,
         mtime: r.conf.etag_use_mtime,
     };
     let with_etag = etags && flags.any();
-    let status = with_validator_strings(meta, with_etag, flags, |etag, lm| {
+    with_validator_strings(meta, with_etag, flags, |etag, lm| {
         if let Some(tag) = etag {
             r.resp.headers.set("ETag", tag);
         }
         r.resp.headers.set("Last-Modified", lm);
         crate::http::conditional::check(&r.method, &r.headers, etag, lm)
-    })?;
-    r.resp.complete = true;
-    Some(r.finish_with(status))
+    })
 }
 
 /// What the validators of a file are computed from.
