@@ -63,13 +63,15 @@ pub fn serve_file(r: &mut Request, etags: bool) -> Flow {
     let conditional = if r.resp.headers.is_empty() {
         memoised_fields(r, &meta, etags)
     } else {
-        content_fields(r, &meta, etags)
+        content_fields(r, &meta, etags).or_else(|| {
+            r.resp.headers.set_u64("Content-Length", meta.len());
+            None
+        })
     };
     if let Some(status) = conditional {
         r.resp.complete = true;
         return r.finish_with(status);
     }
-    r.resp.headers.set_u64("Content-Length", meta.len());
     queue_body(r, file, meta.len());
     r.resp.complete = true;
     r.finish_with(200)
@@ -100,6 +102,8 @@ struct FieldsMemo {
     /// What the file's validators depend on (inode, length, mtime).
     file: (u64, u64, i64, i64),
     fields: Headers,
+    /// `fields` and Content-Length (a response that is not a 304/412).
+    with_length: Headers,
     /// ETag and Last-Modified, when the file has validators.
     validators: Option<(Option<String>, String)>,
 }
@@ -109,7 +113,8 @@ thread_local! {
 }
 
 /// [`content_fields`] into an empty response head, from the memo when
-/// it is the last file's.
+/// it is the last file's, and Content-Length unless the request is
+/// answered with a conditional status.
 fn memoised_fields(r: &mut Request, meta: &Metadata, etags: bool) -> Option<u16> {
     let file = (meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec());
     LAST_FIELDS.with(|last| {
@@ -120,23 +125,39 @@ fn memoised_fields(r: &mut Request, meta: &Metadata, etags: bool) -> Option<u16>
                 && m.etags == etags
                 && m.path == r.physical.path
         }) {
-            r.resp.headers.copy_from(&m.fields);
-            let (etag, lm) = m.validators.as_ref()?;
-            return crate::http::conditional::check(&r.method, &r.headers, etag.as_deref(), lm);
+            let status = m.validators.as_ref().and_then(|(etag, lm)| {
+                crate::http::conditional::check(&r.method, &r.headers, etag.as_deref(), lm)
+            });
+            let fields = if status.is_some() {
+                &m.fields
+            } else {
+                &m.with_length
+            };
+            r.resp.headers.copy_from(fields);
+            return status;
         }
         let status = content_fields(r, meta, etags);
         let h = &r.resp.headers;
         let validators = h
             .get("Last-Modified")
             .map(|lm| (h.get("ETag").map(str::to_string), lm.to_string()));
-        let mut fields = last.take().map(|m| m.fields).unwrap_or_default();
+        let (mut fields, mut with_length) = last
+            .take()
+            .map(|m| (m.fields, m.with_length))
+            .unwrap_or_default();
         fields.copy_from(h);
+        with_length.copy_from(h);
+        with_length.append_u64("Content-Length", meta.len());
+        if status.is_none() {
+            r.resp.headers.copy_from(&with_length);
+        }
         *last = Some(FieldsMemo {
             conf: Rc::clone(&r.conf),
             path: r.physical.path.clone(),
             etags,
             file,
             fields,
+            with_length,
             validators,
         });
         status
