@@ -920,7 +920,10 @@ fn word_at(bytes: &[u8], at: usize) -> u64 {
 /// the tail as the last eight bytes (overlapping is harmless).
 fn has_control(value: &[u8]) -> bool {
     if value.len() < 8 {
-        return value.iter().any(|&c| (c < 32 && c != b'\t') || c == 127);
+        // one word, padded with harmless bytes
+        let mut word = [b'a'; 8];
+        word[..value.len()].copy_from_slice(value);
+        return control_bytes(u64::from_le_bytes(word)) != 0;
     }
     let mut bad = control_bytes(word_at(value, value.len() - 8));
     let mut at = 0;
