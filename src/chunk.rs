@@ -144,14 +144,23 @@ impl ChunkQueue {
     }
 
     /// Drop everything; keeps the deque's allocation and one memory buffer.
+    /// Inline: most queues reset are empty already (no call then).
+    #[inline]
     pub fn reset(&mut self) {
-        while let Some(chunk) = self.chunks.pop_front() {
-            self.recycle(chunk);
+        if !self.chunks.is_empty() {
+            self.drop_chunks();
         }
         self.len = 0;
         self.bytes_in = 0;
         self.bytes_out = 0;
         self.mem_bytes = 0;
+    }
+
+    #[inline(never)]
+    fn drop_chunks(&mut self) {
+        while let Some(chunk) = self.chunks.pop_front() {
+            self.recycle(chunk);
+        }
     }
 
     fn account_in(&mut self, n: u64, mem: bool) {
