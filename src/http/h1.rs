@@ -626,7 +626,9 @@ impl<'a> Parser<'a> {
         let host = self.head.host.get_or_insert_with(String::new);
         host.clear();
         host.push_str(&head_text(self.text, v));
-        host.make_ascii_lowercase();
+        if any_byte(v, upper_bytes) {
+            host.make_ascii_lowercase();
+        }
         // the first Host of a head (the request line's or a header's):
         // no field holds one yet
         self.head.headers.append("Host", host);
@@ -916,22 +918,35 @@ fn word_at(bytes: &[u8], at: usize) -> u64 {
         .map_or(0, u64::from_le_bytes)
 }
 
-/// A control character other than HT, or DEL? Eight bytes at a time,
-/// the tail as the last eight bytes (overlapping is harmless).
-fn has_control(value: &[u8]) -> bool {
-    if value.len() < 8 {
-        // one word, padded with harmless bytes
+/// Does `mark` flag any byte of `bytes`? Eight bytes at a time, the
+/// tail as the last eight (overlapping is harmless), a short input as one
+/// word padded with `a` (which no mark flags).
+fn any_byte(bytes: &[u8], mark: impl Fn(u64) -> u64) -> bool {
+    if bytes.len() < 8 {
         let mut word = [b'a'; 8];
-        word[..value.len()].copy_from_slice(value);
-        return control_bytes(u64::from_le_bytes(word)) != 0;
+        word[..bytes.len()].copy_from_slice(bytes);
+        return mark(u64::from_le_bytes(word)) != 0;
     }
-    let mut bad = control_bytes(word_at(value, value.len() - 8));
+    let mut hits = mark(word_at(bytes, bytes.len() - 8));
     let mut at = 0;
-    while at + 8 <= value.len() {
-        bad |= control_bytes(word_at(value, at));
+    while at + 8 <= bytes.len() {
+        hits |= mark(word_at(bytes, at));
         at += 8;
     }
-    bad != 0
+    hits != 0
+}
+
+/// A control character other than HT, or DEL?
+fn has_control(value: &[u8]) -> bool {
+    any_byte(value, control_bytes)
+}
+
+/// The high bit of each byte of `w` that is an ASCII upper-case letter.
+fn upper_bytes(w: u64) -> u64 {
+    let low7 = w & splat(0x7f);
+    let from_a = low7 + splat(0x80 - b'A');
+    let past_z = low7 + splat(0x80 - b'Z' - 1);
+    from_a & !past_z & !w & splat(0x80)
 }
 
 /// Where the first `:` in `line` is: eight bytes at a time (the lowest

@@ -502,6 +502,11 @@ fn word_scans_find_every_byte_at_every_position() {
                 let ctl = (c < 32 && c != b'\t') || c == 127;
                 assert_eq!(has_control(&v), ctl, "len {len} at {at} byte {c}");
                 let colon = if c == b':' { Some(at) } else { None };
+                assert_eq!(
+                    any_byte(&v, upper_bytes),
+                    c.is_ascii_uppercase(),
+                    "{len} {at} {c}"
+                );
                 assert_eq!(find_colon(&v), colon, "len {len} at {at} byte {c}");
             }
             let mut v = vec![b':'; len];
