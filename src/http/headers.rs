@@ -30,6 +30,10 @@ pub struct Headers {
     /// `text` is not just the fields' lines in order (a field was moved
     /// or removed).
     out_of_order: bool,
+    /// A field was added that may be one a response head drops or notes
+    /// ([`maybe_special`]), or a value became empty: [`Headers::wire`]
+    /// then checks the fields. Stays set until [`Headers::clear`].
+    special: bool,
     /// Bytes of `text` no field uses any more.
     unused: usize,
     /// Fields added by [`Headers::add_repeat`] wait for
@@ -77,6 +81,21 @@ fn is_special(n: &[u8], empty_value: bool) -> bool {
         || match n.len() {
             4 | 6 | 10 | 16 => special_name(n),
             len => len >= 11 && n[0] | 0x20 == b'x' && special_name(n),
+        }
+}
+
+/// Could [`is_special`] be true for this field? Length and first letter
+/// only (cheap enough for every added field).
+#[inline]
+fn maybe_special(n: &[u8], empty_value: bool) -> bool {
+    let first = n.first().map_or(0, |&c| c | 0x20);
+    empty_value
+        || match n.len() {
+            4 => first == b'd',
+            6 => first == b's',
+            10 => first == b'c' || first == b'x',
+            16 => first == b'c',
+            len => len >= 11 && first == b'x',
         }
 }
 
@@ -130,6 +149,7 @@ impl Headers {
         self.unused = 0;
         self.repeats = false;
         self.out_of_order = false;
+        self.special = false;
     }
 
     /// Becomes a copy of `other`, keeping this one's buffers (two copies,
@@ -141,6 +161,7 @@ impl Headers {
         self.fields.extend_from_slice(&other.fields);
         self.present = other.present;
         self.out_of_order = other.out_of_order;
+        self.special = other.special;
         self.unused = other.unused;
         self.repeats = other.repeats;
     }
@@ -241,6 +262,9 @@ impl Headers {
             end: t.len() as u32,
         });
         self.present |= bucket(name);
+        if !self.special {
+            self.special = maybe_special(name.as_bytes(), value.is_empty());
+        }
     }
 
     /// The field at index `i` gets `value` (or its value extended by
@@ -272,6 +296,7 @@ impl Headers {
             self.out_of_order = true;
             new
         };
+        self.special |= new.value().is_empty();
         self.fields[i] = new;
     }
 
@@ -334,6 +359,9 @@ impl Headers {
         if value.is_empty() {
             return;
         }
+        // request heads (never sent as they are): not worth noting each
+        // field's kind for [`Headers::wire`]
+        self.special = true;
         match self.position(name) {
             Some(i) if i + 1 == self.fields.len() => self.rewrite(i, value, Some(joiner(name))),
             Some(_) => {
@@ -465,16 +493,18 @@ impl Headers {
     }
 
     /// Every field's line in order as one block, when no field is one a
-    /// response head would drop or note (see [`is_special`]); else None
-    /// and the caller goes field by field with [`Headers::lines`].
+    /// response head would drop or note (see [`is_special`]; checked only
+    /// when one may have been added); else None and the caller goes field
+    /// by field with [`Headers::lines`].
     pub fn wire(&self) -> Option<&[u8]> {
         if self.out_of_order {
             return None;
         }
-        let special = self.fields.iter().any(|&s| {
-            let n = self.text.as_bytes();
-            is_special(&n[s.name()], s.value().is_empty())
-        });
+        let special = self.special
+            && self.fields.iter().any(|&s| {
+                let n = self.text.as_bytes();
+                is_special(&n[s.name()], s.value().is_empty())
+            });
         (!special).then_some(self.text.as_bytes())
     }
 
@@ -828,6 +858,29 @@ mod tests {
             h.iter().collect::<Vec<_>>(),
             vec![("X-A", "1"), ("X-A", "2"), ("Set-Cookie", "a")]
         );
+    }
+
+    #[test]
+    fn wire_notes_special_fields_as_they_are_added() {
+        let mut h = Headers::new();
+        h.append("X-Lighttpd-Foo", "1");
+        assert_eq!(h.wire(), None);
+        let mut copy = Headers::new();
+        copy.copy_from(&h);
+        assert_eq!(copy.wire(), None, "the note is copied");
+        h.clear();
+        h.append("A", "1");
+        assert!(h.wire().is_some());
+        h.set("A", "");
+        assert_eq!(h.wire(), None, "an empty value is dropped from the head");
+        h.clear();
+        for name in ["Server", "Connection", "X-Sendfile", "Content-Encoding"] {
+            h.append(name, "v");
+            assert_eq!(h.wire(), None, "{name}");
+            h.clear();
+        }
+        h.append("Content-Length", "1");
+        assert_eq!(h.wire(), Some(&b"Content-Length: 1\r\n"[..]));
     }
 
     #[test]
