@@ -20,7 +20,7 @@
 //! file names, not a way for clients to make a table degenerate beyond
 //! [`MAX_ENTRIES`].
 
-use std::cell::RefCell;
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::io;
@@ -37,32 +37,79 @@ pub const MAX_CACHED_FILE: u64 = 12 * 1024;
 /// Most file bytes kept in all.
 const MAX_CACHED_BYTES: usize = 512 * 1024;
 
-#[derive(Clone)]
-struct Entry {
+/// What is known of the file at a path (lighttpd `stat_cache_entry`): its
+/// metadata as checked in one second, and, once asked for, its open fd
+/// and its bytes. A request keeps the entry its lookup found and uses it
+/// for as long as it serves that path (lighttpd `r->tmp_sce`); the cache
+/// replaces an entry rather than changing it, so what a request holds
+/// stays consistent.
+#[derive(Debug)]
+pub struct Entry {
+    path: Rc<str>,
     meta: Metadata,
-    /// Second the metadata was last checked.
+    /// Second the metadata was checked.
     checked: i64,
-    /// Second the entry was last used.
-    used: i64,
+    /// Second the entry was last looked up.
+    used: Cell<i64>,
+    /// In the cache's table: its fd and bytes are kept for later requests
+    /// (not so with the engine disabled, nor for a file that changed
+    /// between the stat and the open).
+    kept: bool,
     /// The open file (regular files only, opened on first demand).
-    file: Option<Rc<File>>,
-    /// The file's bytes (small files, read on first demand).
-    contents: Option<Rc<[u8]>>,
+    file: OnceCell<Rc<File>>,
+    /// The file's bytes (small files of kept entries, read on first demand).
+    contents: OnceCell<Rc<[u8]>>,
+}
+
+impl Entry {
+    fn new(path: Rc<str>, meta: Metadata, now: i64, kept: bool) -> Entry {
+        Entry {
+            path,
+            meta,
+            checked: now,
+            used: Cell::new(now),
+            kept,
+            file: OnceCell::new(),
+            contents: OnceCell::new(),
+        }
+    }
+
+    /// The path looked up.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// `stat(2)` of the path (symlinks followed).
+    pub fn meta(&self) -> &Metadata {
+        &self.meta
+    }
+
+    /// The file opened for reading, and the entry describing what was
+    /// opened: this one, whose fd is kept (and shared) while the file
+    /// stays the same; or, for a file that is not regular or is not the
+    /// one this entry describes any more, a new entry (from `fstat`) with
+    /// the fd opened now and kept nowhere.
+    pub fn open(self: &Rc<Self>) -> io::Result<(Rc<File>, Rc<Entry>)> {
+        if let Some(f) = self.file.get() {
+            return Ok((f.clone(), self.clone()));
+        }
+        let file = Rc::new(open_nonblocking(&self.path)?);
+        let meta = file.metadata()?;
+        if !meta.is_file() || !same_file(&self.meta, &meta) {
+            let opened = Entry::new(self.path.clone(), meta, self.checked, false);
+            let _ = opened.file.set(file.clone());
+            return Ok((file, Rc::new(opened)));
+        }
+        let _ = self.file.set(file.clone());
+        Ok((file, self.clone()))
+    }
 }
 
 #[derive(Default)]
 struct Cache {
-    entries: HashMap<String, Entry, rustc_hash::FxBuildHasher>,
+    entries: HashMap<Rc<str>, Rc<Entry>, rustc_hash::FxBuildHasher>,
     /// The second of the last [`tick`] (0: none yet, read the clock).
     now: i64,
-    /// A copy of the entry used last (a request looks its file up twice:
-    /// the existence check, then the handler's open): a repeat within the
-    /// same second compares one string instead of hashing. Cleared by
-    /// every change to `entries`.
-    last: Option<Entry>,
-    /// The path of `last` (its buffer is kept when `last` is cleared, so
-    /// remembering another path does not allocate).
-    last_path: String,
     /// Bytes held in entries' `contents` (recounted by `prune`).
     cached_bytes: usize,
     /// `server.stat-cache-engine = "disable"`: nothing is kept.
@@ -102,138 +149,57 @@ fn same_file(a: &Metadata, b: &Metadata) -> bool {
 }
 
 impl Cache {
-    /// The valid entry for `path`, re-checked with one stat if it is from
-    /// an earlier second.
-    /// `use_it` on the valid entry for `path` (see [`Cache::lookup`]); an
-    /// entry checked this second costs one hash lookup.
-    fn with_entry<R>(
-        &mut self,
-        path: &str,
-        now: i64,
-        use_it: impl FnOnce(&mut Entry) -> R,
-    ) -> io::Result<R> {
+    /// The valid entry for `path`: one hash lookup if it was checked this
+    /// second, else one `stat`. A file found the same again keeps its fd
+    /// and bytes; a changed or vanished one loses them.
+    fn lookup(&mut self, path: &str, now: i64) -> io::Result<Rc<Entry>> {
         if self.disabled {
-            let mut fresh = Entry {
-                meta: std::fs::metadata(path)?,
-                checked: now,
-                used: now,
-                file: None,
-                contents: None,
-            };
-            return Ok(use_it(&mut fresh));
+            let meta = std::fs::metadata(path)?;
+            return Ok(Rc::new(Entry::new(path.into(), meta, now, false)));
         }
-        if let Some(e) = self.remembered(path).filter(|e| e.checked == now) {
-            return Ok(use_it(e));
-        }
-        match self.entries.get_mut(path) {
+        let old = match self.entries.get(path) {
             Some(e) if e.checked == now => {
-                e.used = now;
-                let r = use_it(e);
-                self.remember(path);
-                return Ok(r);
+                e.used.set(now);
+                return Ok(e.clone());
             }
-            Some(_) => {}
+            Some(e) => e.clone(),
             None => {
                 let meta = std::fs::metadata(path)?;
-                return Ok(use_it(self.insert(path, meta, now)));
+                return Ok(self.insert(Entry::new(path.into(), meta, now, true)));
+            }
+        };
+        match std::fs::metadata(path) {
+            Ok(meta) if same_file(&old.meta, &meta) => {
+                let mut fresh = Entry::new(old.path.clone(), meta, now, true);
+                fresh.file = old.file.clone();
+                fresh.contents = old.contents.clone();
+                Ok(self.insert(fresh))
+            }
+            found => {
+                self.forget(path);
+                let meta = found?;
+                Ok(self.insert(Entry::new(path.into(), meta, now, true)))
             }
         }
-        self.lookup(path, now).map(use_it)
     }
 
-    /// Makes the entry of `path` the remembered one.
-    fn remember(&mut self, path: &str) {
-        self.last = self.entries.get(path).cloned();
-        if self.last_path != path {
-            self.last_path.clear();
-            self.last_path.push_str(path);
-        }
-    }
-
-    /// The remembered entry, if it is the one of `path`.
-    fn remembered(&mut self, path: &str) -> Option<&mut Entry> {
-        self.last.as_mut().filter(|_| self.last_path == path)
-    }
-
-    fn lookup(&mut self, path: &str, now: i64) -> io::Result<&mut Entry> {
-        self.last = None;
-        let fresh = match self.entries.get(path) {
-            Some(e) if e.checked == now => None,
-            Some(e) => match std::fs::metadata(path) {
-                Ok(m) if same_file(&e.meta, &m) => Some(m),
-                Ok(m) => {
-                    self.forget(path);
-                    Some(m)
-                }
-                Err(err) => {
-                    self.forget(path);
-                    return Err(err);
-                }
-            },
-            None => Some(std::fs::metadata(path)?),
-        };
-        if let Some(meta) = fresh {
-            return Ok(self.insert(path, meta, now));
-        }
-        let e = self
-            .entries
-            .get_mut(path)
-            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
-        e.used = now;
-        Ok(e)
-    }
-
-    /// Stores (or refreshes) the entry for `path` with metadata checked now.
-    fn insert(&mut self, path: &str, meta: Metadata, now: i64) -> &mut Entry {
-        self.last = None;
-        if self.entries.len() >= MAX_ENTRIES && !self.entries.contains_key(path) {
+    /// Stores (or replaces) the entry of its path.
+    fn insert(&mut self, entry: Entry) -> Rc<Entry> {
+        if self.entries.len() >= MAX_ENTRIES && !self.entries.contains_key(&entry.path) {
             self.entries.clear();
             self.cached_bytes = 0;
         }
-        let e = self.entries.entry(path.to_string()).or_insert(Entry {
-            meta: meta.clone(),
-            checked: now,
-            used: now,
-            file: None,
-            contents: None,
-        });
-        e.meta = meta;
-        e.checked = now;
-        e.used = now;
-        e
-    }
-
-    /// See [`open`].
-    fn open(&mut self, path: &str, now: i64) -> io::Result<(Rc<File>, Metadata)> {
-        if self.last.as_ref().is_some_and(|e| e.file.is_none()) {
-            // the fd is to be kept in the entry itself, not in the copy
-            self.last = None;
-        }
-        self.with_entry(path, now, |e| Self::open_entry(e, path))?
-    }
-
-    /// The kept fd of an entry, opened (and kept if still the same file).
-    fn open_entry(e: &mut Entry, path: &str) -> io::Result<(Rc<File>, Metadata)> {
-        if let Some(f) = &e.file {
-            return Ok((f.clone(), e.meta.clone()));
-        }
-        let file = open_nonblocking(path)?;
-        let meta = file.metadata()?;
-        if !meta.is_file() || !same_file(&e.meta, &meta) {
-            return Ok((Rc::new(file), meta));
-        }
-        let file = Rc::new(file);
-        e.file = Some(file.clone());
-        Ok((file, meta))
+        let entry = Rc::new(entry);
+        self.entries.insert(entry.path.clone(), entry.clone());
+        entry
     }
 
     fn prune(&mut self, now: i64) {
-        self.last = None;
-        self.entries.retain(|_, e| now - e.used <= MAX_AGE);
+        self.entries.retain(|_, e| now - e.used.get() <= MAX_AGE);
         self.cached_bytes = self
             .entries
             .values()
-            .filter_map(|e| e.contents.as_ref())
+            .filter_map(|e| e.contents.get())
             .map(|c| c.len())
             .sum();
     }
@@ -241,55 +207,52 @@ impl Cache {
     /// Drops the entry of `path` (its file changed or is gone).
     fn forget(&mut self, path: &str) {
         if let Some(e) = self.entries.remove(path) {
-            let held = e.contents.map_or(0, |c| c.len());
+            let held = e.contents.get().map_or(0, |c| c.len());
             self.cached_bytes = self.cached_bytes.saturating_sub(held);
         }
     }
 
     /// See [`contents`].
-    fn contents(&mut self, path: &str, len: u64) -> Option<Rc<[u8]>> {
-        if self.disabled {
+    fn contents(&mut self, e: &Entry) -> Option<Rc<[u8]>> {
+        if let Some(c) = e.contents.get() {
+            return Some(c.clone());
+        }
+        let len = e.meta.len();
+        let size = usize::try_from(len).ok()?;
+        let file = e.file.get().filter(|_| e.kept)?;
+        if len == 0 || len > MAX_CACHED_FILE || self.cached_bytes + size > MAX_CACHED_BYTES {
             return None;
         }
-        if let Some(c) = self.remembered(path).and_then(|e| e.contents.clone()) {
-            return Some(c).filter(|c| c.len() as u64 == len);
-        }
-        let e = self.entries.get_mut(path)?;
-        if e.contents.is_none() {
-            let file = e.file.as_ref().filter(|_| e.meta.len() == len)?;
-            let size = usize::try_from(len).ok()?;
-            if len == 0 || len > MAX_CACHED_FILE || self.cached_bytes + size > MAX_CACHED_BYTES {
-                return None;
-            }
-            let mut bytes = vec![0u8; size];
-            file.read_exact_at(&mut bytes, 0).ok()?;
-            e.contents = Some(bytes.into());
-            self.cached_bytes += size;
-        }
-        let contents = e.contents.clone().filter(|c| c.len() as u64 == len);
-        self.remember(path);
-        contents
+        let mut bytes = vec![0u8; size];
+        file.read_exact_at(&mut bytes, 0).ok()?;
+        let bytes: Rc<[u8]> = bytes.into();
+        e.contents.set(bytes.clone()).ok()?;
+        self.cached_bytes += size;
+        Some(bytes)
     }
 }
 
-/// `stat(2)` of `path` (following symlinks), cached for the current second.
-pub fn metadata(path: &str) -> io::Result<Metadata> {
+/// The entry of `path` (`stat(2)`, following symlinks), cached for the
+/// current second.
+pub fn lookup(path: &str) -> io::Result<Rc<Entry>> {
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
         let now = cache.now();
-        cache.with_entry(path, now, |e| e.meta.clone())
+        cache.lookup(path, now)
     })
 }
 
-/// The bytes of the small regular file at `path`, `len` long, kept with
-/// its entry: call right after [`open`] (whose kept fd they are read
-/// from, once). None for files not kept open, large files, or when the
-/// cache holds its share already.
-pub fn contents(path: &str, len: u64) -> Option<Rc<[u8]>> {
-    if len == 0 || len > MAX_CACHED_FILE {
+/// The bytes of the small regular file of an opened entry ([`Entry::open`]),
+/// kept with it: read once from its fd. None for entries not kept, large
+/// files, or when the cache holds its share already.
+pub fn contents(e: &Entry) -> Option<Rc<[u8]>> {
+    if let Some(c) = e.contents.get() {
+        return Some(c.clone());
+    }
+    if !e.kept || e.meta.len() == 0 || e.meta.len() > MAX_CACHED_FILE {
         return None;
     }
-    CACHE.with(|c| c.borrow_mut().contents(path, len))
+    CACHE.with(|c| c.borrow_mut().contents(e))
 }
 
 /// `path` opened for reading without waiting: O_NONBLOCK, so a FIFO (or a
@@ -302,15 +265,9 @@ pub fn open_nonblocking(path: &str) -> io::Result<File> {
         .open(path)
 }
 
-/// `path` opened for reading with its metadata; the fd is kept (and
-/// shared) while the file stays the same. Non-regular files are opened
-/// each time and not kept.
-pub fn open(path: &str) -> io::Result<(Rc<File>, Metadata)> {
-    CACHE.with(|c| {
-        let mut cache = c.borrow_mut();
-        let now = cache.now();
-        cache.open(path, now)
-    })
+/// `path` looked up and opened ([`lookup`], [`Entry::open`]).
+pub fn open(path: &str) -> io::Result<(Rc<File>, Rc<Entry>)> {
+    lookup(path)?.open()
 }
 
 /// Applies `server.stat-cache-engine`: "disable" (or "none") keeps
@@ -320,7 +277,6 @@ pub fn configure(engine: &str) {
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
         cache.entries.clear();
-        cache.last = None;
         cache.cached_bytes = 0;
         // the current second until the server's first tick (else every
         // lookup in the first second after start reads the clock)
@@ -361,23 +317,70 @@ mod tests {
         path.to_string_lossy().into_owned()
     }
 
+    /// `path` looked up and opened at second `now`.
+    fn open_at(c: &mut Cache, path: &str, now: i64) -> (Rc<File>, Rc<Entry>) {
+        c.lookup(path, now).unwrap().open().unwrap()
+    }
+
     #[test]
     fn same_second_reuses_the_fd_and_next_second_rechecks() {
         let mut c = Cache::default();
         let path = temp_file("a.txt", b"one");
-        let (f1, m1) = c.open(&path, 100).unwrap();
-        let (f2, _) = c.open(&path, 100).unwrap();
+        let (f1, e1) = open_at(&mut c, &path, 100);
+        let (f2, e2) = open_at(&mut c, &path, 100);
         assert!(Rc::ptr_eq(&f1, &f2));
-        assert_eq!(m1.len(), 3);
+        assert!(Rc::ptr_eq(&e1, &e2), "one lookup's entry");
+        assert_eq!(e1.meta().len(), 3);
+        assert_eq!(e1.path(), path);
         // Replaced by a longer file: within the second the entry is trusted,
         // in the next one the change is seen and the file reopened.
         std::fs::write(&path, b"three").unwrap();
-        assert_eq!(c.lookup(&path, 100).unwrap().meta.len(), 3);
-        let (f3, m3) = c.open(&path, 101).unwrap();
-        assert_eq!(m3.len(), 5);
+        assert_eq!(c.lookup(&path, 100).unwrap().meta().len(), 3);
+        let (f3, e3) = open_at(&mut c, &path, 101);
+        assert_eq!(e3.meta().len(), 5);
         assert!(!Rc::ptr_eq(&f1, &f3));
         let mut buf = [0u8; 5];
         f3.read_exact_at(&mut buf, 0).unwrap();
+        assert_eq!(&buf, b"three");
+        // what an earlier request holds stays as it found it
+        assert_eq!(e1.meta().len(), 3);
+    }
+
+    #[test]
+    fn an_unchanged_file_keeps_its_fd_across_seconds() {
+        let mut c = Cache::default();
+        let path = temp_file("k.txt", b"same");
+        let (f1, e1) = open_at(&mut c, &path, 150);
+        assert_eq!(&contents_of(&mut c, &e1)[..], b"same");
+        let (f2, e2) = open_at(&mut c, &path, 151);
+        assert!(Rc::ptr_eq(&f1, &f2));
+        assert!(!Rc::ptr_eq(&e1, &e2), "re-checked: a new entry");
+        assert_eq!(e2.checked, 151);
+        assert!(Rc::ptr_eq(
+            e1.contents.get().unwrap(),
+            e2.contents.get().unwrap()
+        ));
+        assert_eq!(c.cached_bytes, 4);
+    }
+
+    /// The bytes of an opened entry, through `c`.
+    fn contents_of(c: &mut Cache, e: &Entry) -> Rc<[u8]> {
+        c.contents(e).unwrap()
+    }
+
+    #[test]
+    fn a_file_replaced_between_stat_and_open_is_not_kept() {
+        let mut c = Cache::default();
+        let path = temp_file("r.txt", b"one");
+        let e = c.lookup(&path, 170).unwrap();
+        std::fs::write(&path, b"three").unwrap();
+        let (f, opened) = e.open().unwrap();
+        assert_eq!(opened.meta().len(), 5, "what was opened");
+        assert!(!Rc::ptr_eq(&e, &opened));
+        assert!(e.file.get().is_none());
+        assert!(c.contents(&opened).is_none());
+        let mut buf = [0u8; 5];
+        f.read_exact_at(&mut buf, 0).unwrap();
         assert_eq!(&buf, b"three");
     }
 
@@ -389,59 +392,39 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let err = c.lookup(&path, 201).err().map(|e| e.kind());
         assert_eq!(err, Some(io::ErrorKind::NotFound));
+        assert!(c.entries.is_empty());
         std::fs::write(&path, b"back").unwrap();
-        assert_eq!(c.lookup(&path, 201).unwrap().meta.len(), 4);
+        assert_eq!(c.lookup(&path, 201).unwrap().meta().len(), 4);
     }
 
     #[test]
-    fn the_remembered_entry_keeps_the_fd_and_follows_changes() {
+    fn directories_are_looked_up_and_not_kept_open() {
         let mut c = Cache::default();
-        let path = temp_file("d.txt", b"one");
-        let m = c.with_entry(&path, 400, |e| e.meta.len()).unwrap();
-        assert_eq!(m, 3);
-        let (f1, _) = c.open(&path, 400).unwrap();
-        let (f2, _) = c.open(&path, 400).unwrap();
-        assert!(Rc::ptr_eq(&f1, &f2));
-        assert!(c.last.as_ref().is_some_and(|e| e.file.is_some()));
-        let other = temp_file("e.txt", b"other");
-        assert_eq!(c.with_entry(&other, 400, |e| e.meta.len()).unwrap(), 5);
-        let (f3, _) = c.open(&path, 400).unwrap();
-        assert!(Rc::ptr_eq(&f1, &f3));
-        // alternating files reuse the remembered path's buffer
-        let buffer = c.last_path.as_ptr();
-        for p in [&other, &path, &other, &path] {
-            c.with_entry(p, 400, |_| ()).unwrap();
-            assert_eq!(&c.last_path, p);
-        }
-        assert_eq!(c.last_path.as_ptr(), buffer);
-        std::fs::write(&path, b"three").unwrap();
-        let (f4, m4) = c.open(&path, 401).unwrap();
-        assert_eq!(m4.len(), 5);
-        assert!(!Rc::ptr_eq(&f1, &f4));
-        c.prune(401 + MAX_AGE + 1);
-        assert!(c.last.is_none());
-        assert_eq!(Rc::strong_count(&f4), 1);
+        let dir = std::env::temp_dir();
+        let e = c.lookup(dir.to_str().unwrap(), 250).unwrap();
+        assert!(e.meta().is_dir());
+        let (_, opened) = e.open().unwrap();
+        assert!(opened.meta().is_dir());
+        assert!(e.file.get().is_none());
     }
 
     #[test]
     fn small_files_bytes_are_kept_with_their_entry() {
         let mut c = Cache::default();
         let path = temp_file("f.txt", b"small body");
-        let (_, m) = c.open(&path, 500).unwrap();
-        let a = c.contents(&path, m.len()).unwrap();
+        let (_, e) = open_at(&mut c, &path, 500);
+        let a = contents_of(&mut c, &e);
         assert_eq!(&a[..], b"small body");
-        let b = c.contents(&path, m.len()).unwrap();
+        let (_, e) = open_at(&mut c, &path, 500);
+        let b = contents_of(&mut c, &e);
         assert!(Rc::ptr_eq(&a, &b));
         assert_eq!(c.cached_bytes, 10);
-        assert!(
-            c.contents(&path, 3).is_none(),
-            "a length that is not the file's"
-        );
         // changed (size): the next second's check drops the old bytes
         std::fs::write(&path, b"a longer body").unwrap();
-        let (_, m) = c.open(&path, 501).unwrap();
-        assert_eq!(&c.contents(&path, m.len()).unwrap()[..], b"a longer body");
+        let (_, e) = open_at(&mut c, &path, 501);
+        assert_eq!(&contents_of(&mut c, &e)[..], b"a longer body");
         assert_eq!(c.cached_bytes, 13);
+        drop(e);
         c.prune(501 + MAX_AGE + 1);
         assert_eq!(c.cached_bytes, 0);
     }
@@ -453,14 +436,14 @@ mod tests {
         let mut kept = 0;
         for i in 0..(MAX_CACHED_BYTES / body.len() + 3) {
             let path = temp_file(&format!("g{i}.bin"), &body);
-            let (_, m) = c.open(&path, 600).unwrap();
-            kept += usize::from(c.contents(&path, m.len()).is_some());
+            let (_, e) = open_at(&mut c, &path, 600);
+            kept += usize::from(c.contents(&e).is_some());
         }
         assert_eq!(kept, MAX_CACHED_BYTES / body.len());
         assert!(c.cached_bytes <= MAX_CACHED_BYTES);
         let big = temp_file("big.bin", &vec![b'y'; MAX_CACHED_FILE as usize + 1]);
-        let (_, m) = c.open(&big, 600).unwrap();
-        assert!(c.contents(&big, m.len()).is_none());
+        let (_, e) = open_at(&mut c, &big, 600);
+        assert!(contents(&e).is_none());
     }
 
     #[test]
@@ -470,12 +453,16 @@ mod tests {
             ..Cache::default()
         };
         let path = temp_file("h.txt", b"one");
-        let (f1, m1) = c.open(&path, 700).unwrap();
-        assert_eq!(m1.len(), 3);
-        assert!(c.contents(&path, 3).is_none());
+        let (f1, e1) = open_at(&mut c, &path, 700);
+        assert_eq!(e1.meta().len(), 3);
+        assert!(c.contents(&e1).is_none());
         std::fs::write(&path, b"three").unwrap();
-        let (f2, m2) = c.open(&path, 700).unwrap();
-        assert_eq!(m2.len(), 5, "the change is seen within the same second");
+        let (f2, e2) = open_at(&mut c, &path, 700);
+        assert_eq!(
+            e2.meta().len(),
+            5,
+            "the change is seen within the same second"
+        );
         assert!(!Rc::ptr_eq(&f1, &f2));
         assert!(c.entries.is_empty());
     }
@@ -484,9 +471,29 @@ mod tests {
     fn unused_entries_are_dropped() {
         let mut c = Cache::default();
         let path = temp_file("c.txt", b"x");
-        let (f, _) = c.open(&path, 300).unwrap();
+        let (f, e) = open_at(&mut c, &path, 300);
+        drop(e);
         assert_eq!(Rc::strong_count(&f), 2);
         c.prune(300 + MAX_AGE + 1);
         assert_eq!(Rc::strong_count(&f), 1);
+        assert!(c.entries.is_empty());
+    }
+
+    #[test]
+    fn a_full_table_starts_over() {
+        let mut c = Cache::default();
+        let path = temp_file("m.txt", b"x");
+        let e = c.lookup(&path, 800).unwrap();
+        for i in 1..MAX_ENTRIES {
+            c.insert(Entry::new(
+                format!("/fake/{i}").into(),
+                e.meta.clone(),
+                800,
+                true,
+            ));
+        }
+        assert_eq!(c.entries.len(), MAX_ENTRIES);
+        c.lookup(&temp_file("n.txt", b"y"), 800).unwrap();
+        assert_eq!(c.entries.len(), 1);
     }
 }

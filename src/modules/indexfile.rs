@@ -39,8 +39,8 @@ impl Module for IndexFile {
             } else {
                 format!("{}{}", r.physical.path, name)
             };
-            match std::fs::metadata(&candidate) {
-                Ok(_) => {
+            match crate::stat_cache::lookup(&candidate) {
+                Ok(found) => {
                     if name.starts_with('/') {
                         let dir = std::mem::take(&mut r.physical.path);
                         r.env.push(("PATH_TRANSLATED_DIRINDEX".into(), dir));
@@ -49,6 +49,7 @@ impl Module for IndexFile {
                         r.uri.path.push_str(name);
                     }
                     r.physical.path = candidate;
+                    r.physical.found = Some(found);
                     return Flow::GoOn;
                 }
                 Err(e) => match e.raw_os_error() {

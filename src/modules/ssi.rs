@@ -739,13 +739,14 @@ impl Page<'_> {
         if !self.follow_symlink && crate::request::prepare::has_symlink(&path) {
             return;
         }
-        let (fd, meta) = match crate::stat_cache::open(&path) {
-            Ok(fm) => fm,
+        let (fd, entry) = match crate::stat_cache::open(&path) {
+            Ok(opened) => opened,
             Err(e) => {
                 crate::log_error!("ssi: stating {path} failed: {e}");
                 return;
             }
         };
+        let meta = entry.meta();
         match what {
             FileCmd::Fsize => {
                 let text = size_text(meta.len(), self.sizefmt_abbrev);

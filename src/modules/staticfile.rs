@@ -18,6 +18,7 @@ use crate::plugin::registry::ModuleInit;
 use crate::plugin::{Ctx, Flow, Hook, Module};
 use crate::request::prepare::open_error_status;
 use crate::request::{CoreConf, Request};
+use crate::stat_cache::Entry;
 
 /// The module; `static-file.*` is part of the core config (`r.conf`).
 pub struct StaticFile;
@@ -55,15 +56,16 @@ impl Module for StaticFile {
 /// Fill the response with the file at `r.physical.path` (also used for
 /// X-Sendfile by backends).
 pub fn serve_file(r: &mut Request, etags: bool) -> Flow {
-    let (file, meta) = match crate::stat_cache::open(&r.physical.path) {
-        Ok((_, m)) if !m.is_file() => return r.finish_with(403),
-        Ok(fm) => fm,
+    let (file, entry) = match r.physical.stat().and_then(|e| e.open()) {
+        Ok((_, e)) if !e.meta().is_file() => return r.finish_with(403),
+        Ok(opened) => opened,
         Err(e) => return r.finish_with(open_error_status(&e)),
     };
+    let meta = entry.meta();
     let conditional = if r.resp.headers.is_empty() {
-        memoised_fields(r, &meta, etags)
+        memoised_fields(r, meta, etags)
     } else {
-        content_fields(r, &meta, etags).or_else(|| {
+        content_fields(r, meta, etags).or_else(|| {
             r.resp.headers.set_u64("Content-Length", meta.len());
             None
         })
@@ -72,7 +74,7 @@ pub fn serve_file(r: &mut Request, etags: bool) -> Flow {
         r.resp.complete = true;
         return r.finish_with(status);
     }
-    queue_body(r, file, meta.len());
+    queue_body(r, file, &entry);
     r.resp.complete = true;
     r.finish_with(200)
 }
@@ -264,11 +266,13 @@ fn with_validator_strings<T>(
 /// stat cache's copy of its bytes, or read) straight behind the response
 /// head when it is queued (ChunkQueue::append_queue_small_copied), a
 /// large one goes out with sendfile. HEAD keeps the length, sends no body.
-fn queue_body(r: &mut Request, file: Rc<File>, len: u64) {
+fn queue_body(r: &mut Request, file: Rc<File>, entry: &Entry) {
     let cached = if r.is_head() {
         None
     } else {
-        crate::stat_cache::contents(&r.physical.path, len)
+        crate::stat_cache::contents(entry)
     };
-    r.resp.body.append_file_cached(file, 0, len, cached);
+    r.resp
+        .body
+        .append_file_cached(file, 0, entry.meta().len(), cached);
 }

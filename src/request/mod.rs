@@ -57,6 +57,9 @@ pub struct Physical {
     pub path: String,
     /// PATH_INFO split off the path.
     pub path_info: String,
+    /// What the existence check found at `path` (lighttpd `r->tmp_sce`):
+    /// valid while `path` is the one it names (see [`Physical::stat`]).
+    pub found: Option<Rc<crate::stat_cache::Entry>>,
 }
 
 impl Physical {
@@ -67,6 +70,17 @@ impl Physical {
         self.rel_path.clear();
         self.path.clear();
         self.path_info.clear();
+        self.found = None;
+    }
+
+    /// The stat-cache entry of `path`: the one found by the existence
+    /// check (or by whoever set `found`) if it names the same path, else
+    /// looked up now.
+    pub fn stat(&self) -> std::io::Result<Rc<crate::stat_cache::Entry>> {
+        match &self.found {
+            Some(e) if e.path() == self.path => Ok(Rc::clone(e)),
+            _ => crate::stat_cache::lookup(&self.path),
+        }
     }
 }
 

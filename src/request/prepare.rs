@@ -183,11 +183,12 @@ fn check_physical(r: &mut Request, srv: &ServerConf) -> Option<u16> {
     if !r.conf.follow_symlink && has_symlink(&r.physical.path) {
         return Some(403);
     }
-    match crate::stat_cache::metadata(&r.physical.path) {
-        Ok(meta) => {
-            if meta.is_dir() && !r.uri.path.ends_with('/') {
+    match crate::stat_cache::lookup(&r.physical.path) {
+        Ok(found) => {
+            if found.meta().is_dir() && !r.uri.path.ends_with('/') {
                 return Some(dir_redirect(r, srv));
             }
+            r.physical.found = Some(found);
             None
         }
         Err(e) => match e.raw_os_error() {
