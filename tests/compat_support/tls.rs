@@ -4,16 +4,18 @@
 //! version, the ALPN result and which fixture certificate (compat-tests/tls/*.pem) the
 //! server presented, or `handshake failed`.
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, IpAddr, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, StreamOwned};
+use rustls::pki_types::{CertificateDer, IpAddr, ServerName};
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+#[path = "../common/any_cert.rs"]
+mod any_cert;
+use any_cert::AnyCert;
 
 /// The fixture certificates and the placeholders that name them in configs and answers.
 pub const CERTS: [(&str, &str); 2] = [("@TLSPEM@", "server.pem"), ("@TLSPEM2@", "other.pem")];
@@ -142,43 +144,4 @@ fn client_connection(sni: Option<&str>) -> Option<ClientConnection> {
         None => ServerName::IpAddress(IpAddr::from(std::net::Ipv4Addr::LOCALHOST)),
     };
     ClientConnection::new(Arc::new(config), name).ok()
-}
-
-/// Accepts any server certificate (which one was presented is recorded instead).
-#[derive(Debug)]
-struct AnyCert(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AnyCert {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
