@@ -24,6 +24,7 @@ pub mod log;
 pub mod modules;
 pub mod oneshot;
 pub mod plugin;
+pub mod read_ahead;
 pub mod request;
 pub mod server;
 pub mod signals;

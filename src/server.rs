@@ -439,6 +439,7 @@ struct Server {
     one_shot: bool,
     /// `server.kbytes-per-second` counters of this second.
     scopes: crate::throttle::ScopeCounters,
+    read_ahead: crate::read_ahead::ReadAhead,
 }
 
 impl Server {
@@ -471,6 +472,7 @@ impl Server {
             stopping: None,
             one_shot: false,
             scopes: Default::default(),
+            read_ahead: Default::default(),
             signal_ready: false,
         };
         s.set_listening(true);
@@ -577,6 +579,7 @@ impl Server {
             date_line: &self.date_line,
             stopping: self.stopping.is_some(),
             scopes: &mut self.scopes,
+            read_ahead: &mut self.read_ahead,
         };
         f(conn, &mut env);
         if std::mem::take(&mut conn.yielded) && conn.state != State::Closed {

@@ -61,6 +61,34 @@ fn a_long_pipeline_is_answered_whole() {
     }
 }
 
+/// A client that waits for each answer turns off the server's reads right
+/// after responses (they never find the next request: crate::read_ahead);
+/// requests after that, whole, pipelined or in pieces, still get answers.
+#[test]
+fn requests_after_reads_ahead_stop_paying_off_are_answered() {
+    let s = Server::start("", &files());
+    let mut c = s.connect();
+    c.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let one = "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n";
+    for i in 0..300 {
+        c.write_all(one.as_bytes()).expect("send");
+        let r = read_response(&mut c, false).unwrap_or_else(|| panic!("response {i}"));
+        assert_eq!(r.status, 200, "response {i}");
+    }
+    c.write_all(one.repeat(2).as_bytes()).expect("send pair");
+    for i in 0..2 {
+        let r = read_response(&mut c, false).unwrap_or_else(|| panic!("pipelined {i}"));
+        assert_eq!(r.text(), "aaa\n");
+    }
+    let (head, tail) = one.split_at(10);
+    c.write_all(head.as_bytes()).expect("send head");
+    std::thread::sleep(Duration::from_millis(50));
+    c.write_all(tail.as_bytes()).expect("send tail");
+    let r = read_response(&mut c, false).expect("split request answered");
+    assert_eq!(r.text(), "aaa\n");
+}
+
 #[test]
 fn half_closed_client_still_gets_its_answer() {
     let s = Server::start("", &files());
