@@ -22,8 +22,13 @@ use crate::throttle::{ConnThrottle, ScopeCounters};
 const READ_CHUNK: usize = 8192;
 /// Unparsed pipelined bytes kept while a response is in progress.
 const MAX_PENDING_INPUT: usize = 64 * 1024;
-/// Seconds a closing connection waits for the client's EOF.
-const LINGER_SECS: i64 = 2;
+/// Seconds a closing connection waits for the client's EOF, reading and
+/// dropping what it still sends so that the response is not lost to a
+/// reset (lighttpd's `HTTP_LINGER_TIMEOUT`).
+const LINGER_SECS: i64 = 5;
+/// The same during a graceful shutdown, which a lingering close should not
+/// hold up (lighttpd cuts it to at most one more second).
+const LINGER_SECS_STOPPING: i64 = 1;
 /// Bytes written to one connection per readiness round (lighttpd
 /// `MAX_WRITE_LIMIT`): a large file goes out in turns with the other
 /// connections, which keeps the data each client reads warm in the cache.
@@ -972,6 +977,7 @@ impl Conn {
                 _ => return,
             },
             State::Write => self.write_idle,
+            State::Linger if env.stopping => LINGER_SECS_STOPPING,
             State::Linger => LINGER_SECS,
             State::Closed => return,
         };

@@ -257,7 +257,7 @@ cgi.assign = ( ".sh" => "/bin/sh" )"#,
         common::read_response(&mut a, false).map(|r| r.status),
         Some(200)
     );
-    // (our linger lasts 2 s: looked at right away)
+    // (a lingering close lasts 5 s, as lighttpd's: looked at right away)
     let html = s.get("/server-status").text();
     assert!(html.contains("<b>2 connections</b>\nhC\n"), "{html}");
     assert!(

@@ -159,6 +159,65 @@ fn idle_keep_alive_connection_is_closed() {
     );
 }
 
+/// Open sockets of a process (its listeners and connections).
+fn sockets_of(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| {
+                    std::fs::read_link(e.path())
+                        .is_ok_and(|t| t.to_string_lossy().starts_with("socket:"))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// A client that got its `Connection: close` answer but keeps its side
+/// open: the server reads and drops what comes for lighttpd's 5 s, then
+/// closes its socket.
+fn open_a_lingering_close(s: &Server) -> (std::net::TcpStream, usize) {
+    let before = sockets_of(s.pid());
+    let mut c = s.connect();
+    c.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    read_response(&mut c, false).expect("response");
+    assert!(
+        common::wait_for(Duration::from_secs(2), || sockets_of(s.pid()) > before),
+        "connection not seen"
+    );
+    (c, before)
+}
+
+#[test]
+fn a_lingering_close_lasts_five_seconds() {
+    let s = Server::start("", &files());
+    let (mut c, before) = open_a_lingering_close(&s);
+    let t = Instant::now();
+    std::thread::sleep(Duration::from_secs(3));
+    c.write_all(b"late bytes").expect("still read and dropped");
+    assert!(
+        common::wait_for(Duration::from_secs(10), || sockets_of(s.pid()) == before),
+        "never closed"
+    );
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_secs(4) && waited < Duration::from_secs(9),
+        "{waited:?}"
+    );
+}
+
+#[test]
+fn graceful_shutdown_cuts_a_lingering_close_short() {
+    let mut s = Server::start("", &files());
+    let (_c, _) = open_a_lingering_close(&s);
+    let t = Instant::now();
+    common::signal(s.pid(), libc::SIGINT);
+    assert_eq!(common::wait_exit(&mut s.child), Some(0));
+    let waited = t.elapsed();
+    assert!(waited < Duration::from_millis(3500), "{waited:?}");
+}
+
 #[test]
 fn slow_head_hits_max_read_idle() {
     let s = Server::start("server.max-read-idle = 1", &files());
