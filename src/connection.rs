@@ -26,9 +26,6 @@ const MAX_PENDING_INPUT: usize = 64 * 1024;
 /// dropping what it still sends so that the response is not lost to a
 /// reset (lighttpd's `HTTP_LINGER_TIMEOUT`).
 const LINGER_SECS: i64 = 5;
-/// The same during a graceful shutdown, which a lingering close should not
-/// hold up (lighttpd cuts it to at most one more second).
-const LINGER_SECS_STOPPING: i64 = 1;
 /// Bytes written to one connection per readiness round (lighttpd
 /// `MAX_WRITE_LIMIT`): a large file goes out in turns with the other
 /// connections, which keeps the data each client reads warm in the cache.
@@ -308,6 +305,13 @@ impl Conn {
     /// Is the connection idle between requests (for graceful shutdown)?
     pub fn is_idle(&self) -> bool {
         self.state == State::ReadHead && self.rbuf.is_empty() && self.req.is_none()
+    }
+
+    /// Does the connection still owe its client something? Idle and
+    /// lingering ones (the response is out) do not hold up a graceful
+    /// shutdown, as with lighttpd.
+    pub fn is_busy(&self) -> bool {
+        !self.is_idle() && self.state != State::Linger
     }
 
     /// A readiness event on the socket.
@@ -977,7 +981,6 @@ impl Conn {
                 _ => return,
             },
             State::Write => self.write_idle,
-            State::Linger if env.stopping => LINGER_SECS_STOPPING,
             State::Linger => LINGER_SECS,
             State::Closed => return,
         };

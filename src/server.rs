@@ -883,7 +883,7 @@ impl Server {
         }
         if let Some(since) = self.stopping {
             let limit = i64::from(self.site.server.graceful_shutdown_timeout().max(0));
-            let busy = self.conns.iter().flatten().any(|c| !c.is_idle());
+            let busy = self.conns.iter().flatten().any(|c| c.is_busy());
             if !busy || (limit > 0 && self.now - since >= limit) {
                 return Some(self.stopped(0));
             }

@@ -208,14 +208,14 @@ fn a_lingering_close_lasts_five_seconds() {
 }
 
 #[test]
-fn graceful_shutdown_cuts_a_lingering_close_short() {
+fn a_lingering_close_does_not_hold_up_a_graceful_shutdown() {
     let mut s = Server::start("", &files());
     let (_c, _) = open_a_lingering_close(&s);
     let t = Instant::now();
     common::signal(s.pid(), libc::SIGINT);
     assert_eq!(common::wait_exit(&mut s.child), Some(0));
     let waited = t.elapsed();
-    assert!(waited < Duration::from_millis(3500), "{waited:?}");
+    assert!(waited < Duration::from_millis(1500), "{waited:?}");
 }
 
 #[test]
