@@ -65,8 +65,15 @@ pub struct BufPool {
 }
 
 impl BufPool {
-    const MAX_FREE: usize = 16;
-    const MAX_FREE_REQUESTS: usize = 8;
+    /// Kept read buffers and write queues, and kept requests. Connections
+    /// served side by side tend to finish their responses in the same
+    /// round (a large file goes out 256 KiB per connection per round) and
+    /// then all start their next request: the pool must take a whole
+    /// round's worth, or every request of the next round allocates anew.
+    /// What it holds is bounded by the requests alive at once, and given
+    /// back in the first quiet second ([`BufPool::release_free`]).
+    const MAX_FREE: usize = 64;
+    const MAX_FREE_REQUESTS: usize = 64;
 
     pub fn take(&mut self) -> Vec<u8> {
         self.free
