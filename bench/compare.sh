@@ -17,8 +17,8 @@
 #      404, 1 MiB file} x {ours, theirs},
 #      alternating which server goes first, SECS seconds each; medians;
 #   4. syscalls per 1 KiB and per 404 keep-alive GET (strace -c, one connection);
-#   5. heap allocations per request (valgrind --tool=dhat, K requests on one
-#      keep-alive connection minus a run with none).
+#   5. heap allocations per request (valgrind --tool=dhat, 2K requests on one
+#      keep-alive connection minus a run with K).
 # With PIN=1 (the default on 2+ CPUs) both servers run on CPU 0 and wrk
 # (one thread) on CPU 1: the server under test has a core to itself and is
 # saturated, so no round depends on how the scheduler mixes it with wrk.
@@ -212,11 +212,12 @@ if [ "$SYSCALLS" = 1 ] && command -v strace >/dev/null; then
     done
 fi
 
-# 5. heap allocations per request (dhat; a run with K requests minus a run
-#    with none, for the 1 KiB file and for a 404).
+# 5. heap allocations per request (dhat): a run with 2K requests minus a run
+#    with K, for the 1 KiB file and for a 404 (the steady state: the first
+#    requests fill caches and pools), and what the first K add to startup.
 if [ "$ALLOCS" = 1 ] && command -v valgrind >/dev/null; then
     echo
-    echo "## heap allocations per request (valgrind --tool=dhat, $K keep-alive GETs)"
+    echo "## heap allocations per request (valgrind --tool=dhat, keep-alive GETs $K+1..$((2 * K)))"
     stop "$PID_ours"; stop "$PID_theirs"
     dhat_blocks() { # NAME BIN PORT PATH K
         start "dhat$3" "$2" "$3" valgrind --tool=dhat --dhat-out-file=/dev/null
@@ -230,10 +231,12 @@ if [ "$ALLOCS" = 1 ] && command -v valgrind >/dev/null; then
     for s in ours theirs; do
         if [ $s = ours ]; then bin=$OURS; else bin=$THEIRS; fi
         z=$(dhat_blocks $s "$bin" $port /1k.bin 0); port=$((port + 1))
-        a=$(dhat_blocks $s "$bin" $port /1k.bin "$K"); port=$((port + 1))
-        b=$(dhat_blocks $s "$bin" $port /missing.bin "$K"); port=$((port + 1))
-        awk -v s=$s -v z="$z" -v a="$a" -v b="$b" -v k="$K" 'BEGIN {
-            printf "%-7s startup %s blocks; per request: 1 KiB GET %.2f, 404 %.2f\n",
-                   s, z, (a - z) / k, (b - z) / k }'
+        a1=$(dhat_blocks $s "$bin" $port /1k.bin "$K"); port=$((port + 1))
+        a2=$(dhat_blocks $s "$bin" $port /1k.bin $((2 * K))); port=$((port + 1))
+        b1=$(dhat_blocks $s "$bin" $port /missing.bin "$K"); port=$((port + 1))
+        b2=$(dhat_blocks $s "$bin" $port /missing.bin $((2 * K))); port=$((port + 1))
+        awk -v s=$s -v z="$z" -v a1="$a1" -v a2="$a2" -v b1="$b1" -v b2="$b2" -v k="$K" 'BEGIN {
+            printf "%-7s startup %s blocks; per request: 1 KiB GET %.2f, 404 %.2f; the first %d add %d / %d\n",
+                   s, z, (a2 - a1) / k, (b2 - b1) / k, k, a1 - z, b1 - z }'
     done
 fi
