@@ -2,6 +2,7 @@
 //! libc leave unsafe — the signal handler (with the sender's uid and pid from
 //! its siginfo) and its installation, `fork`,
 //! adopting inherited file descriptors (systemd socket activation),
+//! `TCP_CORK` (which nix 0.29 has no socket option for),
 //! `localtime_r` for log and listing timestamps, `read(2)` into a
 //! buffer's spare capacity (the request reader, without zeroing it first),
 //! and giving startup-only memory back (`malloc_trim`, `madvise`).
@@ -155,6 +156,50 @@ pub fn read_append(fd: BorrowedFd<'_>, buf: &mut Vec<u8>, max: usize) -> std::io
     // old length.
     unsafe { buf.set_len(buf.len() + got) };
     Ok(got)
+}
+
+/// Set or clear `TCP_CORK` on a socket: while set, the kernel sends only
+/// full segments; clearing it sends what is left. Fails harmlessly
+/// (ENOTSOCK, ENOPROTOOPT) on pipes and Unix sockets.
+pub fn set_tcp_cork(fd: BorrowedFd<'_>, on: bool) -> std::io::Result<()> {
+    let value = libc::c_int::from(on);
+    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from `&value`,
+    // which lives across the call; `fd` is an open descriptor.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CORK,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Is `TCP_CORK` set on a socket? (For tests.)
+#[cfg(test)]
+pub fn tcp_corked(fd: BorrowedFd<'_>) -> std::io::Result<bool> {
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `value`, which
+    // lives across the call, and stores the written size in `len`.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CORK,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(value != 0)
 }
 
 /// `localtime_r(3)` of a Unix time (seconds).
