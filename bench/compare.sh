@@ -14,7 +14,9 @@
 #   2. memory per idle keep-alive connection: IDLE_N connections that each
 #      made one request and stay open, (RSS with them - RSS before) / IDLE_N;
 #   3. ROUNDS rounds x {1 KiB file, the same with a browser's header lines,
-#      404, 1 MiB file} x {ours, theirs},
+#      404, 1 MiB file} x {ours, theirs}, also as whole-machine busy time
+#      per request (all CPUs from /proc/stat: on loopback the kernel charges
+#      much of a large response's network work to whichever side runs),
 #      alternating which server goes first, SECS seconds each; medians;
 #   4. syscalls per 1 KiB and per 404 keep-alive GET (strace -c, one connection);
 #   5. heap allocations per request (valgrind --tool=dhat, 2K requests on one
@@ -159,17 +161,19 @@ for r in $(seq 1 "$ROUNDS"); do
         for s in $order; do
             pid_var=PID_$s; port_var=PORT_$s
             pid=${!pid_var}
-            c0=$(cpu_ticks "$pid")
+            c0=$(cpu_ticks "$pid"); m0=$(machine_ticks)
             out=$(timeout $((SECS + 20)) "${WRK[@]}" -c"$CONNS" -d"${SECS}s" "${headers[@]}" \
                 "http://127.0.0.1:${!port_var}${URL[$t]}")
-            c1=$(cpu_ticks "$pid")
+            c1=$(cpu_ticks "$pid"); m1=$(machine_ticks)
             n=$(echo "$out" | awk '/requests in/ {print $1}')
             rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
             bad=$(echo "$out" | awk '/Non-2xx|Socket errors/' | tr '\n' ' ')
             us=$(awk -v c=$((c1 - c0)) -v n="${n:-0}" -v t="$TICK" 'BEGIN {print n ? c * 1e6 / t / n : "nan"}')
+            mus=$(awk -v c=$((m1 - m0)) -v n="${n:-0}" -v t="$TICK" 'BEGIN {print n ? c * 1e6 / t / n : "nan"}')
             echo "$us" >> "$DIR/cpu.$t.$s"
+            echo "$mus" >> "$DIR/machine.$t.$s"
             echo "$rps" >> "$DIR/rps.$t.$s"
-            echo "round $r $t $s: $n requests, $rps req/s, $us µs CPU/request $bad" >> "$DIR/rounds.log"
+            echo "round $r $t $s: $n requests, $rps req/s, $us µs CPU/request, machine $mus $bad" >> "$DIR/rounds.log"
         done
     done
 done
@@ -181,6 +185,15 @@ for t in $TESTS; do
     ro=$(median < "$DIR/rps.$t.ours"); rh=$(median < "$DIR/rps.$t.theirs")
     awk -v t="$t" -v o="$o" -v h="$h" -v ro="$ro" -v rh="$rh" 'BEGIN {
         printf "%-6s %14.1f %14.1f %8.2f %12.0f %12.0f\n", t, o, h, h ? o / h : 0, ro, rh }'
+done
+echo
+echo "## whole machine: busy time of all CPUs per request (server, wrk and the"
+echo "## kernel's network work, wherever it is charged; fairer for large files)"
+printf '%-6s %14s %14s %8s\n' test "ours µs/req" "theirs µs/req" ratio
+for t in $TESTS; do
+    o=$(median < "$DIR/machine.$t.ours"); h=$(median < "$DIR/machine.$t.theirs")
+    awk -v t="$t" -v o="$o" -v h="$h" 'BEGIN {
+        printf "%-6s %14.1f %14.1f %8.2f\n", t, o, h, h ? o / h : 0 }'
 done
 echo "(every round: $DIR/rounds.log, printed below)"
 cat "$DIR/rounds.log"
